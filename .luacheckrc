@@ -1,0 +1,8 @@
+std = "max"
+max_line_length = 140
+exclude_files = { "build/", ".rocks/" }
+files["spec/"] = { std = "+busted" }
+files["lua/enom/transport/ngx.lua"] = { globals = { "ngx" } }
+files["lua/enom/client.lua"] = { read_globals = { "ngx" } }
+files["sandbox/"] = { std = "ngx_lua" }
+files["examples/nginx/"] = { std = "ngx_lua" }

@@ -1,0 +1,105 @@
+# enom: Lua module with a C core for the eNom reseller API.
+#
+#   make deps      install the Debian packages that are missing (idempotent)
+#   make           build the Lua 5.4 core   -> build/5.4/enom/core.so
+#   make luajit    build the LuaJIT core    -> build/jit/enom/core.so
+#   make asan      build the sanitizer core -> build/asan/enom/core.so
+#   make test      deps, all builds, then every spec against a local sandbox
+#   make demo      deps, build, start the sandbox, provision a domain from a CSV
+#   make sandbox   run the eNom sandbox in the foreground (Ctrl-C stops it)
+#   make bench     benchmarks, results as ratios against in-run baselines
+#   make install   install into $(DESTDIR)$(PREFIX)
+
+LUA_VERSION ?= 5.4
+PREFIX      ?= /usr/local
+LUA_LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_SHAREDIR?= $(PREFIX)/share/lua/$(LUA_VERSION)
+CC          ?= cc
+PKG_CONFIG  ?= pkg-config
+
+LUA_PC      ?= lua5.4
+LUAJIT_PC   ?= luajit
+
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl libxml-2.0 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcurl libxml-2.0 2>/dev/null)
+LUA_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null)
+JIT_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(LUAJIT_PC) 2>/dev/null)
+
+WARN        ?= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+OPT         ?= -O2 -g
+CFLAGS      ?=
+LDFLAGS     ?=
+BASE_CFLAGS  = -std=gnu99 -fPIC $(WARN) $(OPT) -D_GNU_SOURCE
+
+SRCS := $(wildcard csrc/*.c)
+HDRS := $(wildcard csrc/*.h)
+LUA_FILES := $(shell find lua -name '*.lua' | sort)
+
+# Debian packages: build, run, test, sandbox, benchmarks.
+DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libxml2-dev \
+	luajit2 libluajit2-5.1-dev lua-busted lua-check luarocks lua-cjson lua-expat lua-socket \
+	nginx-light libnginx-mod-http-lua lua-resty-core openssl curl ca-certificates wrk valgrind
+
+.PHONY: all luajit asan deps test test-fast demo sandbox bench install uninstall clean lint check-deps
+
+all: build/5.4/enom/core.so
+
+build/5.4/enom/core.so: $(SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(LUA_CFLAGS) $(DEPS_CFLAGS) $(CFLAGS) -shared -o $@ $(SRCS) $(DEPS_LIBS) $(LDFLAGS)
+
+luajit: build/jit/enom/core.so
+
+build/jit/enom/core.so: $(SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(JIT_CFLAGS) $(DEPS_CFLAGS) $(CFLAGS) -shared -o $@ $(SRCS) $(DEPS_LIBS) $(LDFLAGS)
+
+asan: build/asan/enom/core.so
+
+build/asan/enom/core.so: $(SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+		$(LUA_CFLAGS) $(DEPS_CFLAGS) $(CFLAGS) -shared -o $@ $(SRCS) $(DEPS_LIBS) $(LDFLAGS)
+
+# Installs only what is missing; with everything present it asks apt nothing.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install:$$missing" >&2; exit 1; fi; \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	fi
+
+test: deps all luajit asan
+	@bash spec/run
+
+test-fast: all luajit
+	@ENOM_SKIP_ASAN=1 bash spec/run
+
+demo: deps all
+	@bash examples/run_demo
+
+sandbox: deps
+	@sandbox/sandbox run
+
+bench: deps all
+	@bash bench/run
+
+lint:
+	luacheck -q lua spec examples bench sandbox
+
+install: all
+	install -d $(DESTDIR)$(LUA_LIBDIR)/enom $(DESTDIR)$(LUA_SHAREDIR)/enom
+	install -m 0755 build/5.4/enom/core.so $(DESTDIR)$(LUA_LIBDIR)/enom/core.so
+	cd lua && for f in $$(find . -name '*.lua'); do \
+		install -D -m 0644 $$f $(DESTDIR)$(LUA_SHAREDIR)/$$f; done
+
+uninstall:
+	rm -rf $(DESTDIR)$(LUA_LIBDIR)/enom $(DESTDIR)$(LUA_SHAREDIR)/enom $(DESTDIR)$(LUA_SHAREDIR)/enom.lua
+
+clean:
+	rm -rf build

@@ -1,0 +1,48 @@
+/*
+ * core.c - luaopen_enom_core: the C half of the enom module.
+ *
+ * Users require "enom"; this module is its engine: encoding, parsing,
+ * the libcurl transport and a source of secure random bytes.
+ */
+#include <curl/curl.h>
+#include <libxml/parser.h>
+
+#include "enom.h"
+
+#define ENOM_CORE_VERSION "0.1.0"
+
+static const luaL_Reg core_funcs[] = {
+    { "encode", enom_l_encode },
+    { "parse", enom_l_parse },
+    { "client", enom_l_client },
+    { "random_bytes", enom_l_random_bytes },
+    { "now", enom_l_now },
+    { "sleep", enom_l_sleep },
+    { "append_private", enom_l_append_private },
+    { NULL, NULL }
+};
+
+/* Global library state is set up once per process, on first load.
+ * Neither curl_global_cleanup nor xmlCleanupParser is ever called:
+ * another module in the same process may still be using them. */
+static int enom_global_ready = 0;
+
+LUALIB_API int luaopen_enom_core(lua_State *L);
+
+LUALIB_API int luaopen_enom_core(lua_State *L)
+{
+    if (!enom_global_ready) {
+        CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (rc != CURLE_OK)
+            return luaL_error(L, "enom.core: curl_global_init failed: %s", curl_easy_strerror(rc));
+        xmlInitParser();
+        enom_global_ready = 1;
+    }
+    luaL_newlib(L, core_funcs);
+    enom_client_register(L);
+    lua_pushliteral(L, ENOM_CORE_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    lua_pushstring(L, curl_version());
+    lua_setfield(L, -2, "curl_version");
+    return 1;
+}

@@ -1,0 +1,45 @@
+/*
+ * enom.h - types and entry points shared by the files of enom.core.
+ */
+#ifndef ENOM_H
+#define ENOM_H
+
+#include <stddef.h>
+#include "compat.h"
+
+/* A growable malloc'd byte buffer with a hard cap. Used where bytes are
+ * gathered inside a C library's callback, where nothing may raise. */
+typedef struct enom_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t limit; /* append fails once len would exceed it; 0 = no limit */
+} enom_buf;
+
+#define ENOM_BUF_OK 0
+#define ENOM_BUF_NOMEM (-1)
+#define ENOM_BUF_LIMIT (-2)
+
+void enom_buf_init(enom_buf *b, size_t limit);
+int enom_buf_append(enom_buf *b, const char *p, size_t n);
+void enom_buf_reset(enom_buf *b); /* len = 0, memory kept */
+void enom_buf_free(enom_buf *b);  /* safe twice */
+
+/* encode.c: enom.core.encode(params [, groups]) -> string */
+int enom_l_encode(lua_State *L);
+
+/* parse.c: enom.core.parse(body, format) -> table | nil, err */
+int enom_l_parse(lua_State *L);
+
+/* client.c: enom.core.client(opts) -> client userdata; registers the
+ * metatable "enom.client" when called with the module table on top. */
+int enom_l_client(lua_State *L);
+void enom_client_register(lua_State *L);
+
+/* system.c: random bytes from the OS CSPRNG, a monotonic clock, sleep */
+int enom_l_random_bytes(lua_State *L);
+int enom_l_now(lua_State *L);
+int enom_l_sleep(lua_State *L);
+int enom_l_append_private(lua_State *L);
+
+#endif /* ENOM_H */

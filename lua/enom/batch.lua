@@ -1,0 +1,234 @@
+--- Many requests at once, over one client's connections.
+--
+-- A batch keeps up to `concurrency` requests in flight on the client's
+-- transport (curl's multi interface, or nginx light threads) and hands
+-- back each completion as it happens, so the caller's Lua code decides
+-- what to do between completions: log, retry, stop. `client:call_many`
+-- is the one-shot form.
+--
+-- @usage
+-- local b = client:batch{ concurrency = 8 }
+-- for _, d in ipairs(domains) do b:add_method("get_pop3", { sld = d.sld, tld = d.tld }) end
+-- for i, res, err in b:each() do print(i, res and #res.mailboxes or tostring(err)) end
+local client = require "enom.client"
+local commands = require "enom.commands"
+local validate = require "enom.validate"
+local results = require "enom.results"
+local errors = require "enom.errors"
+
+local _M = { _VERSION = "0.1.0" }
+local mt = { __index = _M, __name = "enom.batch" }
+
+local type = type
+local ipairs = ipairs
+local remove = table.remove
+local now = require("enom.clock").now
+local prepare = client._prepare
+local finish = client._finish
+
+local DEFAULTS = {
+    concurrency = 8,
+    poll_interval = 1, -- seconds between progress checks while waiting
+}
+_M.DEFAULTS = DEFAULTS
+
+--- A new batch on `cl`. opts: concurrency (default 8), progress =
+-- function(done, total, index, result, err) called after each completion.
+function _M.new(cl, opts)
+    opts = opts or {}
+    if type(opts) ~= "table" then
+        error("bad argument to 'batch' (table expected)", 2)
+    end
+    local concurrency = opts.concurrency or DEFAULTS.concurrency
+    if type(concurrency) ~= "number" or concurrency < 1 or concurrency ~= math.floor(concurrency) then
+        error("bad argument to 'batch' (concurrency must be a positive integer)", 2)
+    end
+    if opts.progress ~= nil and type(opts.progress) ~= "function" then
+        error("bad argument to 'batch' (progress must be a function)", 2)
+    end
+    return setmetatable({
+        client = cl,
+        concurrency = concurrency,
+        progress = opts.progress,
+        items = {},      -- index -> { command, params, group, secrets, opts, shape }
+        queue = {},      -- indices not yet sent, in order
+        qhead = 1,
+        inflight = {},   -- transport id -> index
+        ninflight = 0,
+        ready = {},      -- completions not yet handed out: { index, res, err }
+        done = 0,
+        total = 0,
+    }, mt)
+end
+
+local function enqueue(self, item)
+    self.total = self.total + 1
+    self.items[self.total] = item
+    self.queue[#self.queue + 1] = self.total
+    return self.total
+end
+
+--- Add a free-form command (as `client:call`). Returns its index.
+function _M.add(self, command, params, opts)
+    if type(command) ~= "string" or not command:match("^%w+$") then
+        error("bad argument #1 to 'add' (an eNom command name expected)", 2)
+    end
+    params = params or {}
+    local ok, err = validate.check_free(command, params)
+    return enqueue(self, {
+        command = command, params = params, secrets = {}, opts = opts, err = not ok and err or nil,
+    })
+end
+
+--- Add a typed method call (as `client:get_pop3{...}`), sent as one
+-- request whatever its size. Returns its index.
+function _M.add_method(self, method, args)
+    local spec = commands.by_method[method]
+    if not spec then
+        error("bad argument #1 to 'add_method' (unknown method '" .. tostring(method) .. "')", 2)
+    end
+    local req, err = validate.build(spec, args)
+    if not req then
+        return enqueue(self, { err = err })
+    end
+    return enqueue(self, {
+        command = req.command, params = req.params, group = req.group, secrets = req.secrets,
+        opts = { response_type = args.response_type }, shape = spec.result, args = args,
+    })
+end
+
+local function complete(self, index, res, err)
+    local item = self.items[index]
+    if item.shape then
+        if res then
+            res = results.shape(item.shape, res, item.args)
+        elseif err and err.kind == "api" and err.parsed then
+            err.result = results.shape(item.shape, err.parsed, item.args)
+            err.parsed = nil
+        end
+    end
+    self.items[index] = true -- drop the request (and its secrets) once done
+    self.ready[#self.ready + 1] = { index, res, err }
+end
+
+-- Start queued requests until the concurrency limit is reached.
+local function fill(self)
+    local transport = self.client.transport
+    if not transport then
+        error("enom client is closed", 3)
+    end
+    while self.ninflight < self.concurrency and self.qhead <= #self.queue do
+        local index = self.queue[self.qhead]
+        self.queue[self.qhead] = nil
+        self.qhead = self.qhead + 1
+        local item = self.items[index]
+        if item.err then
+            complete(self, index, nil, item.err)
+        else
+            local wire, err = prepare(self.client, item.command, item.params, item.group, item.secrets, item.opts)
+            if not wire then
+                complete(self, index, nil, err)
+            else
+                item.wire = wire
+                local id, serr = transport:submit(wire.wire)
+                if not id then
+                    complete(self, index, nil, errors.new("transport", tostring(serr), {
+                        command = item.command, maybe_delivered = false,
+                    }, wire.secrets))
+                else
+                    self.inflight[id] = index
+                    self.ninflight = self.ninflight + 1
+                end
+            end
+        end
+    end
+end
+
+--- Wait for the next completion: index, result, err. Returns nil when
+-- every request has been handed out, and false when `timeout` seconds
+-- (optional) passed with requests still in flight.
+function _M.next(self, timeout)
+    fill(self)
+    local deadline = timeout and now() + timeout
+    while #self.ready == 0 do
+        if self.ninflight == 0 then
+            return nil
+        end
+        local wait = DEFAULTS.poll_interval
+        if deadline then
+            wait = deadline - now()
+            if wait <= 0 then
+                return false
+            end
+        end
+        local got = self.client.transport:poll(wait)
+        for _, c in ipairs(got) do
+            local index = self.inflight[c.id]
+            if index then
+                self.inflight[c.id] = nil
+                self.ninflight = self.ninflight - 1
+                local item = self.items[index]
+                local res, err = finish(self.client, item.wire, c.res, c.err)
+                complete(self, index, res, err)
+            end
+        end
+        fill(self)
+    end
+    local r = remove(self.ready, 1)
+    self.done = self.done + 1
+    if self.progress then
+        self.progress(self.done, self.total, r[1], r[2], r[3])
+    end
+    return r[1], r[2], r[3]
+end
+
+--- Iterate over completions as they happen: `for i, res, err in b:each()`.
+function _M.each(self)
+    return function()
+        local i, res, err = self:next()
+        return i or nil, res, err
+    end
+end
+
+--- Run everything; returns results and errors, both indexed like the
+-- requests (a slot holds either a result or an error), with `n` set.
+function _M.wait(self)
+    local res, errs = { n = self.total }, { n = self.total }
+    for i, r, e in self:each() do
+        res[i], errs[i] = r, e
+    end
+    return res, errs
+end
+
+--- Requests added and not yet handed out.
+function _M.remaining(self)
+    return self.total - self.done
+end
+
+--- client:batch(opts) and client:call_many(requests, opts).
+-- requests[i] is { command = "GetPOP3", params = {...}, opts = {...} }
+-- or { method = "get_pop3", args = {...} }.
+function client.batch(self, opts)
+    return _M.new(self, opts)
+end
+
+function client.call_many(self, requests, opts)
+    if type(requests) ~= "table" then
+        error("bad argument #1 to 'call_many' (table expected)", 2)
+    end
+    local b = _M.new(self, opts)
+    for i = 1, #requests do
+        local r = requests[i]
+        if type(r) ~= "table" then
+            error("bad argument #1 to 'call_many' (requests[" .. i .. "] must be a table)", 2)
+        end
+        if r.method then
+            b:add_method(r.method, r.args or {})
+        else
+            b:add(r.command, r.params, r.opts)
+        end
+    end
+    return b:wait()
+end
+
+return _M

@@ -1,0 +1,227 @@
+--- Checks a typed call against its command spec and builds the request.
+--
+-- Nothing is sent for a call that fails here. Messages name the argument,
+-- the record's position and the field, and never echo a value: a value
+-- may be a password.
+local errors = require "enom.errors"
+
+local _M = { _VERSION = "0.1.0" }
+
+local type = type
+local pairs = pairs
+local tostring = tostring
+local math_type = math.type
+local floor = math.floor
+
+-- Arguments every typed method accepts besides its command's own.
+local COMMON_ARGS = {
+    response_type = true, batch_size = true, include_passwords = true,
+    allow_empty = true, timeout = true,
+}
+
+local function invalid(command, msg)
+    return nil, errors.new("invalid", msg, { command = command, maybe_delivered = false })
+end
+
+local function is_integer(v)
+    if type(v) ~= "number" then
+        return false
+    end
+    if math_type then
+        return math_type(v) == "integer" or (v == floor(v) and v == v and v ~= 1 / 0 and v ~= -1 / 0)
+    end
+    return v == floor(v) and v ~= 1 / 0 and v ~= -1 / 0
+end
+
+-- Check one value against a field spec. Returns the value to send, or
+-- nil and a reason (which never includes the value).
+local function check_value(field, v)
+    local t = field.type or "string"
+    if t == "boolean" then
+        if type(v) == "boolean" then
+            return v
+        end
+        if v == 0 or v == 1 or v == "0" or v == "1" then
+            return v == 1 or v == "1"
+        end
+        return nil, "must be a boolean"
+    elseif t == "integer" then
+        if type(v) == "string" and v:match("^%d+$") then
+            v = tonumber(v)
+        end
+        if not is_integer(v) then
+            return nil, "must be an integer"
+        end
+        if field.min and v < field.min then
+            return nil, "must be at least " .. field.min
+        end
+        if field.max and v > field.max then
+            return nil, "must be at most " .. field.max
+        end
+        return v
+    end
+    if type(v) == "number" then
+        v = tostring(v)
+    end
+    if type(v) ~= "string" then
+        return nil, "must be a string"
+    end
+    if v:find("[%z\r\n]") then
+        return nil, "contains a CR, LF or NUL character"
+    end
+    if field.required and v == "" then
+        return nil, "must not be empty"
+    end
+    if field.max and #v > field.max then
+        return nil, "is longer than " .. field.max .. " characters"
+    end
+    if field.pattern and not v:find(field.pattern) then
+        return nil, "has characters eNom does not accept (letters, digits, '.', '_', '-'; starting with a letter or digit)"
+    end
+    return v
+end
+
+local function check_group(command, group, records, args, secrets)
+    if records == nil then
+        records = {}
+    end
+    if type(records) ~= "table" then
+        return invalid(command, group.arg .. " must be an array")
+    end
+    local n = #records
+    for k in pairs(records) do
+        if type(k) ~= "number" or k < 1 or k > n or k ~= floor(k) then
+            return invalid(command, group.arg .. " must be an array without holes")
+        end
+    end
+    if n == 0 then
+        if not (group.allow_empty_flag and args.allow_empty == true) then
+            local extra = group.allow_empty_flag
+                and " (this replaces the whole set; pass allow_empty = true to delete every entry)" or ""
+            return invalid(command, group.arg .. " must not be empty" .. extra)
+        end
+    end
+    local known = {}
+    for _, f in ipairs(group.fields) do
+        known[f.key] = f
+    end
+    local out, seen = {}, {}
+    for i = 1, n do
+        local rec = records[i]
+        if type(rec) ~= "table" then
+            if group.scalar and type(rec) == "string" then
+                rec = { [group.scalar] = rec }
+            else
+                return invalid(command, ("%s[%d] must be a table"):format(group.arg, i))
+            end
+        end
+        local clean = {}
+        for k in pairs(rec) do
+            if not known[k] then
+                return invalid(command, ("%s[%d]: unknown field '%s'"):format(group.arg, i, tostring(k)))
+            end
+        end
+        for _, f in ipairs(group.fields) do
+            local v = rec[f.key]
+            if v == nil then
+                if f.required then
+                    return invalid(command, ("%s[%d].%s is missing"):format(group.arg, i, f.key))
+                end
+            else
+                local val, why = check_value(f, v)
+                if val == nil then
+                    return invalid(command, ("%s[%d].%s %s"):format(group.arg, i, f.key, why))
+                end
+                if f.secret then
+                    secrets[#secrets + 1] = val
+                end
+                clean[f.key] = val
+            end
+        end
+        if group.one_of then
+            local any = false
+            for _, k in ipairs(group.one_of) do
+                any = any or clean[k] ~= nil
+            end
+            if not any then
+                return invalid(command, ("%s[%d] needs one of: %s"):format(group.arg, i, table.concat(group.one_of, ", ")))
+            end
+        end
+        if group.unique then
+            local key = clean[group.unique]:lower()
+            if seen[key] then
+                return invalid(command, ("%s[%d].%s repeats %s[%d]"):format(group.arg, i, group.unique, group.arg, seen[key]))
+            end
+            seen[key] = i
+        end
+        out[i] = clean
+    end
+    return out
+end
+
+--- Validate `args` for the command `spec`.
+-- @return request { command, params (eNom names), group (encode spec or
+--   nil), records, secrets } or nil, err (kind "invalid")
+function _M.build(spec, args)
+    local command = spec.command
+    if type(args) ~= "table" then
+        error("bad argument to " .. spec.method .. " (a table expected, got " .. type(args) .. ")", 3)
+    end
+    for k in pairs(args) do
+        if not (spec.params[k] or COMMON_ARGS[k] or (spec.group and spec.group.arg == k)) then
+            return invalid(command, "unknown argument '" .. tostring(k) .. "'")
+        end
+    end
+    local params, secrets = {}, {}
+    for key, p in pairs(spec.params) do
+        local v = args[key]
+        if v == nil then
+            v = p.default
+        end
+        if v == nil then
+            if p.required then
+                return invalid(command, key .. " is missing")
+            end
+        else
+            local val, why = check_value(p, v)
+            if val == nil then
+                return invalid(command, key .. " " .. why)
+            end
+            params[p.name] = val
+        end
+    end
+    local req = { command = command, params = params, secrets = secrets }
+    local group = spec.group
+    if group then
+        local records, err = check_group(command, group, args[group.arg], args, secrets)
+        if not records then
+            return nil, err
+        end
+        local fields = {}
+        for i, f in ipairs(group.fields) do
+            fields[i] = { f.key, f.name }
+        end
+        req.records = records
+        req.group = { name = group.arg, fields = fields, records = records }
+        if group.count then
+            params[group.count] = #records
+        end
+    end
+    return req
+end
+
+--- Check a free-form parameter table for `client:call`: names must be
+-- strings and no string value may hold CR, LF or NUL.
+function _M.check_free(command, params)
+    for k, v in pairs(params) do
+        if type(k) ~= "string" or k == "" then
+            error("bad argument #2 to 'call' (parameter names must be non-empty strings)", 3)
+        end
+        if type(v) == "string" and v:find("[%z\r\n]") then
+            return invalid(command, "parameter " .. k .. " contains a CR, LF or NUL character")
+        end
+    end
+    return true
+end
+
+return _M

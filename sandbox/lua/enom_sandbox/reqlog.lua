@@ -1,0 +1,27 @@
+-- A ring of the most recent /interface.asp requests (names only, never
+-- values), so tests can check e.g. that a client sent credentials in the
+-- POST body rather than the query string.
+
+local M = {}
+
+local MAX = 500
+local ring, seq
+
+function M.clear()
+  ring, seq = {}, 0
+end
+M.clear()
+
+function M.add(entry)
+  seq = seq + 1
+  entry.seq = seq
+  entry.time = ngx.now()
+  ring[#ring + 1] = entry
+  if #ring > MAX then table.remove(ring, 1) end
+end
+
+function M.list()
+  return ring
+end
+
+return M

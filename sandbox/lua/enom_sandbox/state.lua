@@ -1,0 +1,299 @@
+-- The sandbox's whole world: accounts, domains, POP paks, mailboxes and
+-- forwarding. It lives in the memory of the single nginx worker, so every
+-- command sees a consistent state without locks (handlers only yield inside
+-- ngx.sleep / body reads, never in the middle of a mutation).
+--
+-- The state has the same shape as a seed file, so `GET /admin/state` output
+-- can be fed back to `POST /admin/reset`.
+
+local cjson = require("cjson.safe")
+
+local M = {}
+
+local seed_table      -- normalized seed, never mutated
+local current         -- the live state
+local accounts_by_uid = {}
+local domains_by_name = {}
+
+local function deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = deep_copy(x) end
+  return out
+end
+M.deep_copy = deep_copy
+
+local function list(v)
+  -- JSON decodes an empty array written as {} into a table too; anything
+  -- else (nil, cjson.null) becomes an empty list.
+  if type(v) == "table" then return v end
+  return {}
+end
+
+local function truthy(v)
+  if v == true or v == 1 then return true end
+  if type(v) == "string" then
+    local s = v:lower()
+    return s == "1" or s == "true" or s == "yes" or s == "on"
+  end
+  return false
+end
+M.truthy = truthy
+
+local function str(v, default)
+  if v == nil or v == cjson.null then return default end
+  return tostring(v)
+end
+
+-- Fill defaults and check invariants; returns the table or nil, message.
+local function normalize(t)
+  if type(t) ~= "table" then return nil, "seed must be a table/object" end
+  local s = type(t.settings) == "table" and t.settings or {}
+  local settings = {
+    pop_pak_price = tonumber(s.pop_pak_price) or 5.95,
+    pak_size = tonumber(s.pak_size) or 10,
+    quota = tonumber(s.quota) or 1024,
+    next_bundle_id = tonumber(s.next_bundle_id) or 0,
+    next_order_id = tonumber(s.next_order_id) or 157230001,
+    next_mail_id = tonumber(s.next_mail_id) or 0,
+  }
+  local out = { settings = settings, accounts = {}, domains = {} }
+
+  local uids = {}
+  for i, a in ipairs(list(t.accounts)) do
+    if type(a) ~= "table" or type(a.uid) ~= "string" or a.uid == "" then
+      return nil, "accounts[" .. i .. "]: uid missing"
+    end
+    local key = a.uid:lower()
+    if uids[key] then return nil, "duplicate account uid " .. a.uid end
+    uids[key] = true
+    out.accounts[#out.accounts + 1] = {
+      uid = a.uid, pw = str(a.pw, ""), balance = tonumber(a.balance) or 0,
+    }
+  end
+
+  local names, bundles = {}, {}
+  local max_bundle, max_mail = 0, 0
+  for i, d in ipairs(list(t.domains)) do
+    local where = "domains[" .. i .. "]"
+    if type(d) ~= "table" or type(d.name) ~= "string" or not d.name:find("%.") then
+      return nil, where .. ": name must look like sld.tld"
+    end
+    local name = d.name:lower()
+    if names[name] then return nil, "duplicate domain " .. name end
+    names[name] = true
+    if type(d.owner) ~= "string" or not uids[d.owner:lower()] then
+      return nil, where .. ": owner must be one of the accounts"
+    end
+    local dom = {
+      name = name,
+      owner = d.owner,
+      service_select = str(d.service_select, ""),
+      mail_hosts = {},
+      email_forwarding_enabled = d.email_forwarding_enabled == nil or truthy(d.email_forwarding_enabled),
+      forwarding = {},
+      catch_all = str(d.catch_all, ""),
+      paks = {},
+      mailboxes = {},
+    }
+    if name:match("%.name$") then
+      local dn = type(d.dotname) == "table" and d.dotname or {}
+      dom.dotname = { address = str(dn.address, ""), status = str(dn.status, "") }
+    end
+    for j, h in ipairs(list(d.mail_hosts)) do
+      dom.mail_hosts[j] = {
+        host_id = tonumber(h.host_id) or j, host_name = str(h.host_name, "@"),
+        record_type = str(h.record_type, "MX"), address = str(h.address, ""),
+        mx_pref = tonumber(h.mx_pref) or 10,
+      }
+    end
+    for j, f in ipairs(list(d.forwarding)) do
+      local id = tonumber(f.mail_id)
+      if id and id > max_mail then max_mail = id end
+      dom.forwarding[j] = {
+        alias = str(f.alias, ""), forward_to = str(f.forward_to, ""),
+        status = str(f.status, "Active"), mail_id = id or false,
+      }
+    end
+    local paks = {}
+    for j, p in ipairs(list(d.paks)) do
+      local id = tonumber(p.bundle_id)
+      if not id or id ~= math.floor(id) or id <= 0 then
+        return nil, where .. ".paks[" .. j .. "]: bundle_id must be a positive integer"
+      end
+      if bundles[id] then return nil, "duplicate bundle_id " .. id end
+      bundles[id] = true
+      if id > max_bundle then max_bundle = id end
+      paks[id] = 0
+      dom.paks[j] = {
+        bundle_id = id, size = tonumber(p.size) or settings.pak_size,
+        exp_date = str(p.exp_date, "1/1/2030"),
+        auto_renew = p.auto_renew == nil or truthy(p.auto_renew),
+        quota = tonumber(p.quota) or settings.quota,
+      }
+    end
+    local users = {}
+    for j, m in ipairs(list(d.mailboxes)) do
+      local mw = where .. ".mailboxes[" .. j .. "]"
+      if type(m.username) ~= "string" or m.username == "" then return nil, mw .. ": username missing" end
+      if users[m.username:lower()] then return nil, mw .. ": duplicate username " .. m.username end
+      users[m.username:lower()] = true
+      local b = tonumber(m.bundle_id)
+      if not b or not paks[b] then return nil, mw .. ": bundle_id is not a pak of this domain" end
+      paks[b] = paks[b] + 1
+      dom.mailboxes[j] = {
+        username = m.username, password = str(m.password, ""),
+        display_name = str(m.display_name, ""), admin = truthy(m.admin),
+        quota = tonumber(m.quota) or settings.quota, quota_used = tonumber(m.quota_used) or 0,
+        bundle_id = b, forward_to = str(m.forward_to, ""), forward_active = truthy(m.forward_active),
+      }
+    end
+    for _, p in ipairs(dom.paks) do
+      if paks[p.bundle_id] > p.size then
+        return nil, where .. ": pak " .. p.bundle_id .. " holds more mailboxes than its size"
+      end
+    end
+    out.domains[#out.domains + 1] = dom
+  end
+
+  -- Forwarding entries without an id get fresh ones, after the seeded ones.
+  for _, dom in ipairs(out.domains) do
+    for _, f in ipairs(dom.forwarding) do
+      if not f.mail_id then max_mail = max_mail + 1; f.mail_id = max_mail end
+    end
+  end
+  if settings.next_bundle_id <= max_bundle then settings.next_bundle_id = max_bundle + 1 end
+  if settings.next_mail_id <= max_mail then settings.next_mail_id = max_mail + 1 end
+  return out
+end
+
+local function reindex()
+  accounts_by_uid, domains_by_name = {}, {}
+  for _, a in ipairs(current.accounts) do accounts_by_uid[a.uid:lower()] = a end
+  for _, d in ipairs(current.domains) do domains_by_name[d.name] = d end
+end
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+
+-- Loads the seed from a .lua (returning a table) or .json file. Runs in
+-- init_by_lua, so a broken seed stops nginx from starting.
+function M.load_seed(path)
+  local data, err = read_file(path)
+  if not data then error("cannot read seed " .. path .. ": " .. tostring(err)) end
+  local t
+  if path:match("%.json$") then
+    t, err = cjson.decode(data)
+    if not t then error("seed " .. path .. " is not valid JSON: " .. tostring(err)) end
+  else
+    local chunk, cerr = loadstring(data, "@" .. path)
+    if not chunk then error("seed " .. path .. ": " .. cerr) end
+    local ok, res = pcall(chunk)
+    if not ok then error("seed " .. path .. ": " .. tostring(res)) end
+    t = res
+  end
+  local norm, nerr = normalize(t)
+  if not norm then error("seed " .. path .. ": " .. nerr) end
+  seed_table = norm
+  current = deep_copy(seed_table)
+  reindex()
+end
+
+-- Back to the seed, or to a caller-supplied state (same shape as a seed).
+function M.reset(t)
+  if t ~= nil then
+    local norm, err = normalize(t)
+    if not norm then return nil, err end
+    current = norm
+  else
+    current = deep_copy(seed_table)
+  end
+  reindex()
+  return true
+end
+
+function M.get() return current end
+function M.settings() return current.settings end
+function M.account(uid) return accounts_by_uid[(uid or ""):lower()] end
+function M.domain(name) return domains_by_name[(name or ""):lower()] end
+
+function M.find_pak(dom, bundle_id)
+  local id = tonumber(bundle_id)
+  if not id then return nil end
+  for i, p in ipairs(dom.paks) do
+    if p.bundle_id == id then return p, i end
+  end
+end
+
+function M.find_mailbox(dom, username)
+  local key = (username or ""):lower()
+  for i, m in ipairs(dom.mailboxes) do
+    if m.username:lower() == key then return m, i end
+  end
+end
+
+function M.pak_used(dom, bundle_id)
+  local n = 0
+  for _, m in ipairs(dom.mailboxes) do
+    if m.bundle_id == bundle_id then n = n + 1 end
+  end
+  return n
+end
+
+function M.next_bundle_id()
+  local id = current.settings.next_bundle_id
+  current.settings.next_bundle_id = id + 1
+  return id
+end
+
+function M.next_order_id()
+  local id = current.settings.next_order_id
+  current.settings.next_order_id = id + 1
+  return id
+end
+
+function M.next_mail_id()
+  local id = current.settings.next_mail_id
+  current.settings.next_mail_id = id + 1
+  return id
+end
+
+-- Human-readable overview for `sandbox run`.
+function M.summary()
+  local lines = {}
+  for _, a in ipairs(current.accounts) do
+    local names = {}
+    for _, d in ipairs(current.domains) do
+      if d.owner:lower() == a.uid:lower() then names[#names + 1] = d end
+    end
+    lines[#lines + 1] = string.format("account uid=%s pw=%s balance=%.2f (%d domains)",
+      a.uid, a.pw, a.balance, #names)
+    local shown = 0
+    for _, d in ipairs(names) do
+      if #d.paks > 0 or d.dotname or shown < 3 then
+        local paks = {}
+        for _, p in ipairs(d.paks) do
+          paks[#paks + 1] = string.format("%d (%d/%d used)", p.bundle_id, M.pak_used(d, p.bundle_id), p.size)
+        end
+        lines[#lines + 1] = string.format("  %s%s", d.name,
+          #paks > 0 and ("  paks: " .. table.concat(paks, ", ")) or "")
+        for _, m in ipairs(d.mailboxes) do
+          lines[#lines + 1] = string.format("    mailbox %s pw=%s pak=%d%s", m.username, m.password,
+            m.bundle_id, m.admin and " admin" or "")
+        end
+        shown = shown + 1
+      end
+    end
+    if shown < #names then
+      lines[#lines + 1] = string.format("  ... and %d more domains without paks", #names - shown)
+    end
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+return M

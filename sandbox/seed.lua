@@ -1,0 +1,59 @@
+-- Default state of the eNom sandbox. `sandbox start --seed FILE` replaces it
+-- with another .lua file returning a table of this shape (or a .json file).
+-- Passwords are deliberately distinctive so tests can grep logs and output
+-- for leaked credentials.
+
+local domains = {
+  {
+    name = "resellerdocs.com",
+    owner = "resellid",
+    service_select = "POP",
+    mail_hosts = {
+      { host_id = 1, host_name = "@", record_type = "MX", address = "mail.resellerdocs.com.", mx_pref = 10 },
+      { host_id = 2, host_name = "@", record_type = "MXE", address = "192.0.2.25", mx_pref = 20 },
+    },
+    email_forwarding_enabled = true,
+    forwarding = {
+      { alias = "info", forward_to = "james@resellerdocs.com", status = "Active", mail_id = 1 },
+      { alias = "sales", forward_to = "sales-team@example.net", status = "Active", mail_id = 2 },
+    },
+    catch_all = "james@resellerdocs.com",
+    paks = {
+      { bundle_id = 5134, size = 10, exp_date = "2/5/2031", auto_renew = true, quota = 1024 },
+    },
+    mailboxes = {
+      { username = "james", password = "Mbx-James-Secret1", display_name = "James Doe",
+        admin = true, quota = 1024, quota_used = 12, bundle_id = 5134,
+        forward_to = "james.doe@example.net", forward_active = true },
+      { username = "support", password = "Mbx-Support-Secret2", display_name = "Support Desk",
+        admin = false, quota = 1024, quota_used = 0, bundle_id = 5134 },
+    },
+  },
+  { name = "emptydomain.com", owner = "resellid" },
+  {
+    name = "example.name",
+    owner = "resellid",
+    dotname = { address = "someone@example.org", status = "Active" },
+  },
+  { name = "otherco.com", owner = "otherco" },
+}
+
+-- Many pak-less domains for soak tests that provision dozens of domains.
+for i = 1, 60 do
+  domains[#domains + 1] = { name = string.format("shop%02d.com", i), owner = "resellid" }
+end
+
+return {
+  settings = {
+    pop_pak_price = 5.95,   -- debited per 10-mailbox pak by PurchasePOPBundle
+    pak_size = 10,
+    quota = 1024,           -- MB per mailbox
+    next_bundle_id = 6001,
+    next_order_id = 157230001,
+  },
+  accounts = {
+    { uid = "resellid", pw = "S4ndbox-Acct-Pass", balance = 1000.00 },
+    { uid = "otherco", pw = "0therco-Pass", balance = 250.00 },
+  },
+  domains = domains,
+}

@@ -1,0 +1,278 @@
+-- The client against the sandbox over real HTTP and HTTPS: success,
+-- every error kind for real, validation, and that no secret leaks.
+local H = require "helper"
+local enom = require "enom"
+
+local MAILBOX_PW = "Mbx-Pw-9f3&Secret"
+local INJECT_PW = "x&IsAdmin1=1"
+local SECRETS = { H.PW, MAILBOX_PW, INJECT_PW, "Mbx-James-Secret1", "Mbx-Support-Secret2" }
+
+-- Everything the run showed a user: error messages, tostring, events.
+local shown = {}
+local function record(...)
+    for i = 1, select("#", ...) do
+        local v = select(i, ...)
+        shown[#shown + 1] = v
+        if type(v) == "table" then
+            shown[#shown + 1] = tostring(v)
+        end
+    end
+    return ...
+end
+local events = {}
+local function logger(ev)
+    events[#events + 1] = ev
+end
+
+describe("enom client", function()
+    before_each(function()
+        H.reset()
+    end)
+
+    it("creates mailboxes over https, the password arriving as one value", function()
+        local c = H.client { logger = logger }
+        local res, err = record(c:setup_pop3_users {
+            sld = "resellerdocs", tld = "com", bundle_id = 5134,
+            users = {
+                { username = "ann", password = INJECT_PW, display_name = "Ann Lee" },
+                { username = "bob", password = MAILBOX_PW, admin = true },
+            },
+        })
+        assert.is_nil(err)
+        assert.equal(2, res.accounts_created)
+        assert.equal(0, res.accounts_failed)
+        assert.is_true(res.success)
+        local m = H.mailboxes("resellerdocs.com")
+        assert.equal(INJECT_PW, m.ann.password)
+        assert.is_false(m.ann.admin)
+        assert.equal("Ann Lee", m.ann.display_name)
+        assert.is_true(m.bob.admin)
+        c:close()
+    end)
+
+    it("works over plain http only when allowed, and only to loopback", function()
+        local c, err = enom.new { uid = H.UID, pw = H.PW, endpoint = H.URL }
+        assert.is_nil(c)
+        assert.equal("invalid", err.kind)
+        assert.truthy(err.message:find("allow_http"))
+        local c2, err2 = enom.new { uid = H.UID, pw = H.PW, endpoint = "http://192.0.2.1/interface.asp", allow_http = true }
+        assert.is_nil(c2)
+        assert.truthy(err2.message:find("loopback"))
+        local c3 = H.client { http = true }
+        local res = assert(record(c3:call("GetBalance", {})))
+        assert.equal("GETBALANCE", res.command)
+    end)
+
+    it("sends POST by default with credentials in the body, GET on request", function()
+        local c = H.client()
+        assert(c:get_balance {})
+        assert(c:call("GetBalance", {}, { method = "GET" }))
+        local log = H.admin("GET", "/requests")
+        local post, get = log[#log - 1], log[#log]
+        assert.equal("POST", post.method)
+        local function has(names, want)
+            for _, n in ipairs(names) do
+                if n:lower() == want then
+                    return true
+                end
+            end
+            return false
+        end
+        assert.is_false(has(post.query_names, "pw"))
+        assert.is_true(has(post.body_names, "pw"))
+        assert.equal("GET", get.method)
+        assert.is_true(has(get.query_names, "pw"))
+    end)
+
+    it("calls any command by name and parses every format", function()
+        local c = H.client()
+        for _, rt in ipairs { "xml", "text", "html" } do
+            local res, err = c:call("GetBalance", {}, { response_type = rt })
+            assert.is_nil(err)
+            assert.equal("GETBALANCE", res.command)
+            assert.is_true(res.done)
+            assert.equal(0, res.err_count)
+        end
+        local bal = assert(c:get_balance {})
+        assert.equal(1000, bal.balance)
+    end)
+
+    it("reports ErrCount > 0 as an api error with eNom's texts", function()
+        local c = H.client { logger = logger }
+        local res, err = record(c:setup_pop3_users {
+            sld = "resellerdocs", tld = "com", bundle_id = 999,
+            users = { { username = "zed", password = MAILBOX_PW } },
+        })
+        assert.is_nil(res)
+        assert.equal("api", err.kind)
+        assert.truthy(#err.errors >= 1)
+        assert.truthy(tostring(err):find("api error in SetUpPOP3User"))
+    end)
+
+    it("lets the caller see both parts of a partial batch", function()
+        local c = H.client()
+        local res, err = record(c:setup_pop3_users {
+            sld = "resellerdocs", tld = "com", bundle_id = 5134,
+            users = { { username = "new1", password = MAILBOX_PW }, { username = "james", password = MAILBOX_PW } },
+        })
+        assert.is_nil(res)
+        assert.equal("api", err.kind)
+        assert.equal(1, err.result.accounts_created)
+        assert.equal(1, err.result.accounts_failed)
+        assert.truthy(H.mailboxes("resellerdocs.com").new1)
+    end)
+
+    it("reports bad credentials with eNom's response number", function()
+        local c = H.client { pw = "Wrong-Pass-123" }
+        local _, err = record(c:get_balance {})
+        assert.equal("api", err.kind)
+        assert.equal(304155, err.response_number)
+        assert.falsy(tostring(err):find("Wrong-Pass-123", 1, true))
+    end)
+
+    describe("each error kind, for real", function()
+        it("connection refused: transport, not delivered", function()
+            local c = H.client { http = true, endpoint = "http://127.0.0.1:1/interface.asp" }
+            local _, err = record(c:get_balance {})
+            assert.equal("transport", err.kind)
+            assert.is_false(err.maybe_delivered)
+        end)
+
+        it("a slow server: timeout, maybe delivered", function()
+            H.faults { rules = { { kind = "delay", ms = 2000 } } }
+            local c = H.client { timeout = 0.4, logger = logger }
+            local t0 = os.time()
+            local _, err = record(c:get_balance {})
+            assert.equal("timeout", err.kind)
+            assert.is_true(err.maybe_delivered)
+            assert.truthy(os.time() - t0 <= 2)
+        end)
+
+        it("an untrusted certificate: tls, not delivered", function()
+            local c = assert(enom.new { uid = H.UID, pw = H.PW, endpoint = H.HTTPS_URL, logger = logger })
+            local _, err = record(c:get_balance {})
+            assert.equal("tls", err.kind)
+            assert.is_false(err.maybe_delivered)
+        end)
+
+        it("HTTP 500 and 503: http", function()
+            for _, kind in ipairs { "status500", "status503" } do
+                H.faults { rules = { { kind = kind, times = 1 } } }
+                local c = H.client { logger = logger }
+                local _, err = record(c:get_balance {})
+                assert.equal("http", err.kind)
+                assert.equal(tonumber(kind:sub(-3)), err.status)
+            end
+        end)
+
+        it("a body cut before Done: incomplete", function()
+            for _, rt in ipairs { "xml", "text", "html" } do
+                H.faults { rules = { { kind = "cut", times = 1 } } }
+                local c = H.client { response_type = rt }
+                local _, err = record(c:get_pop3 { sld = "resellerdocs", tld = "com" })
+                assert.is_truthy(err, rt)
+                assert.is_true(err.kind == "incomplete" or err.kind == "parse", rt .. ": " .. tostring(err))
+                if rt ~= "xml" then
+                    assert.equal("incomplete", err.kind)
+                end
+            end
+        end)
+
+        it("a garbage body: parse", function()
+            H.faults { rules = { { kind = "garbage", times = 1 } } }
+            local c = H.client()
+            local _, err = record(c:get_balance {})
+            assert.equal("parse", err.kind)
+        end)
+
+        it("malformed XML: parse", function()
+            local c = H.client { endpoint = H.HTTPS_BASE .. "/test/badxml" }
+            local _, err = record(c:get_balance {})
+            assert.equal("parse", err.kind)
+        end)
+
+        it("an oversized body: stopped at the cap", function()
+            local c = H.client { endpoint = H.HTTPS_BASE .. "/test/big?bytes=5000000", max_response = 100000 }
+            local _, err = record(c:get_balance {})
+            assert.equal("transport", err.kind)
+            assert.equal("too_large", err.reason)
+        end)
+
+        it("connection closed after the command took effect: transport, maybe delivered", function()
+            H.faults { rules = { { kind = "close_after", command = "SetUpPOP3User", times = 1 } } }
+            local c = H.client()
+            local _, err = record(c:setup_pop3_users {
+                sld = "resellerdocs", tld = "com", bundle_id = 5134,
+                users = { { username = "ghost", password = MAILBOX_PW } },
+            })
+            assert.equal("transport", err.kind)
+            assert.is_true(err.maybe_delivered)
+            assert.truthy(H.mailboxes("resellerdocs.com").ghost)
+        end)
+    end)
+
+    describe("validation before sending", function()
+        local function check(args, pattern)
+            local c = H.client()
+            local before = H.total_received()
+            local res, err = record(c:setup_pop3_users(args))
+            assert.is_nil(res)
+            assert.equal("invalid", err.kind)
+            assert.is_false(err.maybe_delivered)
+            assert.truthy(err.message:find(pattern), err.message)
+            assert.equal(before, H.total_received())
+        end
+        local function users(list)
+            return { sld = "resellerdocs", tld = "com", bundle_id = 5134, users = list }
+        end
+
+        it("refuses a missing password, naming the user's position", function()
+            check(users { { username = "a", password = MAILBOX_PW }, { username = "b" } }, "users%[2%]%.password is missing")
+        end)
+        it("refuses a user name over 30 characters", function()
+            check(users { { username = ("x"):rep(31), password = MAILBOX_PW } }, "users%[1%]%.username is longer than 30")
+        end)
+        it("refuses an empty list", function()
+            check(users {}, "users must not be empty")
+        end)
+        it("refuses duplicate user names in one call", function()
+            check(users { { username = "Ann", password = "p1-aaaa" }, { username = "ann", password = "p2-bbbb" } },
+                "users%[2%]%.username repeats users%[1%]")
+        end)
+        it("refuses CR, LF or NUL in any field, without echoing it", function()
+            check(users { { username = "a", password = "bad\r\nIsAdmin1=1" } }, "users%[1%]%.password contains a CR")
+            check(users { { username = "a", password = MAILBOX_PW, display_name = "x\0y" } }, "users%[1%]%.display_name")
+            check(users { { username = "a\n", password = MAILBOX_PW } }, "users%[1%]%.username")
+        end)
+        it("refuses unknown arguments and missing domain parts", function()
+            check({ sld = "resellerdocs", tld = "com", bundleid = 5134, users = {} }, "unknown argument 'bundleid'")
+            check({ tld = "com", bundle_id = 5134, users = { { username = "a", password = "x" } } }, "sld is missing")
+        end)
+    end)
+
+    it("never shows a secret: tostring, table contents, errors, events", function()
+        local c = H.client { logger = logger }
+        record(c)
+        for k, v in pairs(c) do
+            assert.falsy(H.contains(k, H.PW) or H.contains(v, H.PW), "client field " .. tostring(k))
+        end
+        assert.truthy(tostring(c):find("^enom%.client"))
+        assert(c:get_balance {})
+        assert.truthy(#events > 0)
+        for _, secret in ipairs(SECRETS) do
+            for i, v in ipairs(shown) do
+                assert.falsy(H.contains(v, secret), "secret in shown value " .. i)
+            end
+            for i, ev in ipairs(events) do
+                assert.falsy(H.contains(ev, secret), "secret in event " .. i)
+            end
+        end
+    end)
+
+    it("is closed safely, twice, and refuses use afterwards", function()
+        local c = H.client()
+        c:close()
+        c:close()
+        assert.has_error(function() c:get_balance {} end)
+    end)
+end)

@@ -1,0 +1,534 @@
+-- enom.core.client driven directly against the sandbox's /test/* locations:
+-- round-trips, connection reuse, the https-only rule, every error kind and
+-- its maybe_delivered, the size cap, submit/poll concurrency and closing.
+local core = require "enom.core"
+local cjson = require "cjson"
+local socket = require "socket"
+
+local now = socket.gettime
+
+local function env(name)
+    local v = os.getenv(name)
+    if not v or v == "" then
+        error(name .. " is not set: these specs need the sandbox (run them through `make test`)", 2)
+    end
+    return v
+end
+
+local BASE = env("ENOM_SANDBOX_BASE")
+local HTTPS_BASE = env("ENOM_SANDBOX_HTTPS_BASE")
+local CA = env("ENOM_SANDBOX_CA")
+
+-- A port on 127.0.0.1 that refuses connections: bound, then closed.
+local function closed_port()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return port
+end
+
+-- A listener that never accepts: the kernel completes the TCP handshake,
+-- then nothing is ever read or answered.
+local function silent_listener()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    return s, port
+end
+
+local function https_client(opts)
+    local o = { cainfo = CA }
+    for k, v in pairs(opts or {}) do
+        o[k] = v
+    end
+    return core.client(o)
+end
+
+local function http_client(opts)
+    local o = { allow_http = true }
+    for k, v in pairs(opts or {}) do
+        o[k] = v
+    end
+    return core.client(o)
+end
+
+local function ok_result(res, err)
+    assert(res, err and ("request failed: " .. tostring(err.message)))
+    return res
+end
+
+local function echo_args(res)
+    assert.are.equal(200, res.status)
+    return cjson.decode(res.body)
+end
+
+describe("core.client", function()
+    describe("round trips", function()
+        it("does a GET with the query as given", function()
+            local c = https_client()
+            local res = ok_result(c:request { url = HTTPS_BASE .. "/test/echo?a=1&b=x%20y" })
+            local e = echo_args(res)
+            assert.are.equal("GET", e.method)
+            assert.are.equal("1", e.args.a)
+            assert.are.equal("x y", e.args.b)
+            assert.matches("^application/json", res.content_type)
+            assert.is_number(res.total_time)
+            assert.is_number(res.connect_time)
+            assert.is_false(res.reused)
+            c:close()
+        end)
+
+        it("POSTs the body byte for byte as a form", function()
+            local c = https_client()
+            local body = "x=1&y=a%20b&pw=p%26q%3D&utf=%C3%A9"
+            local res = ok_result(c:request { url = HTTPS_BASE .. "/test/echo", body = body })
+            local e = echo_args(res)
+            assert.are.equal("POST", e.method)
+            assert.are.equal(body, e.raw_body)
+            assert.matches("^application/x%-www%-form%-urlencoded", e.content_type)
+            assert.are.equal("a b", e.args.y)
+            assert.are.equal("p&q=", e.args.pw)
+            assert.are.equal("\195\169", e.args.utf)
+            c:close()
+        end)
+
+        it("sends an empty body as a POST, and no body as a GET", function()
+            local c = https_client()
+            assert.are.equal("POST", echo_args(ok_result(c:request { url = HTTPS_BASE .. "/test/echo", body = "" })).method)
+            assert.are.equal("GET", echo_args(ok_result(c:request { url = HTTPS_BASE .. "/test/echo" })).method)
+            c:close()
+        end)
+
+        it("keeps the body alive after the Lua string is gone", function()
+            local c = https_client()
+            local id = c:submit { url = HTTPS_BASE .. "/test/echo", body = ("k=" .. string.rep("v", 5000)) }
+            collectgarbage()
+            collectgarbage()
+            local done = {}
+            while #done == 0 do
+                done = c:poll(5)
+            end
+            assert.are.equal(id, done[1].id)
+            assert.are.equal(5000, #echo_args(done[1].res).args.k)
+            c:close()
+        end)
+
+        it("sends the user agent", function()
+            local c = https_client { user_agent = "spec-agent/1" }
+            local e = echo_args(ok_result(c:request { url = HTTPS_BASE .. "/test/echo" }))
+            local ua = e.headers and (e.headers["user-agent"] or e.headers["User-Agent"])
+            assert.are.equal("spec-agent/1", ua)
+            c:close()
+        end)
+
+        it("returns any HTTP status as a result", function()
+            local c = https_client()
+            local res = ok_result(c:request { url = HTTPS_BASE .. "/test/status/500" })
+            assert.are.equal(500, res.status)
+            c:close()
+        end)
+
+        it("does not follow redirects", function()
+            local c = https_client()
+            local res = ok_result(c:request { url = HTTPS_BASE .. "/test/redirect" })
+            assert.are.equal(302, res.status)
+            c:close()
+        end)
+    end)
+
+    describe("connection reuse", function()
+        it("reuses the connection for the next request, over http and https", function()
+            for _, base in ipairs { BASE, HTTPS_BASE } do
+                local c = https_client { allow_http = true }
+                local first = ok_result(c:request { url = base .. "/test/static" })
+                local second = ok_result(c:request { url = base .. "/test/static" })
+                local third = ok_result(c:request { url = base .. "/test/echo", body = "a=1" })
+                assert.is_false(first.reused)
+                assert.is_true(second.reused)
+                assert.is_true(third.reused)
+                c:close()
+            end
+        end)
+
+        it("makes a reused https request much cheaper than a fresh one", function()
+            local fresh, reused = 0, 0
+            for _ = 1, 5 do
+                local c = https_client()
+                local t0 = now()
+                ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
+                local t1 = now()
+                ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
+                local t2 = now()
+                fresh, reused = fresh + (t1 - t0), reused + (t2 - t1)
+                c:close()
+            end
+            assert.is_true(reused * 2 < fresh, ("reused %.4fs vs fresh %.4fs"):format(reused, fresh))
+        end)
+    end)
+
+    describe("CA store and TLS sessions", function()
+        -- The system bundle plus the sandbox CA: big enough that parsing it
+        -- dominates a handshake, as it does with a real system store.
+        local function big_bundle()
+            local sys = assert(io.open("/etc/ssl/certs/ca-certificates.crt", "rb"),
+                "needs the system CA bundle (Debian package ca-certificates)")
+            local sandbox = assert(io.open(CA, "rb"))
+            local name = os.tmpname()
+            local out = assert(io.open(name, "wb"))
+            out:write(sys:read("*a"), "\n", sandbox:read("*a"))
+            sys:close()
+            sandbox:close()
+            out:close()
+            return name
+        end
+
+        it("opens new connections on a warm client without parsing the CA file again", function()
+            local bundle = big_bundle()
+            local fresh = 0
+            for _ = 1, 5 do
+                local c = https_client { cainfo = bundle }
+                local t0 = now()
+                ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
+                fresh = fresh + (now() - t0)
+                c:close()
+            end
+            local c = https_client { cainfo = bundle }
+            ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
+            local warm = 0
+            for _ = 1, 5 do
+                assert.is_nil(c:request { url = HTTPS_BASE .. "/test/close" }) -- drops the connection
+                local t0 = now()
+                local res = ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
+                warm = warm + (now() - t0)
+                assert.is_false(res.reused)
+            end
+            c:close()
+            os.remove(bundle)
+            assert.is_true(warm * 3 < fresh, ("5 new connections: warm client %.4fs, fresh clients %.4fs")
+                :format(warm, fresh))
+        end)
+    end)
+
+    describe("https only", function()
+        it("refuses plain http unless allow_http", function()
+            local c = core.client { cainfo = CA }
+            local res, err = c:request { url = BASE .. "/test/static?pw=hunter22" }
+            assert.is_nil(res)
+            assert.are.equal("transport", err.kind)
+            assert.is_false(err.maybe_delivered)
+            assert.is_number(err.code)
+            assert.matches("plain http is not allowed", err.message, 1, true)
+            assert.matches("allow_http = true", err.message, 1, true)
+            assert.is_nil(err.message:find("hunter22", 1, true))
+            c:close()
+
+            local h = http_client()
+            assert.are.equal(200, ok_result(h:request { url = BASE .. "/test/static" }).status)
+            h:close()
+        end)
+
+        it("fails verification against the system store with kind tls", function()
+            local c = core.client {}
+            local res, err = c:request { url = HTTPS_BASE .. "/test/echo?pw=hunter22" }
+            assert.is_nil(res)
+            assert.are.equal("tls", err.kind)
+            assert.are.equal(60, err.code) -- CURLE_PEER_FAILED_VERIFICATION: the store itself loaded
+            assert.is_false(err.maybe_delivered)
+            assert.is_nil(err.message:find("hunter22", 1, true))
+            c:close()
+        end)
+
+        it("reports a failed handshake (https to the http port) as tls, never delivered", function()
+            local port = BASE:match(":(%d+)$")
+            local c = https_client()
+            local res, err = c:request { url = "https://127.0.0.1:" .. port .. "/test/static" }
+            assert.is_nil(res)
+            assert.are.equal("tls", err.kind)
+            assert.is_false(err.maybe_delivered)
+            c:close()
+        end)
+    end)
+
+    describe("failures of the world", function()
+        it("reports a refused connection as transport, never delivered", function()
+            local c = https_client()
+            local res, err = c:request { url = "https://127.0.0.1:" .. closed_port() .. "/x?pw=hunter22" }
+            assert.is_nil(res)
+            assert.are.equal("transport", err.kind)
+            assert.are.equal(7, err.code) -- CURLE_COULDNT_CONNECT
+            assert.is_false(err.maybe_delivered)
+            assert.is_string(err.message)
+            assert.is_nil(err.message:find("hunter22", 1, true))
+            assert.is_nil(err.reason)
+            c:close()
+        end)
+
+        it("times out a slow answer after sending: kind timeout, maybe delivered", function()
+            local c = https_client { timeout = 0.3 }
+            local t0 = now()
+            local res, err = c:request { url = HTTPS_BASE .. "/test/slow?ms=3000" }
+            local took = now() - t0
+            assert.is_nil(res)
+            assert.are.equal("timeout", err.kind)
+            assert.are.equal(28, err.code) -- CURLE_OPERATION_TIMEDOUT
+            assert.is_true(err.maybe_delivered)
+            assert.is_true(took >= 0.25 and took < 2, "took " .. took)
+            c:close()
+        end)
+
+        it("times out before any request byte left: never delivered", function()
+            local listener, port = silent_listener()
+            local c = https_client { timeout = 0.3 }
+            local res, err = c:request { url = "https://127.0.0.1:" .. port .. "/x", body = "a=1" }
+            assert.is_nil(res)
+            assert.are.equal("timeout", err.kind)
+            assert.is_false(err.maybe_delivered)
+            c:close()
+
+            -- Over plain http the request is written at once, so it may have arrived.
+            local h = http_client { timeout = 0.3 }
+            res, err = h:request { url = "http://127.0.0.1:" .. port .. "/x", body = "a=1" }
+            assert.is_nil(res)
+            assert.are.equal("timeout", err.kind)
+            assert.is_true(err.maybe_delivered)
+            h:close()
+            listener:close()
+        end)
+
+        it("reports a connection closed with no answer as transport, maybe delivered", function()
+            local c = https_client()
+            local res, err = c:request { url = HTTPS_BASE .. "/test/close", body = "a=1" }
+            assert.is_nil(res)
+            assert.are.equal("transport", err.kind)
+            assert.is_true(err.maybe_delivered)
+            c:close()
+        end)
+    end)
+
+    describe("max_response", function()
+        it("accepts a body of exactly max_response bytes", function()
+            local c = https_client { max_response = 1000 }
+            local res = ok_result(c:request { url = HTTPS_BASE .. "/test/big?bytes=1000" })
+            assert.are.equal(1000, #res.body)
+            c:close()
+        end)
+
+        it("stops a streamed body one byte over, and a declared length over", function()
+            local c = https_client { max_response = 1000 }
+            for _, q in ipairs { "bytes=1001", "bytes=1001&length=1" } do
+                local res, err = c:request { url = HTTPS_BASE .. "/test/big?" .. q }
+                assert.is_nil(res)
+                assert.are.equal("too_large", err.reason)
+                assert.are.equal("transport", err.kind)
+                assert.is_true(err.maybe_delivered)
+                assert.matches("max_response", err.message, 1, true)
+            end
+            -- The client goes on working after an aborted transfer.
+            assert.are.equal(200, ok_result(c:request { url = HTTPS_BASE .. "/test/static" }).status)
+            c:close()
+        end)
+
+        it("aborts the download instead of reading the rest", function()
+            -- Baseline: 32 MiB read in full. The capped request asks for
+            -- 1 GiB, 32 times as much; it must end before the baseline does.
+            local full = https_client { max_response = 64 * 1048576 }
+            local t0 = now()
+            local res = ok_result(full:request { url = HTTPS_BASE .. "/test/big?bytes=33554432" })
+            local full_time = now() - t0
+            assert.are.equal(33554432, #res.body)
+            full:close()
+            res = nil -- luacheck: ignore 311
+            collectgarbage()
+
+            local capped = https_client { max_response = 65536, timeout = 30 }
+            t0 = now()
+            local res2, err = capped:request { url = HTTPS_BASE .. "/test/big?bytes=1073741824" }
+            local capped_time = now() - t0
+            assert.is_nil(res2)
+            assert.are.equal("too_large", err.reason)
+            assert.is_true(capped_time < full_time,
+                ("capped 1 GiB took %.3fs, full 32 MiB %.3fs"):format(capped_time, full_time))
+            capped:close()
+        end)
+    end)
+
+    describe("submit and poll", function()
+        it("runs 8 slow requests concurrently and returns every id once", function()
+            local c = https_client { max_connections = 8 }
+            local t0 = now()
+            ok_result(c:request { url = HTTPS_BASE .. "/test/slow?ms=400" })
+            local single = now() - t0
+
+            local ids = {}
+            t0 = now()
+            for i = 1, 8 do
+                local id = c:submit { url = HTTPS_BASE .. "/test/slow?ms=400&i=" .. i }
+                assert.is_number(id)
+                assert.is_nil(ids[id])
+                ids[id] = true
+            end
+            assert.are.equal(8, c:pending())
+            local seen, n = {}, 0
+            while c:pending() > 0 do
+                for _, d in ipairs(c:poll(5)) do
+                    assert.is_true(ids[d.id], "unknown id " .. tostring(d.id))
+                    assert.is_nil(seen[d.id], "id returned twice")
+                    assert.is_nil(d.err)
+                    assert.are.equal(200, d.res.status)
+                    seen[d.id] = true
+                    n = n + 1
+                end
+            end
+            local took = now() - t0
+            assert.are.equal(8, n)
+            assert.is_true(took < 3 * single, ("8 concurrent took %.3fs, one %.3fs"):format(took, single))
+            c:close()
+        end)
+
+        it("gives monotonic ids", function()
+            local c = https_client()
+            local a = c:submit { url = HTTPS_BASE .. "/test/static" }
+            local b = c:submit { url = HTTPS_BASE .. "/test/static" }
+            assert.is_true(b > a)
+            while c:pending() > 0 do
+                c:poll(5)
+            end
+            assert.is_true(c:submit { url = HTTPS_BASE .. "/test/static" } > b)
+            c:close()
+        end)
+
+        it("queues completions that finish during request() for the next poll", function()
+            local c = https_client()
+            local a = c:submit { url = HTTPS_BASE .. "/test/slow?ms=50" }
+            local b = c:submit { url = BASE .. "/test/static" } -- refused: https only
+            local res = ok_result(c:request { url = HTTPS_BASE .. "/test/slow?ms=400" })
+            assert.are.equal(200, res.status)
+            assert.are.equal(2, c:pending())
+            local done = c:poll(0)
+            assert.are.equal(2, #done)
+            local by = {}
+            for _, d in ipairs(done) do
+                by[d.id] = d
+            end
+            assert.are.equal(200, by[a].res.status)
+            assert.are.equal("transport", by[b].err.kind)
+            assert.is_false(by[b].err.maybe_delivered)
+            assert.are.equal(0, c:pending())
+            c:close()
+        end)
+
+        it("returns an empty array when the timeout passes or nothing is pending", function()
+            local c = https_client()
+            local t0 = now()
+            assert.are.same({}, c:poll(0.5))
+            assert.is_true(now() - t0 < 0.2)
+            c:submit { url = HTTPS_BASE .. "/test/slow?ms=1500" }
+            t0 = now()
+            assert.are.same({}, c:poll(0.2))
+            local took = now() - t0
+            assert.is_true(took >= 0.15 and took < 1, "took " .. took)
+            assert.are.equal(1, c:pending())
+            c:close()
+        end)
+
+        it("caps concurrent connections at max_connections", function()
+            local c = https_client { max_connections = 1 }
+            local t0 = now()
+            for _ = 1, 3 do
+                c:submit { url = HTTPS_BASE .. "/test/slow?ms=200" }
+            end
+            local n = 0
+            while c:pending() > 0 do
+                n = n + #c:poll(5)
+            end
+            assert.are.equal(3, n)
+            assert.is_true(now() - t0 >= 0.55, "3 x 200 ms on one connection took " .. (now() - t0))
+            c:close()
+        end)
+    end)
+
+    describe("lifetime", function()
+        it("closes with transfers in flight; later calls raise", function()
+            local c = https_client()
+            for _ = 1, 4 do
+                c:submit { url = HTTPS_BASE .. "/test/slow?ms=2000" }
+            end
+            c:poll(0.05)
+            c:close()
+            c:close()
+            assert.has_error(function() c:request { url = HTTPS_BASE .. "/test/static" } end, "client is closed")
+            assert.has_error(function() c:submit { url = HTTPS_BASE .. "/test/static" } end, "client is closed")
+            assert.has_error(function() c:poll(0) end, "client is closed")
+            assert.has_error(function() c:pending() end, "client is closed")
+            c = nil -- luacheck: ignore 311
+            collectgarbage()
+            collectgarbage()
+        end)
+
+        it("frees a dropped client with transfers in flight", function()
+            for _ = 1, 3 do
+                local c = https_client()
+                c:submit { url = HTTPS_BASE .. "/test/slow?ms=2000" }
+                c:submit { url = HTTPS_BASE .. "/test/echo", body = "a=1" }
+                c:poll(0.05)
+            end
+            collectgarbage()
+            collectgarbage()
+        end)
+
+        it("has __close, __name and a plain __tostring", function()
+            local c = https_client()
+            local mt = getmetatable(c)
+            assert.are.equal("enom.client", mt.__name)
+            assert.matches("^enom%.client %(0x%x+%)$", tostring(c))
+            mt.__close(c, nil)
+            assert.has_error(function() c:pending() end, "client is closed")
+            assert.matches("^enom%.client %(0x%x+%)$", tostring(c))
+        end)
+    end)
+
+    describe("arguments", function()
+        it("takes no options at all", function()
+            core.client():close()
+            core.client({}):close()
+        end)
+
+        it("raises on unknown options and wrong types, naming the option", function()
+            local bad = {
+                { { bogus = 1 }, "bogus" },
+                { { [1] = true }, "names must be strings" },
+                { { allow_http = "yes" }, "allow_http" },
+                { { cainfo = 5 }, "cainfo" },
+                { { timeout = "60" }, "timeout" },
+                { { timeout = 0 }, "timeout" },
+                { { timeout = -1 }, "timeout" },
+                { { connect_timeout = 0 }, "connect_timeout" },
+                { { max_response = 0 }, "max_response" },
+                { { max_response = 1.5 }, "max_response" },
+                { { user_agent = false }, "user_agent" },
+                { { max_connections = 0 }, "max_connections" },
+                { { max_connections = 100000 }, "max_connections" },
+            }
+            for _, case in ipairs(bad) do
+                local ok, msg = pcall(core.client, case[1])
+                assert.is_false(ok)
+                assert.matches(case[2], msg, 1, true)
+            end
+            assert.has_error(function() core.client("https") end)
+        end)
+
+        it("raises on bad request tables", function()
+            local c = https_client()
+            assert.has_error(function() c:request() end)
+            assert.has_error(function() c:request { body = "a=1" } end)
+            assert.has_error(function() c:request { url = 5 } end)
+            assert.has_error(function() c:request { url = HTTPS_BASE, body = {} } end)
+            local ok, msg = pcall(c.submit, c, { url = HTTPS_BASE, method = "PUT" })
+            assert.is_false(ok)
+            assert.matches("method", msg, 1, true)
+            assert.has_error(function() c:poll(-1) end)
+            assert.has_error(function() c:poll("soon") end)
+            assert.are.equal(0, c:pending())
+            c:close()
+        end)
+    end)
+end)
