@@ -54,7 +54,11 @@ build/jit/enom/core.so: $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(JIT_CFLAGS) $(DEPS_CFLAGS) $(CFLAGS) -shared -o $@ $(SRCS) $(DEPS_LIBS) $(LDFLAGS)
 
-asan: build/asan/enom/core.so
+asan: build/asan/enom/core.so build/asan/keep_loaded.so
+
+build/asan/keep_loaded.so: spec/keep_loaded.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -o $@ $<
 
 build/asan/enom/core.so: $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)

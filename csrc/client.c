@@ -91,6 +91,7 @@ typedef struct xfer {
     int nomem;     /* the write callback could not grow the buffer */
     int is_http;   /* the URL asked for plain http */
     char *query;   /* the URL's query, to keep it out of messages */
+    int sends;     /* times the request went out: libcurl may resend it */
     enom_buf body;
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
@@ -186,6 +187,20 @@ static void xfer_recycle(enom_client *c, xfer *x)
     xlist_push(&c->idle, x);
 }
 
+/* Counts the request headers libcurl sends: more than one when it
+ * resent the request itself after a reused connection died. Nothing of
+ * the data is kept (the headers of a GET hold the password). */
+static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *ud)
+{
+    xfer *x = ud;
+    (void)e;
+    (void)data;
+    (void)size;
+    if (type == CURLINFO_HEADER_OUT)
+        x->sends++;
+    return 0;
+}
+
 static size_t on_write(char *p, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
@@ -233,6 +248,10 @@ static CURLcode xfer_configure(enom_client *c, xfer *x, const char *url,
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
     SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, (void *)x);
+    /* With a debug function, VERBOSE output goes to it, never to stderr. */
+    SET(CURLOPT_DEBUGFUNCTION, on_debug);
+    SET(CURLOPT_DEBUGDATA, (void *)x);
+    SET(CURLOPT_VERBOSE, 1L);
     if (body) {
         /* Size first: COPYPOSTFIELDS copies that many bytes, NULs and all,
          * so the Lua string may be collected at once. */
@@ -469,8 +488,9 @@ static void wait_io(lua_State *L, enom_client *c, int ms)
 /* Validates a request table at idx and starts its transfer. */
 static xfer *start(lua_State *L, enom_client *c, int idx)
 {
-    static const char *const names[] = { "url", "body", NULL };
+    static const char *const names[] = { "url", "body", "fresh", NULL };
     const char *url, *body = NULL, *q;
+    long fresh;
     size_t body_len = 0;
     xfer *x;
     CURLcode rc;
@@ -488,6 +508,9 @@ static xfer *start(lua_State *L, enom_client *c, int idx)
             luaL_argerror(L, idx, "request field 'body' must be a string or nil");
         body = lua_tolstring(L, -1, &body_len);
     }
+    lua_getfield(L, idx, "fresh");
+    fresh = lua_toboolean(L, -1) ? 1L : 0L;
+    lua_pop(L, 1);
 
     /* No Lua error may happen between taking x and linking it. */
     x = c->idle.head;
@@ -508,6 +531,7 @@ static xfer *start(lua_State *L, enom_client *c, int idx)
     x->finished = 0;
     x->too_large = 0;
     x->nomem = 0;
+    x->sends = 0;
     x->result = CURLE_OK;
     x->is_http = strncasecmp(url, "http:", 5) == 0;
     q = strchr(url, '?');
@@ -520,6 +544,11 @@ static xfer *start(lua_State *L, enom_client *c, int idx)
         }
     }
     rc = xfer_configure(c, x, url, body, body_len);
+    /* A request that must not run twice gets a connection of its own:
+     * libcurl silently sends a request again when a reused connection
+     * dies before any answer, and eNom has no idempotency key. */
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, fresh);
     if (rc != CURLE_OK || (q && q[1] && !x->query)) {
         xfer_recycle(c, x);
         luaL_error(L, "enom.client: cannot set up the transfer: %s",
@@ -650,6 +679,8 @@ static void push_error(lua_State *L, enom_client *c, xfer *x)
     lua_setfield(L, -2, "code");
     lua_pushboolean(L, reason != NULL ? 1 : !never_left(rc, request_size));
     lua_setfield(L, -2, "maybe_delivered");
+    enom_pushinteger(L, x->sends);
+    lua_setfield(L, -2, "sends");
     if (reason) {
         lua_pushstring(L, reason);
         lua_setfield(L, -2, "reason");
@@ -678,6 +709,8 @@ static void push_result(lua_State *L, xfer *x)
     lua_setfield(L, -2, "connect_time");
     lua_pushboolean(L, connects == 0);
     lua_setfield(L, -2, "reused");
+    enom_pushinteger(L, x->sends);
+    lua_setfield(L, -2, "sends");
     if (ctype) {
         lua_pushstring(L, ctype);
         lua_setfield(L, -2, "content_type");

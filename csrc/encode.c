@@ -14,6 +14,7 @@
  * '+'), so no value can add or change a parameter. Names are sorted so
  * that the same input always gives the same bytes.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,8 +169,25 @@ static int check_sequence(lua_State *L, int idx, const char *where)
             bad_value(L, where, i, "hole in array");
         lua_pop(L, 1);
     }
-    if (count != n)
-        bad_value(L, where, 0, "array has holes or non-integer keys");
+    if (count != n) {
+        /* The border # found is not the end (holes are VM-dependent):
+         * name the first missing index, or the key that is no index. */
+        long long max = 0, iv = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) != LUA_TNUMBER || !enom_tointeger(L, -1, &iv) || iv < 1)
+                bad_value(L, where, 0, "array has a key that is not a positive integer");
+            if (iv > max)
+                max = iv;
+        }
+        for (i = 1; i <= max && i < INT_MAX; i++) {
+            lua_rawgeti(L, idx, i);
+            if (lua_isnil(L, -1))
+                bad_value(L, where, i, "hole in array");
+            lua_pop(L, 1);
+        }
+    }
     return n;
 }
 

@@ -211,6 +211,21 @@ describe("enom client", function()
         end)
     end)
 
+    it("never sends a purchase twice when a kept-alive connection dies", function()
+        -- libcurl resends a request on its own when a reused connection
+        -- closes without an answer; state-changing commands must not ride
+        -- on a reused connection.
+        local c = H.client()
+        assert(c:get_balance {})
+        assert(c:get_balance {})
+        H.faults { rules = { { kind = "close_after", command = "PurchasePOPBundle", times = 1 } } }
+        local _, err = c:purchase_pop_bundle { sld = "emptydomain", tld = "com", quantity = 1 }
+        assert.equal("transport", err.kind)
+        assert.is_true(err.maybe_delivered)
+        assert.equal(1, H.received("PurchasePOPBundle"))
+        assert.equal(1, #H.domain("emptydomain.com").paks)
+    end)
+
     describe("validation before sending", function()
         local function check(args, pattern)
             local c = H.client()

@@ -98,7 +98,7 @@ describe("enom.encode", function()
             { { Quantity = math.huge }, "Quantity: infinity" },
             { { f = print }, "f: function" },
             { { t = { 1, nil, 3 } }, "t%[2%]: hole" },
-            { { t = { 1, x = 2 } }, "t: array" },
+            { { t = { 1, x = 2 } }, "t: array has a key" },
             { { [1] = "x" }, "names must be strings" },
             { { [""] = "x" }, "empty parameter name" },
         }

@@ -51,7 +51,7 @@ describe("provision", function()
 
     it("does nothing when everything is already right", function()
         local c = H.client()
-        local want = { { domain = "resellerdocs.com", mailboxes = { { username = "james" }, { username = "support" } } } }
+        local want = { { domain = "resellerdocs.com", mailboxes = { { username = "james", admin = true }, { username = "support" } } } }
         local before = H.total_received()
         local plan = assert(provision.plan(c, want))
         assert.equal(0, plan:totals().create)

@@ -23,7 +23,7 @@ describe("templates", function()
         local taken = {}
         assert.equal("ann.lee", templates.unique("ann.lee", taken))
         assert.equal("ann.lee2", templates.unique("ann.lee", taken))
-        assert.equal("ann.lee3", templates.unique("ANN.LEE", taken))
+        assert.equal("ANN.LEE3", templates.unique("ANN.LEE", taken))
         local long = ("x"):rep(30)
         taken[long] = true
         local second = templates.unique(long, taken)

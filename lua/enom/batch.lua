@@ -51,8 +51,9 @@ function _M.new(cl, opts)
         concurrency = concurrency,
         progress = opts.progress,
         items = {},      -- index -> { command, params, group, secrets, opts, shape }
-        queue = {},      -- indices not yet sent, in order
+        queue = {},      -- indices not yet sent, in order: queue[qhead..qtail]
         qhead = 1,
+        qtail = 0,
         inflight = {},   -- transport id -> index
         ninflight = 0,
         ready = {},      -- completions not yet handed out: { index, res, err }
@@ -64,7 +65,8 @@ end
 local function enqueue(self, item)
     self.total = self.total + 1
     self.items[self.total] = item
-    self.queue[#self.queue + 1] = self.total
+    self.qtail = self.qtail + 1
+    self.queue[self.qtail] = self.total
     return self.total
 end
 
@@ -97,7 +99,18 @@ function _M.add_method(self, method, args)
     })
 end
 
-local function complete(self, index, res, err)
+-- How many times a request went over the wire: libcurl may resend one
+-- by itself on a dead kept-alive connection; a request refused before
+-- sending counts 0.
+local function sends_of(outcome)
+    local t = outcome.res or outcome.err
+    if t and t.sends then
+        return t.sends
+    end
+    return (outcome.err and outcome.err.maybe_delivered == false) and 0 or 1
+end
+
+local function complete(self, index, res, err, sends)
     local item = self.items[index]
     if item.shape then
         if res then
@@ -108,7 +121,7 @@ local function complete(self, index, res, err)
         end
     end
     self.items[index] = true -- drop the request (and its secrets) once done
-    self.ready[#self.ready + 1] = { index, res, err }
+    self.ready[#self.ready + 1] = { index, res, err, sends or 0 }
 end
 
 -- Start queued requests until the concurrency limit is reached.
@@ -117,7 +130,7 @@ local function fill(self)
     if not transport then
         error("enom client is closed", 3)
     end
-    while self.ninflight < self.concurrency and self.qhead <= #self.queue do
+    while self.ninflight < self.concurrency and self.qhead <= self.qtail do
         local index = self.queue[self.qhead]
         self.queue[self.qhead] = nil
         self.qhead = self.qhead + 1
@@ -144,7 +157,8 @@ local function fill(self)
     end
 end
 
---- Wait for the next completion: index, result, err. Returns nil when
+--- Wait for the next completion: index, result, err, and how many
+-- times the request went over the wire. Returns nil when
 -- every request has been handed out, and false when `timeout` seconds
 -- (optional) passed with requests still in flight.
 function _M.next(self, timeout)
@@ -169,7 +183,7 @@ function _M.next(self, timeout)
                 self.ninflight = self.ninflight - 1
                 local item = self.items[index]
                 local res, err = finish(self.client, item.wire, c.res, c.err)
-                complete(self, index, res, err)
+                complete(self, index, res, err, sends_of(c))
             end
         end
         fill(self)
@@ -179,7 +193,7 @@ function _M.next(self, timeout)
     if self.progress then
         self.progress(self.done, self.total, r[1], r[2], r[3])
     end
-    return r[1], r[2], r[3]
+    return r[1], r[2], r[3], r[4]
 end
 
 --- Iterate over completions as they happen: `for i, res, err in b:each()`.

@@ -237,6 +237,13 @@ local function prepare(self, command, params, group, secrets, opts)
     else
         req.wire = { url = self.url .. "?" .. body }
     end
+    -- A command that changes state goes on a connection of its own, so
+    -- that no layer below resends it on its own after a dead keep-alive.
+    local spec = commands.get(command)
+    local read_only = spec and spec.read_only or (not spec and lower(command):find("^get") ~= nil)
+    if not read_only then
+        req.wire.fresh = true
+    end
     log(self, {
         event = "request", command = command, method = method, format = rt,
         url = self.url, params = param_names(params, group),

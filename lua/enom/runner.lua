@@ -171,15 +171,15 @@ function _M.loop(self)
         end
         local wait = soonest and math.max(0, soonest - clock.now())
         if self.batch:remaining() > 0 then
-            local idx, res, err = self.batch:next(wait)
+            local idx, res, err, sends = self.batch:next(wait)
             if idx then
                 local task = self.waiting[idx]
                 self.waiting[idx] = nil
-                if not (err and err.kind == "invalid") then
-                    local cmd = err and err.command or (res and res.command) or "?"
-                    self:count(cmd)
-                end
+                local cmd = err and err.command or (res and res.command) or "?"
+                self:count(cmd, sends)
                 resume(self, task, res, err)
+            elseif idx == nil and not wait then
+                error("enom.runner: the batch ended with tasks still waiting")
             end
         elseif wait then
             clock.sleep(wait)
@@ -190,11 +190,14 @@ function _M.loop(self)
 end
 
 -- Requests sent, by eNom command (upper case, as eNom names them).
-function _M.count(self, command)
+function _M.count(self, command, n)
+    if n == 0 then
+        return
+    end
     command = tostring(command):upper()
     local r = self.stats.requests
-    r[command] = (r[command] or 0) + 1
-    self.stats.sent = self.stats.sent + 1
+    r[command] = (r[command] or 0) + n
+    self.stats.sent = self.stats.sent + n
 end
 
 --- For plan: read every domain concurrently. Returns { {res=} or {err=} }.
