@@ -116,7 +116,9 @@ describe("enom.encode", function()
         } })
         assert.is_false(ok)
         assert.truthy(msg:find("users%[2%]%.password"), msg)
-        local ok2, msg2 = pcall(encode, {}, { { name = "users", fields = USER_FIELDS, records = { { username = "a" }, nil, { username = "c" } } } })
+        local ok2, msg2 = pcall(encode, {}, { {
+            name = "users", fields = USER_FIELDS, records = { { username = "a" }, nil, { username = "c" } },
+        } })
         assert.is_false(ok2)
         assert.truthy(msg2:find("users"), msg2)
     end)

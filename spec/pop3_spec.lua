@@ -92,7 +92,9 @@ describe("POP3 family", function()
 
     it("modify_pop3 computes EmailCount itself", function()
         local res = same_in_all_formats(function(c)
-            return c:modify_pop3(with { users = { { username = "support", admin = true }, { username = "james", password = "New-Pass-123" } } })
+            return c:modify_pop3(with { users = {
+                { username = "support", admin = true }, { username = "james", password = "New-Pass-123" },
+            } })
         end)
         assert.equal(2, res.accounts_modified)
         local m = H.mailboxes("resellerdocs.com")

@@ -92,7 +92,7 @@ function _M.request(self, method, args)
 end
 
 -- Inside a task: wait `seconds` without holding up other domains.
-function _M.sleep(self, seconds)
+function _M.sleep(_, seconds)
     if seconds > 0 then
         co_yield { sleep = seconds }
     end
@@ -258,7 +258,7 @@ local function buy(self, d, cur, want)
     end
     self.stats.paks_bought = self.stats.paks_bought + bought
     if bought > 0 then
-        self.report:event(d.domain, "buy", "bought", bought .. " pak(s)", attempt)
+        self.report:event(d.domain, "paks", "bought", tostring(bought), attempt)
     end
     return bought, self:read(d)
 end

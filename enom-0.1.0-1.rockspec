@@ -1,0 +1,58 @@
+package = "enom"
+version = "0.1.0-1"
+source = {
+   url = "git+file:///dev/null",
+   tag = "v0.1.0",
+}
+description = {
+   summary = "The eNom reseller API from Lua: POP3 mailboxes, with a C core",
+   detailed = [[
+      Set up, change and remove eNom POP3 mailboxes from Lua scripts and
+      from nginx/OpenResty. A C core does form encoding with indexed
+      parameters, libcurl transport (connection reuse, TLS, time-outs,
+      concurrency) and parsing of eNom's XML, Text and HTML answers; the
+      Lua layer adds typed methods, validation, batches and provisioning
+      with safe retries.
+   ]],
+   license = "MIT",
+}
+dependencies = {
+   "lua >= 5.1",
+}
+external_dependencies = {
+   -- Debian keeps curl's header in a multiarch folder the compiler
+   -- already searches, so curl is found by its library.
+   CURL = { library = "curl" },
+   LIBXML2 = { header = "libxml2/libxml/parser.h" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["enom.core"] = {
+         sources = {
+            "csrc/buffer.c", "csrc/client.c", "csrc/core.c", "csrc/encode.c",
+            "csrc/parse.c", "csrc/parse_kv.c", "csrc/parse_xml.c", "csrc/system.c",
+         },
+         defines = { "_GNU_SOURCE" },
+         libraries = { "curl", "xml2" },
+         incdirs = { "$(LIBXML2_INCDIR)/libxml2" },
+         libdirs = { "$(CURL_LIBDIR)" },
+      },
+      enom = "lua/enom.lua",
+      ["enom.batch"] = "lua/enom/batch.lua",
+      ["enom.client"] = "lua/enom/client.lua",
+      ["enom.clock"] = "lua/enom/clock.lua",
+      ["enom.commands"] = "lua/enom/commands.lua",
+      ["enom.errors"] = "lua/enom/errors.lua",
+      ["enom.input"] = "lua/enom/input.lua",
+      ["enom.json"] = "lua/enom/json.lua",
+      ["enom.provision"] = "lua/enom/provision.lua",
+      ["enom.report"] = "lua/enom/report.lua",
+      ["enom.results"] = "lua/enom/results.lua",
+      ["enom.runner"] = "lua/enom/runner.lua",
+      ["enom.templates"] = "lua/enom/templates.lua",
+      ["enom.validate"] = "lua/enom/validate.lua",
+      ["enom.transport.curl"] = "lua/enom/transport/curl.lua",
+      ["enom.transport.ngx"] = "lua/enom/transport/ngx.lua",
+   },
+}
