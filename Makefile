@@ -38,7 +38,8 @@ LUA_FILES := $(shell find lua -name '*.lua' | sort)
 # Debian packages: build, run, test, sandbox, benchmarks.
 DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libxml2-dev \
 	luajit2 libluajit2-5.1-dev lua-busted lua-check luarocks lua-cjson lua-expat lua-socket \
-	nginx-light libnginx-mod-http-lua lua-resty-core openssl curl ca-certificates wrk valgrind
+	nginx-light libnginx-mod-http-lua lua-resty-core openssl curl ca-certificates wrk valgrind \
+	iproute2 procps
 
 .PHONY: all luajit asan deps test test-fast demo sandbox bench install uninstall clean lint check-deps
 
@@ -78,19 +79,24 @@ deps:
 		rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
 
-test: deps all luajit asan
+# deps may install the very libraries pkg-config reports on, so the
+# builds run in a fresh make that reads the flags after it.
+test: deps
+	@$(MAKE) --no-print-directory all luajit asan
 	@bash spec/run
 
 test-fast: all luajit
 	@ENOM_SKIP_ASAN=1 bash spec/run
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@bash examples/run_demo
 
 sandbox: deps
 	@sandbox/sandbox run
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all luajit
 	@bash bench/run
 
 lint:
