@@ -9,21 +9,24 @@ local function strip(t)
     return t
 end
 
--- Run `fn(client)` once per format from the same fresh state; return the
--- three results (and errors) after checking they are equal.
+-- Run `fn(client)` once per format, over HTTPS and over HTTP, each time
+-- from the same fresh state; check the six results are equal.
 local function same_in_all_formats(fn)
     local out = {}
-    for _, rt in ipairs(FORMATS) do
-        H.reset()
-        local c = H.client { response_type = rt }
-        local res, err = fn(c)
-        assert.is_nil(err, rt .. ": " .. tostring(err))
-        out[rt] = strip(res)
-        c:close()
+    for _, scheme in ipairs { "https", "http" } do
+        for _, rt in ipairs(FORMATS) do
+            H.reset()
+            local c = H.client { response_type = rt, http = scheme == "http" }
+            local res, err = fn(c)
+            assert.is_nil(err, scheme .. " " .. rt .. ": " .. tostring(err))
+            out[scheme .. " " .. rt] = strip(res)
+            c:close()
+        end
     end
-    assert.same(out.xml, out.text)
-    assert.same(out.xml, out.html)
-    return out.xml
+    for name, res in pairs(out) do
+        assert.same(out["https xml"], res, name)
+    end
+    return out["https xml"]
 end
 
 local DOMAIN = { sld = "resellerdocs", tld = "com" }
