@@ -8,6 +8,7 @@
 #   make demo      deps, build, start the sandbox, provision a domain from a CSV
 #   make sandbox   run the eNom sandbox in the foreground (Ctrl-C stops it)
 #   make bench     benchmarks, results as ratios against in-run baselines
+#   make fuzz      libFuzzer on the response parsers (FUZZ_SECONDS=60)
 #   make install   install into $(DESTDIR)$(PREFIX)
 
 LUA_VERSION ?= 5.4
@@ -41,7 +42,7 @@ DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libxml
 	nginx-light libnginx-mod-http-lua lua-resty-core openssl curl ca-certificates wrk valgrind \
 	iproute2 procps
 
-.PHONY: all luajit asan deps test test-fast demo sandbox bench install uninstall clean lint check-deps
+.PHONY: all luajit asan deps test test-fast demo sandbox bench fuzz install uninstall clean lint
 
 all: build/5.4/enom/core.so
 
@@ -101,6 +102,20 @@ bench: deps
 
 lint:
 	luacheck -q lua spec examples bench sandbox
+
+# libFuzzer on the response parsers, seeded with the spec fixtures.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build/fuzz/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
+		$$($(PKG_CONFIG) --cflags lua5.4 libxml-2.0) -o build/fuzz/parse_fuzz \
+		fuzz/parse_fuzz.c csrc/parse.c csrc/parse_xml.c csrc/parse_kv.c csrc/buffer.c \
+		$$($(PKG_CONFIG) --libs lua5.4 libxml-2.0)
+	@for f in spec/fixtures/parse/*; do \
+		case $$f in *.xml) p='\000';; *.html) p='\002';; *) p='\001';; esac; \
+		{ printf "$$p"; cat "$$f"; } > "build/fuzz/corpus/$$(basename "$$f")"; \
+	done
+	build/fuzz/parse_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus
 
 install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/enom $(DESTDIR)$(LUA_SHAREDIR)/enom
