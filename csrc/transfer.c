@@ -138,18 +138,19 @@ static void xfer_recycle(enom_client *c, xfer *x)
     xlist_push(&c->idle, x);
 }
 
-/* Counts the request headers libcurl sends: more than one when it
- * resent the request itself after a reused connection died. Nothing of
- * the data is kept (the headers of a GET hold the password). */
-static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *ud)
+/* Called each time the request is about to go out on a connection: more
+ * than once when libcurl resent it itself after a reused connection died.
+ * (CURLOPT_PREREQFUNCTION, libcurl 7.80+; needs no verbose output.) */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port)
 {
     xfer *x = ud;
-    (void)e;
-    (void)data;
-    (void)size;
-    if (type == CURLINFO_HEADER_OUT)
-        x->sends++;
-    return 0;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    x->sends++;
+    return CURL_PREREQFUNC_OK;
 }
 
 static size_t on_write(char *p, size_t size, size_t n, void *ud)
@@ -199,10 +200,8 @@ static CURLcode xfer_configure(enom_client *c, xfer *x, const char *url,
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
     SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, (void *)x);
-    /* With a debug function, VERBOSE output goes to it, never to stderr. */
-    SET(CURLOPT_DEBUGFUNCTION, on_debug);
-    SET(CURLOPT_DEBUGDATA, (void *)x);
-    SET(CURLOPT_VERBOSE, 1L);
+    SET(CURLOPT_PREREQFUNCTION, on_prereq);
+    SET(CURLOPT_PREREQDATA, (void *)x);
     if (body) {
         /* Size first: COPYPOSTFIELDS copies that many bytes, NULs and all,
          * so the Lua string may be collected at once. */

@@ -226,6 +226,21 @@ describe("enom client", function()
         assert.equal(1, #H.domain("emptydomain.com").paks)
     end)
 
+    it("counts a read that libcurl resent by itself on a dead kept-alive connection", function()
+        local core = require "enom.core"
+        local c = core.client { cainfo = H.CA }
+        local body = enom.encode { command = "GetBalance", uid = H.UID, pw = H.PW }
+        local first = assert(c:request { url = H.HTTPS_URL, body = body })
+        assert.equal(1, first.sends)
+        H.faults { rules = { { kind = "close_before", command = "GetBalance", times = 1 } } }
+        local before = H.received("GetBalance")
+        local res = assert(c:request { url = H.HTTPS_URL, body = body })
+        assert.equal(200, res.status)
+        assert.equal(2, res.sends)
+        assert.equal(before + 2, H.received("GetBalance"))
+        c:close()
+    end)
+
     describe("validation before sending", function()
         local function check(args, pattern)
             local c = H.client()
