@@ -14,7 +14,7 @@ void enom_buf_init(enom_buf *b, size_t limit)
     b->limit = limit;
 }
 
-int enom_buf_append(enom_buf *b, const char *p, size_t n)
+int enom_buf_reserve(enom_buf *b, size_t n)
 {
     size_t need;
     if (n > (size_t)-1 - b->len - 1)
@@ -33,9 +33,17 @@ int enom_buf_append(enom_buf *b, const char *p, size_t n)
         b->data = d;
         b->cap = cap;
     }
+    return ENOM_BUF_OK;
+}
+
+int enom_buf_append(enom_buf *b, const char *p, size_t n)
+{
+    int rc = enom_buf_reserve(b, n);
+    if (rc != ENOM_BUF_OK)
+        return rc;
     if (n > 0)
         memcpy(b->data + b->len, p, n);
-    b->len = need;
+    b->len += n;
     b->data[b->len] = '\0';
     return ENOM_BUF_OK;
 }

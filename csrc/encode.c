@@ -72,45 +72,76 @@ static void put(lua_State *L, enom_buf *b, const char *p, size_t n)
         luaL_error(L, "encode: out of memory");
 }
 
-/* Percent-encode n bytes of p onto b, in runs of plain bytes. */
+/* Percent-encode n bytes of p onto b: room for the worst case (every
+ * byte as %XX) is made once, then bytes are written in place. */
 static void put_escaped(lua_State *L, enom_buf *b, const char *p, size_t n)
 {
-    size_t i, run = 0;
-    char esc[3];
-    esc[0] = '%';
+    size_t i;
+    char *o;
+    if (n > ((size_t)-1) / 3 || enom_buf_reserve(b, 3 * n) != ENOM_BUF_OK)
+        luaL_error(L, "encode: out of memory");
+    o = b->data + b->len;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (plain[c])
-            continue;
-        if (i > run)
-            put(L, b, p + run, i - run);
-        if (c == ' ') {
-            put(L, b, "+", 1);
+        if (plain[c]) {
+            *o++ = (char)c;
+        } else if (c == ' ') {
+            *o++ = '+';
         } else {
-            esc[1] = HEX[c >> 4];
-            esc[2] = HEX[c & 15];
-            put(L, b, esc, 3);
+            *o++ = '%';
+            *o++ = HEX[c >> 4];
+            *o++ = HEX[c & 15];
         }
-        run = i + 1;
     }
-    if (n > run)
-        put(L, b, p + run, n - run);
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
 }
 
-/* Raise an argument error naming where the bad value was found. */
-static int bad_value(lua_State *L, const char *where, int index, const char *what)
+/* Decimal digits of v into the end of buf[24]; returns the first. */
+static char *fmt_int(char *end, long long v)
 {
-    if (index > 0)
-        return luaL_error(L, "bad argument to 'encode' (%s[%d]: %s)", where, index, what);
-    return luaL_error(L, "bad argument to 'encode' (%s: %s)", where, what);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--end = '-';
+    return end;
 }
 
-/* Write the scalar at stack index idx as text. `where`/`index` name it
- * in error messages; the value itself is never echoed. */
-static void put_scalar(lua_State *L, enom_buf *b, int idx, const char *where, int index)
+/* Where a value was found, for error messages only: built lazily, so
+ * the common path formats nothing. */
+typedef struct where {
+    const char *name;  /* parameter or group name */
+    int index;         /* array index or record number, 0 for none */
+    const char *field; /* record field, or NULL */
+} where;
+
+/* Raise an argument error naming where the bad value was found. The
+ * value itself is never echoed: it may be a password. */
+static int bad_value(lua_State *L, const where *w, const char *what)
+{
+    if (w->field)
+        return luaL_error(L, "bad argument to 'encode' (%s[%d].%s: %s)", w->name, w->index, w->field, what);
+    if (w->index > 0)
+        return luaL_error(L, "bad argument to 'encode' (%s[%d]: %s)", w->name, w->index, what);
+    return luaL_error(L, "bad argument to 'encode' (%s: %s)", w->name, what);
+}
+
+static int bad_at(lua_State *L, const char *name, int index, const char *what)
+{
+    where w;
+    w.name = name;
+    w.index = index;
+    w.field = NULL;
+    return bad_value(L, &w, what);
+}
+
+/* Write the scalar at stack index idx as text. */
+static void put_scalar(lua_State *L, enom_buf *b, int idx, const where *w)
 {
     char num[64];
-    int n;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
         size_t len;
@@ -122,22 +153,24 @@ static void put_scalar(lua_State *L, enom_buf *b, int idx, const char *where, in
         long long iv;
         lua_Number d = lua_tonumber(L, idx);
         if (enom_tointeger(L, idx, &iv)) {
-            n = snprintf(num, sizeof num, "%lld", iv);
+            char *start = fmt_int(num + sizeof num, iv);
+            put(L, b, start, (size_t)(num + sizeof num - start));
         } else {
+            int n;
             if (isnan(d))
-                bad_value(L, where, index, "NaN is not a value");
+                bad_value(L, w, "NaN is not a value");
             if (isinf(d))
-                bad_value(L, where, index, "infinity is not a value");
+                bad_value(L, w, "infinity is not a value");
             n = snprintf(num, sizeof num, "%.14g", (double)d);
+            put_escaped(L, b, num, (size_t)n);
         }
-        put_escaped(L, b, num, (size_t)n);
         return;
     }
     case LUA_TBOOLEAN:
         put(L, b, lua_toboolean(L, idx) ? "1" : "0", 1);
         return;
     default:
-        bad_value(L, where, index, lua_pushfstring(L, "%s is not a value", luaL_typename(L, idx)));
+        bad_value(L, w, lua_pushfstring(L, "%s is not a value", luaL_typename(L, idx)));
     }
 }
 
@@ -148,26 +181,20 @@ static void put_name(lua_State *L, enom_buf *b, const char *name, size_t len, in
     put_escaped(L, b, name, len);
     if (index > 0) {
         char num[24];
-        int n = snprintf(num, sizeof num, "%d", index);
-        put(L, b, num, (size_t)n);
+        char *start = fmt_int(num + sizeof num, index);
+        put(L, b, start, (size_t)(num + sizeof num - start));
     }
     put(L, b, "=", 1);
 }
 
 /* Length of the sequence at idx; raises if it has holes or other keys. */
-static int check_sequence(lua_State *L, int idx, const char *where)
+static int check_sequence(lua_State *L, int idx, const char *name)
 {
     int n = (int)lua_rawlen(L, idx), count = 0, i;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         lua_pop(L, 1);
         count++;
-    }
-    for (i = 1; i <= n; i++) {
-        lua_rawgeti(L, idx, i);
-        if (lua_isnil(L, -1))
-            bad_value(L, where, i, "hole in array");
-        lua_pop(L, 1);
     }
     if (count != n) {
         /* The border # found is not the end (holes are VM-dependent):
@@ -177,14 +204,14 @@ static int check_sequence(lua_State *L, int idx, const char *where)
         while (lua_next(L, idx) != 0) {
             lua_pop(L, 1);
             if (lua_type(L, -1) != LUA_TNUMBER || !enom_tointeger(L, -1, &iv) || iv < 1)
-                bad_value(L, where, 0, "array has a key that is not a positive integer");
+                bad_at(L, name, 0, "array has a key that is not a positive integer");
             if (iv > max)
                 max = iv;
         }
         for (i = 1; i <= max && i < INT_MAX; i++) {
             lua_rawgeti(L, idx, i);
             if (lua_isnil(L, -1))
-                bad_value(L, where, i, "hole in array");
+                bad_at(L, name, i, "hole in array");
             lua_pop(L, 1);
         }
     }
@@ -238,33 +265,48 @@ static void encode_params(lua_State *L, enom_buf *b, int t)
         lua_rawget(L, t);
         if (lua_istable(L, -1)) {
             int n = check_sequence(L, lua_gettop(L), names[i].s), k;
+            where w;
+            w.name = names[i].s;
+            w.field = NULL;
             for (k = 1; k <= n; k++) {
                 lua_rawgeti(L, -1, k);
+                w.index = k;
                 put_name(L, b, names[i].s, names[i].len, k);
-                put_scalar(L, b, -1, names[i].s, k);
+                put_scalar(L, b, -1, &w);
                 lua_pop(L, 1);
             }
         } else {
+            where w;
+            w.name = names[i].s;
+            w.index = 0;
+            w.field = NULL;
             put_name(L, b, names[i].s, names[i].len, 0);
-            put_scalar(L, b, -1, names[i].s, 0);
+            put_scalar(L, b, -1, &w);
         }
         lua_pop(L, 1);
     }
     lua_pop(L, 1); /* names */
 }
 
-/* One group: records[i][key] -> Name<i> for each { key, Name } field. */
+typedef struct group_field {
+    const char *key;  /* the record's field */
+    const char *name; /* eNom's parameter name, before the index */
+    size_t name_len;
+} group_field;
+
+/* One group: records[i][key] -> Name<i> for each { key, Name } field.
+ * The field list is read once; each value then costs one lookup. */
 static void encode_group(lua_State *L, enom_buf *b, int g, int gi)
 {
     int records, fields, nrec, nfields, r, f;
     const char *gname;
-    char where[96];
+    group_field *gf;
+    where w;
 
     lua_getfield(L, g, "name");
     if (lua_type(L, -1) != LUA_TSTRING) {
         lua_pop(L, 1);
-        snprintf(where, sizeof where, "groups[%d]", gi);
-        lua_pushstring(L, where);
+        lua_pushfstring(L, "groups[%d]", gi);
     }
     gname = lua_tostring(L, -1);
     lua_getfield(L, g, "records");
@@ -278,31 +320,41 @@ static void encode_group(lua_State *L, enom_buf *b, int g, int gi)
     nrec = check_sequence(L, records, gname);
     nfields = (int)lua_rawlen(L, fields);
 
+    /* The key and name strings stay anchored by their { key, Name } pairs,
+     * which the fields table (on the stack) keeps alive. */
+    gf = (group_field *)lua_newuserdata(L, (size_t)(nfields > 0 ? nfields : 1) * sizeof(group_field));
+    for (f = 1; f <= nfields; f++) {
+        lua_rawgeti(L, fields, f);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "bad argument #2 to 'encode' (%s: fields[%d] must be {key, Name})", gname, f);
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        gf[f - 1].key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        gf[f - 1].name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &gf[f - 1].name_len) : NULL;
+        if (gf[f - 1].key == NULL || gf[f - 1].name == NULL || gf[f - 1].name_len == 0)
+            luaL_error(L, "bad argument #2 to 'encode' (%s: fields[%d] must be {key, Name})", gname, f);
+        lua_pop(L, 3);
+    }
+
+    w.name = gname;
     for (r = 1; r <= nrec; r++) {
         lua_rawgeti(L, records, r);
+        w.index = r;
+        w.field = NULL;
         if (!lua_istable(L, -1))
-            bad_value(L, gname, r, "record must be a table");
-        for (f = 1; f <= nfields; f++) {
-            size_t nlen;
-            const char *key, *name;
-            lua_rawgeti(L, fields, f);
-            lua_rawgeti(L, -1, 1);
-            lua_rawgeti(L, -2, 2);
-            key = lua_tostring(L, -2);
-            name = lua_tolstring(L, -1, &nlen);
-            if (key == NULL || name == NULL || nlen == 0)
-                luaL_error(L, "bad argument #2 to 'encode' (%s: fields[%d] must be {key, Name})", gname, f);
-            lua_getfield(L, -4, key);
+            bad_value(L, &w, "record must be a table");
+        for (f = 0; f < nfields; f++) {
+            lua_getfield(L, -1, gf[f].key);
             if (!lua_isnil(L, -1)) {
-                snprintf(where, sizeof where, "%s[%d].%s", gname, r, key);
-                put_name(L, b, name, nlen, r);
-                put_scalar(L, b, -1, where, 0);
+                w.field = gf[f].key;
+                put_name(L, b, gf[f].name, gf[f].name_len, r);
+                put_scalar(L, b, -1, &w);
             }
-            lua_pop(L, 4);
+            lua_pop(L, 1);
         }
         lua_pop(L, 1);
     }
-    lua_pop(L, 3);
+    lua_pop(L, 4);
 }
 
 int enom_l_encode(lua_State *L)

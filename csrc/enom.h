@@ -22,6 +22,8 @@ typedef struct enom_buf {
 
 void enom_buf_init(enom_buf *b, size_t limit);
 int enom_buf_append(enom_buf *b, const char *p, size_t n);
+/* Room for n more bytes (and the NUL) without changing len. */
+int enom_buf_reserve(enom_buf *b, size_t n);
 void enom_buf_reset(enom_buf *b); /* len = 0, memory kept */
 void enom_buf_free(enom_buf *b);  /* safe twice */
 

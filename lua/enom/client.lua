@@ -75,8 +75,11 @@ local function split_url(url)
     return lower(scheme), lower(host), path ~= "" and path or "/"
 end
 
+-- nginx phases where cosockets and light threads are available.
+local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true }
+
 local function default_transport()
-    if type(ngx) == "table" and ngx.socket and ngx.get_phase and ngx.get_phase() ~= "init" then
+    if type(ngx) == "table" and ngx.socket and ngx.get_phase and COSOCKET_PHASES[ngx.get_phase()] then
         local ok, t = pcall(require, "enom.transport.ngx")
         if ok then
             return t

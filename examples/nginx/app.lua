@@ -1,0 +1,261 @@
+--- A small admin API over enom inside nginx: see README.md next to this file.
+--
+--   POST /mailboxes   {"domain":"shop01.com","mailboxes":[{"username":"ann","display_name":"Ann Lee"}],
+--                      "buy_paks":true}
+--                     plans and applies through enom.provision; answers the counts and
+--                     each mailbox's outcome, with generated passwords (once, see below)
+--   GET  /mailboxes?domain=shop01.com
+--                     the domain's mailboxes and paks (never passwords)
+--
+-- Every eNom request goes over nginx cosockets (enom.transport.ngx), so a
+-- slow eNom holds up only the requests that wait for it, never the worker.
+local cjson = require "cjson.safe"
+local enom = require "enom"
+local provision = require "enom.provision"
+
+local _M = {}
+
+local type = type
+local ipairs = ipairs
+local tostring = tostring
+local lower = string.lower
+
+local MAX_MAILBOXES = 200   -- per request
+local MAX_PAKS = 5          -- per request, when the caller allows buying
+local RUN_BUDGET = 120      -- seconds a POST may spend on eNom
+
+-- Read once, in the nginx master (init_by_lua), before workers fork.
+local CONF
+
+--- Load the credentials. nginx hands a worker only the environment
+-- variables named by `env` directives, so nginx.conf lists ENOM_UID,
+-- ENOM_PW, ENOM_ENDPOINT and ENOM_CA; this runs in init_by_lua, where the
+-- master's whole environment is visible.
+--
+-- Instead of the environment, the password can live in a file only root
+-- may read (mode 0600): init_by_lua runs in the master before it drops
+-- privileges, so `_M.init{ pw_file = "/etc/enom/password" }` reads it
+-- there and the workers (user www-data) inherit the value, never the file.
+function _M.init(opts)
+    opts = opts or {}
+    local pw = os.getenv("ENOM_PW")
+    if opts.pw_file then
+        local f = io.open(opts.pw_file, "r")
+        if f then
+            pw = (f:read("l") or ""):gsub("%s+$", "")
+            f:close()
+        end
+    end
+    CONF = {
+        uid = os.getenv("ENOM_UID") or "resellid",
+        pw = pw,
+        endpoint = os.getenv("ENOM_ENDPOINT") or "test",
+        -- Only checked by the ngx transport: cosockets trust the CA file of
+        -- lua_ssl_trusted_certificate. Kept for the curl fallback.
+        cainfo = os.getenv("ENOM_CA"),
+    }
+    if not pw or pw == "" then
+        ngx.log(ngx.WARN, "enom example: ENOM_PW is not set; /mailboxes answers 503")
+    end
+end
+
+local EMPTY = "\0enom-empty-array\0"
+
+-- lua-cjson 2.1.0 writes an empty table as {}: mark empty arrays.
+local function array(t)
+    return #t > 0 and t or EMPTY
+end
+
+local function respond(status, body)
+    local text = cjson.encode(body):gsub('"\\u0000enom%-empty%-array\\u0000"', "[]")
+    ngx.status = status
+    ngx.header["Content-Type"] = "application/json"
+    -- Answers may hold generated passwords: no cache may keep them.
+    ngx.header["Cache-Control"] = "no-store"
+    ngx.say(text)
+    return ngx.exit(status)
+end
+
+local function client()
+    if not CONF then
+        _M.init()
+    end
+    if not CONF.pw or CONF.pw == "" then
+        return nil, "the eNom account is not configured (ENOM_PW)"
+    end
+    return enom.new {
+        uid = CONF.uid, pw = CONF.pw, endpoint = CONF.endpoint, cainfo = CONF.cainfo,
+        timeout = 30,
+    }
+end
+
+local function split_domain(domain)
+    if type(domain) ~= "string" or #domain > 253 then
+        return nil
+    end
+    return domain:match("^([%w][%w-]*)%.([%a][%w.-]*)$")
+end
+
+local function read_body()
+    ngx.req.read_body()
+    local data = ngx.req.get_body_data()
+    if not data and ngx.req.get_body_file() then
+        return nil, "request body too large"
+    end
+    return data or ""
+end
+
+-- Checks the POST body; returns the desired domain entry and policy.
+local function desired_from(doc)
+    if type(doc) ~= "table" then
+        return nil, "body must be a JSON object"
+    end
+    if not split_domain(doc.domain) then
+        return nil, "domain must be like example.com"
+    end
+    local list = doc.mailboxes
+    if type(list) ~= "table" or #list == 0 or #list > MAX_MAILBOXES then
+        return nil, "mailboxes must be an array of 1 to " .. MAX_MAILBOXES .. " entries"
+    end
+    local mailboxes = {}
+    for i, m in ipairs(list) do
+        if type(m) ~= "table" or type(m.username) ~= "string" then
+            return nil, "mailboxes[" .. i .. "].username must be a string"
+        end
+        if m.display_name ~= nil and type(m.display_name) ~= "string" then
+            return nil, "mailboxes[" .. i .. "].display_name must be a string"
+        end
+        if m.admin ~= nil and type(m.admin) ~= "boolean" then
+            return nil, "mailboxes[" .. i .. "].admin must be true or false"
+        end
+        if m.password ~= nil and type(m.password) ~= "string" then
+            return nil, "mailboxes[" .. i .. "].password must be a string"
+        end
+        mailboxes[i] = {
+            username = m.username, display_name = m.display_name, admin = m.admin,
+            password = m.password,
+        }
+    end
+    if doc.buy_paks ~= nil and type(doc.buy_paks) ~= "boolean" then
+        return nil, "buy_paks must be true or false"
+    end
+    return { domain = lower(doc.domain), mailboxes = mailboxes }, {
+        buy_paks = doc.buy_paks == true,
+        max_paks_per_run = MAX_PAKS,
+        budget = RUN_BUDGET,
+    }
+end
+
+--- POST /mailboxes: plan, apply, report.
+--
+-- Passwords the caller gave are never echoed. Passwords generated for
+-- new mailboxes are returned once, in this answer, because the caller is
+-- the one who must hand them to the users; they are not logged and not
+-- kept anywhere (Cache-Control: no-store).
+local function create()
+    local body, berr = read_body()
+    if not body then
+        return respond(413, { error = berr })
+    end
+    local doc = cjson.decode(body)
+    local want, policy = desired_from(doc)
+    if not want then
+        return respond(400, { error = policy })
+    end
+    local c, cerr = client()
+    if not c then
+        return respond(503, { error = cerr })
+    end
+    local plan, perr = provision.plan(c, { want }, policy)
+    if not plan then
+        c:close()
+        return respond(400, { error = tostring(perr) })
+    end
+    if #plan.errors > 0 then
+        c:close()
+        ngx.log(ngx.WARN, "enom example: cannot plan ", want.domain, ": ", plan.errors[1].error)
+        return respond(502, { error = "cannot read the domain from eNom", errors = plan.errors })
+    end
+    local given = {}
+    for _, m in ipairs(want.mailboxes) do
+        given[lower(m.username)] = m.password ~= nil
+    end
+    local generated = {}
+    local rep = provision.apply(c, plan, {
+        on_password = function(_, username, password)
+            if not given[lower(username)] then
+                generated[lower(username)] = password
+            end
+        end,
+    })
+    c:close()
+    local out = {}
+    for _, m in ipairs(rep.mailboxes) do
+        local key = lower(m.username)
+        out[#out + 1] = {
+            username = m.username, action = m.intended, outcome = m.outcome,
+            reason = m.reason, attempts = m.attempts,
+            password = m.outcome == "created" and generated[key] or nil,
+        }
+    end
+    local d = plan.domains[1]
+    return respond(rep.ok and 200 or 502, {
+        domain = want.domain,
+        ok = rep.ok,
+        counts = rep.counts,
+        planned = plan:totals(),
+        paks_bought = rep.paks_bought,
+        requests = rep.sent,
+        retries = rep.retries,
+        seconds = rep.seconds,
+        stopped = rep.stopped,
+        notes = array(d and d.notes or {}),
+        mailboxes = array(out),
+    })
+end
+
+--- GET /mailboxes?domain=x.com
+local function list()
+    local domain = ngx.var.arg_domain
+    domain = domain and ngx.unescape_uri(domain)
+    local sld, tld = split_domain(domain)
+    if not sld then
+        return respond(400, { error = "domain must be like example.com" })
+    end
+    local c, cerr = client()
+    if not c then
+        return respond(503, { error = cerr })
+    end
+    local res, err = c:get_pop3 { sld = sld, tld = tld }
+    c:close()
+    if not res then
+        -- enom's errors never hold the account password.
+        ngx.log(ngx.WARN, "enom example: GetPOP3 ", domain, ": ", tostring(err))
+        return respond(err.kind == "api" and 404 or 502, { error = tostring(err), kind = err.kind })
+    end
+    local mailboxes, paks = {}, {}
+    for _, m in ipairs(res.mailboxes or {}) do
+        mailboxes[#mailboxes + 1] = {
+            username = m.username, admin = m.admin, bundle_id = m.bundle_id,
+            quota = m.quota, quota_used = m.quota_used, expires = m.expires,
+        }
+    end
+    for _, p in ipairs(res.paks or {}) do
+        paks[#paks + 1] = { bundle_id = p.bundle_id, purchased = p.purchased, free = p.free, expires = p.expires }
+    end
+    return respond(200, { domain = lower(domain), mailboxes = array(mailboxes), paks = array(paks) })
+end
+
+--- The /mailboxes location's handler.
+function _M.mailboxes()
+    local method = ngx.req.get_method()
+    if method == "POST" then
+        return create()
+    elseif method == "GET" then
+        return list()
+    end
+    ngx.header["Allow"] = "GET, POST"
+    return respond(405, { error = "GET or POST" })
+end
+
+return _M

@@ -1,0 +1,217 @@
+-- Drives the example nginx (NGX_BASE) and its test server (NGX_TEST_BASE)
+-- from outside: lua5.4 spec/nginx/drive.lua. Prints "ok - ..." /
+-- "not ok - ..." lines (spec/nginx/run numbers them) and "# ..." details.
+local cjson = require "cjson"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+local socket = require "socket"
+
+local function env(name)
+    return assert(os.getenv(name), name .. " is not set")
+end
+
+local BASE = env("NGX_BASE")
+local TEST = env("NGX_TEST_BASE")
+local ADMIN = env("ENOM_SANDBOX_ADMIN")
+local SB_BASE = env("ENOM_SANDBOX_BASE")
+local SB_HTTPS = env("ENOM_SANDBOX_HTTPS_BASE")
+local PASSWORD = env("ENOM_PW")
+local now = socket.gettime
+
+local function tap(ok, name, detail)
+    print((ok and "ok - " or "not ok - ") .. name)
+    if detail and detail ~= "" then
+        print("# " .. tostring(detail):gsub("\n", "\n# "))
+    end
+    io.stdout:flush()
+end
+
+local function check(name, fn)
+    local ok, err = pcall(fn)
+    tap(ok, name, not ok and err or nil)
+end
+
+-- One HTTP request: status, body, headers.
+local function request(method, url, body, ctype, timeout)
+    local out = {}
+    http.TIMEOUT = timeout or 30
+    local _, code, headers = http.request {
+        url = url, method = method,
+        source = body and ltn12.source.string(body) or nil,
+        headers = body and { ["content-type"] = ctype or "application/json", ["content-length"] = #body } or nil,
+        sink = ltn12.sink.table(out),
+    }
+    return code, table.concat(out), headers
+end
+
+local function admin(method, path, body)
+    local code, text = request(method, ADMIN .. path, body and cjson.encode(body))
+    assert(code == 200, "admin " .. path .. " -> " .. tostring(code) .. ": " .. text)
+    return cjson.decode(text)
+end
+
+local function find_domain(st, name)
+    for _, d in ipairs(st.domains) do
+        if d.name == name then
+            return d
+        end
+    end
+end
+
+-- A port nothing listens on: bound, then closed.
+local function closed_port()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return port
+end
+
+-- Forward the TAP lines of an in-nginx check location.
+local function forward(path)
+    local code, text = request("GET", TEST .. path, nil, nil, 120)
+    if code ~= 200 then
+        tap(false, "in-nginx checks at " .. path .. " answer", "HTTP " .. tostring(code) .. ": " .. text:sub(1, 500))
+        return
+    end
+    if not text:find("ok - ", 1, true) then
+        tap(false, "in-nginx checks at " .. path .. " report something", text:sub(1, 500))
+        return
+    end
+    io.write(text)
+    io.stdout:flush()
+end
+
+local query = ("?http_port=%s&https_port=%s&closed_port=%d"):format(
+    SB_BASE:match(":(%d+)$"), SB_HTTPS:match(":(%d+)$"), closed_port())
+
+admin("POST", "/reset")
+
+forward("/t/core")
+forward("/t/cases" .. query)
+forward("/t/cases_wrong_ca" .. query)
+forward("/t/concurrency" .. query)
+
+check("GET /health answers 200 ok", function()
+    local code, body = request("GET", BASE .. "/health")
+    assert(code == 200 and body:match("^ok"), tostring(code) .. " " .. body)
+end)
+
+-- POST /mailboxes through enom.provision, checked in the sandbox state.
+local created
+check("POST /mailboxes creates the mailboxes (buying a pak), verified in the sandbox state", function()
+    admin("POST", "/reset")
+    local code, text = request("POST", BASE .. "/mailboxes", cjson.encode {
+        domain = "shop01.com", buy_paks = true,
+        mailboxes = { { username = "ann", display_name = "Ann Lee" }, { username = "bob", admin = true } },
+    })
+    assert(code == 200, "HTTP " .. tostring(code) .. ": " .. text)
+    local r = cjson.decode(text)
+    assert(r.ok == true, text)
+    assert(r.counts.created == 2, "created " .. tostring(r.counts.created))
+    assert(r.paks_bought == 1, "paks bought " .. tostring(r.paks_bought))
+    local d = assert(find_domain(admin("GET", "/state"), "shop01.com"), "shop01.com missing")
+    local have = {}
+    for _, m in ipairs(d.mailboxes or {}) do
+        have[m.username] = m
+    end
+    assert(have.ann and have.bob, "mailboxes missing from the sandbox")
+    assert(have.ann.display_name == "Ann Lee", "display name " .. tostring(have.ann.display_name))
+    assert(have.bob.admin == true, "bob is not admin")
+    assert(#(d.paks or {}) == 1, "paks " .. #(d.paks or {}))
+    -- Generated passwords come back once, and they are the real ones.
+    for _, m in ipairs(r.mailboxes) do
+        assert(m.outcome == "created", m.username .. " " .. tostring(m.outcome))
+        assert(type(m.password) == "string" and m.password == have[m.username].password,
+            "password of " .. m.username .. " missing or wrong")
+    end
+    created = have
+end)
+
+check("POST /mailboxes again changes nothing and returns no password", function()
+    local code, text = request("POST", BASE .. "/mailboxes", cjson.encode {
+        domain = "shop01.com", buy_paks = true,
+        mailboxes = { { username = "ann" }, { username = "bob", admin = true } },
+    })
+    assert(code == 200, "HTTP " .. tostring(code) .. ": " .. text)
+    local r = cjson.decode(text)
+    assert(r.counts.already_present == 2 and not r.counts.created, text)
+    assert(not text:find('"password"', 1, true), "a password came back")
+    assert(r.paks_bought == 0, "bought again")
+end)
+
+check("POST /mailboxes refuses bad input with 400", function()
+    local code = request("POST", BASE .. "/mailboxes", '{"domain":"nodot","mailboxes":[{"username":"x"}]}')
+    assert(code == 400, "HTTP " .. tostring(code))
+    code = request("POST", BASE .. "/mailboxes", "not json")
+    assert(code == 400, "HTTP " .. tostring(code))
+end)
+
+check("GET /mailboxes lists the domain's mailboxes, without passwords", function()
+    local code, text = request("GET", BASE .. "/mailboxes?domain=shop01.com")
+    assert(code == 200, "HTTP " .. tostring(code) .. ": " .. text)
+    local r = cjson.decode(text)
+    local names = {}
+    for _, m in ipairs(r.mailboxes) do
+        names[#names + 1] = m.username
+    end
+    table.sort(names)
+    assert(table.concat(names, ",") == "ann,bob", table.concat(names, ","))
+    assert(#r.paks == 1, "paks")
+    assert(not text:lower():find("password", 1, true), "the answer mentions a password")
+    for _, m in pairs(created or {}) do
+        assert(not text:find(m.password, 1, true), "a mailbox password leaked")
+    end
+end)
+
+check("GET /mailboxes of an unknown domain answers 404 with eNom's error", function()
+    local code, text = request("GET", BASE .. "/mailboxes?domain=nosuchdomain.com")
+    assert(code == 404, "HTTP " .. tostring(code) .. ": " .. text)
+    assert(not text:find(PASSWORD, 1, true), "password in the answer")
+end)
+
+-- Non-blocking: 20 concurrent GETs while eNom takes 300 ms per command.
+check("20 concurrent GET /mailboxes with 300 ms per eNom command finish in < 3 s on one worker; "
+    .. "/health answers in < 200 ms meanwhile", function()
+    admin("POST", "/faults", { rules = { { kind = "delay", ms = 300 } } })
+    local ok, err = pcall(function()
+        local script = ([[
+t0=$(date +%%s%%N)
+for i in $(seq 1 20); do
+  curl -s -o /dev/null -w '%%{http_code}\n' --max-time 20 '%s/mailboxes?domain=shop01.com' &
+done
+wait
+t1=$(date +%%s%%N)
+echo "total $(( (t1 - t0) / 1000000 ))"
+]]):format(BASE)
+        local path = os.tmpname()
+        local f = assert(io.open(path, "w"))
+        f:write(script)
+        f:close()
+        local p = assert(io.popen("bash " .. path, "r"))
+        socket.sleep(0.1) -- the 20 requests are waiting on the sandbox now
+        local t0 = now()
+        local code, body = request("GET", BASE .. "/health", nil, nil, 5)
+        local health = now() - t0
+        local out = p:read("a")
+        p:close()
+        os.remove(path)
+        local total = tonumber(out:match("total (%d+)"))
+        local ok200 = select(2, out:gsub("200\n", ""))
+        print(("# 20 concurrent GET /mailboxes (300 ms delay each): total %.3f s; /health during them: %.1f ms")
+            :format((total or -1) / 1000, health * 1000))
+        assert(code == 200 and body:match("^ok"), "health: " .. tostring(code))
+        assert(ok200 == 20, "only " .. ok200 .. " of 20 answered 200:\n" .. out)
+        assert(total and total < 3000, "total " .. tostring(total) .. " ms")
+        assert(total >= 300, "total " .. tostring(total) .. " ms: the delay did not apply")
+        assert(health < 0.2, ("health took %.1f ms"):format(health * 1000))
+    end)
+    admin("DELETE", "/faults")
+    assert(ok, err)
+end)
+
+check("the sandbox saw the commands from nginx (GetPOP3, PurchasePOPBundle, SetUpPOP3User)", function()
+    local c = admin("GET", "/counters").commands
+    for _, name in ipairs { "GetPOP3", "PurchasePOPBundle", "SetUpPOP3User" } do
+        assert(c[name] and c[name].received > 0, name .. " never received")
+    end
+end)
