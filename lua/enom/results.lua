@@ -61,19 +61,105 @@ function _M.field(parsed, name, t)
     return convert(lowered(parsed)[lower(name)], t)
 end
 
+-- Converters by type, for the generated record builders below.
+local CONVERT = {}
+for _, t in ipairs { "integer", "number", "boolean" } do
+    CONVERT[t] = function(v)
+        return convert(v, t)
+    end
+end
+CONVERT.integer = function(v)
+    if v == nil then
+        return nil
+    end
+    if type(v) == "table" then
+        v = v[1]
+    end
+    local n = tonumber(v)
+    return n and (tointeger(n) or n)
+end
+
+local sort = table.sort
+local concat = table.concat
+local UNPACK = table.unpack or unpack -- luacheck: ignore unpack
+local format = string.format
+local load = load
+
+-- A record spec compiles to two functions that build one typed record in
+-- a single table constructor: from an XML record (`src[key]`) and from
+-- Text/HTML columns (`cols[k][i]`). A constructor sizes the table once;
+-- a thousand mailboxes do not rehash eight times each.
+local function compile(spec, want_secret)
+    local names = {}
+    for name, f in pairs(spec.fields) do
+        if want_secret or not f[3] then
+            names[#names + 1] = name
+        end
+    end
+    sort(names)
+    local xml_parts, text_parts, convs, col_keys = {}, {}, {}, {}
+    for i, name in ipairs(names) do
+        local f = spec.fields[name]
+        local get_xml = format("src[%q]", f[1])
+        local get_text = format("(c%d and c%d[i])", i, i)
+        if f[2] then
+            convs[#convs + 1] = f[2]
+            local cv = "cv" .. #convs
+            get_xml = cv .. "(" .. get_xml .. ")"
+            get_text = cv .. "(" .. get_text .. ")"
+        end
+        xml_parts[i] = format("[%q] = %s", name, get_xml)
+        text_parts[i] = format("[%q] = %s", name, get_text)
+        col_keys[i] = (spec.prefix or "") .. (f[4] or f[1])
+    end
+    local cv_args, c_args = {}, {}
+    for i = 1, #convs do
+        cv_args[i] = "cv" .. i
+    end
+    for i = 1, #names do
+        c_args[i] = "c" .. i
+    end
+    local cvs = #cv_args > 0 and (concat(cv_args, ", ")) or "_"
+    local src = format([[
+local %s = ...
+local function from_xml(src) return { %s } end
+local function from_text(i, %s) return { %s } end
+return from_xml, from_text
+]], cvs, concat(xml_parts, ", "), concat(c_args, ", "), concat(text_parts, ", "))
+    local chunk = assert(load(src, "=enom.results." .. tostring(spec.xml)))
+    local args = {}
+    for i, t in ipairs(convs) do
+        args[i] = CONVERT[t]
+    end
+    local from_xml, from_text = chunk(UNPACK(args, 1, #convs))
+    return from_xml, from_text, col_keys
+end
+
+local COMPILED = setmetatable({}, { __mode = "k" })
+
+local function compiled(spec, want_secret)
+    local cache = COMPILED[spec]
+    if not cache then
+        cache = {}
+        COMPILED[spec] = cache
+    end
+    local key = want_secret and "secret" or "plain"
+    local c = cache[key]
+    if not c then
+        c = { compile(spec, want_secret) }
+        cache[key] = c
+    end
+    return c[1], c[2], c[3]
+end
+
 -- Records of one kind, in order, as tables of output names.
 local function records(parsed, spec, want_secret)
     local out = {}
+    local from_xml, from_text, col_keys = compiled(spec, want_secret)
     local xml = parsed.records and parsed.records[spec.xml]
     if xml and #xml > 0 then
         for i = 1, #xml do
-            local src, rec = xml[i], {}
-            for name, f in pairs(spec.fields) do
-                if want_secret or not f[3] then
-                    rec[name] = convert(src[f[1]], f[2])
-                end
-            end
-            out[i] = rec
+            out[i] = from_xml(xml[i])
         end
         return out
     end
@@ -81,20 +167,17 @@ local function records(parsed, spec, want_secret)
     if not idx then
         return out
     end
-    local prefix = spec.prefix or ""
-    local keycol = idx[prefix .. spec.key]
+    local keycol = idx[(spec.prefix or "") .. spec.key]
     if not keycol then
         return out
     end
+    local cols = {}
+    for k = 1, #col_keys do
+        cols[k] = idx[col_keys[k]] or false
+    end
+    local n = #col_keys
     for i = 1, #keycol do
-        local rec = {}
-        for name, f in pairs(spec.fields) do
-            if want_secret or not f[3] then
-                local col = idx[prefix .. (f[4] or f[1])]
-                rec[name] = convert(col and col[i], f[2])
-            end
-        end
-        out[i] = rec
+        out[i] = from_text(i, UNPACK(cols, 1, n))
     end
     return out
 end
