@@ -247,10 +247,12 @@ local function prepare(self, command, params, group, secrets, opts)
     if not read_only then
         req.wire.fresh = true
     end
-    log(self, {
-        event = "request", command = command, method = method, format = rt,
-        url = self.url, params = param_names(params, group),
-    })
+    if self.logger then
+        log(self, {
+            event = "request", command = command, method = method, format = rt,
+            url = self.url, params = param_names(params, group),
+        })
+    end
     return req
 end
 
@@ -285,10 +287,12 @@ local function finish(self, req, res, terr)
                 maybe_delivered = true, parsed = parsed,
             }, secrets)
         else
-            log(self, {
-                event = "response", command = command, status = res.status,
-                bytes = #res.body, seconds = res.total_time, reused = res.reused,
-            })
+            if self.logger then
+                log(self, {
+                    event = "response", command = command, status = res.status,
+                    bytes = #res.body, seconds = res.total_time, reused = res.reused,
+                })
+            end
             return parsed
         end
     end
