@@ -199,7 +199,12 @@ local function create()
         }
     end
     local d = plan.domains[1]
-    return respond(rep.ok and 200 or 502, {
+    -- 200: the desired state was reached; 409: some mailboxes had no slot
+    -- (the policy forbade buying), nothing broke; 502: eNom failed us.
+    local c_ = rep.counts
+    local broke = (c_.failed or 0) + (c_.unknown or 0) + (c_.not_done or 0) > 0 or rep.stopped
+    local status = rep.ok and 200 or (broke and 502 or 409)
+    return respond(status, {
         domain = want.domain,
         ok = rep.ok,
         counts = rep.counts,

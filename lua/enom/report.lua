@@ -66,8 +66,10 @@ function _M.finish(self, run)
     self.paks_bought = run.stats.paks_bought
     self.stopped = run.stopped
     self.seconds = clock.now() - self.started
+    -- ok: the desired state was reached; a mailbox blocked for want of a
+    -- slot is a shortfall too, even though nothing failed.
     self.ok = not run.stopped and (counts.failed or 0) == 0 and (counts.unknown or 0) == 0
-        and (counts.not_done or 0) == 0
+        and (counts.not_done or 0) == 0 and (counts.blocked or 0) == 0
     write(self, {
         type = "summary", counts = counts, requests = self.requests, sent = self.sent,
         retries = self.retries, reconciles = self.reconciles, paks_bought = self.paks_bought,
