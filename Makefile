@@ -38,7 +38,7 @@ LUA_FILES := $(shell find lua -name '*.lua' | sort)
 
 # Debian packages: build, run, test, sandbox, benchmarks.
 DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libxml2-dev \
-	luajit2 libluajit2-5.1-dev lua-busted lua-check luarocks lua-cjson lua-expat lua-socket \
+	luajit2 libluajit2-5.1-dev lua-busted lua-check luarocks lua-cjson lua-expat lua-socket lua-sec \
 	nginx-light libnginx-mod-http-lua lua-resty-core openssl curl ca-certificates wrk valgrind \
 	iproute2 procps
 
