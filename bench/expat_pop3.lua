@@ -13,19 +13,9 @@ local _M = {}
 local lower = string.lower
 local concat = table.concat
 local tonumber = tonumber
-local tointeger = math.tointeger
 
-local function int(v)
-    local n = tonumber(v)
-    return n and (tointeger(n) or n)
-end
-
-local BOOL = { ["1"] = true, ["true"] = true, yes = true, on = true,
-    ["0"] = false, ["false"] = false, no = false, off = false, [""] = false }
-local function bool(v)
-    if v == nil then return nil end
-    return BOOL[lower(v)]
-end
+local util = require "util"
+local int, bool = util.int, util.bool
 
 -- Output name, converter for each leaf of a record.
 local MAILBOX = {

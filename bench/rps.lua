@@ -109,18 +109,24 @@ end
 -- keeps them far below the 28,000 ephemeral ports.
 local SOCKET_MAX = 2500
 
-local function run_socket()
-    socket_post()
+-- Requests per second of `post`, `step` at a time, for SECONDS or at
+-- most SOCKET_MAX requests.
+local function run_capped(post, step)
+    post()
     local n, t0 = 0, now()
     local t
     repeat
-        for _ = 1, 20 do
-            socket_post()
+        for _ = 1, step do
+            post()
         end
-        n = n + 20
+        n = n + step
         t = now() - t0
     until t >= SECONDS or n >= SOCKET_MAX
     return n / t
+end
+
+local function run_socket()
+    return run_capped(socket_post, 20)
 end
 
 -- f. LuaSec: one HTTPS POST at a time, certificate verified against the
@@ -140,17 +146,7 @@ local function tls_post()
 end
 
 local function run_tls()
-    tls_post()
-    local n, t0 = 0, now()
-    local t
-    repeat
-        for _ = 1, 10 do
-            tls_post()
-        end
-        n = n + 10
-        t = now() - t0
-    until t >= SECONDS or n >= SOCKET_MAX
-    return n / t
+    return run_capped(tls_post, 10)
 end
 
 -- d. wrk, 2 threads, 8 connections.
