@@ -169,6 +169,24 @@ describe("provision", function()
         end
     end)
 
+    it("applies a saved plan, with given passwords supplied again", function()
+        local c = H.client()
+        local plan = assert(provision.plan(c, { { domain = "resellerdocs.com",
+            mailboxes = { { username = "given", password = "Given-Again-77" }, { username = "fresh1" } } } }))
+        local path = os.tmpname()
+        assert(plan:save(path))
+        local loaded = assert(provision.load_plan(path, nil, { ["resellerdocs.com/given"] = "Given-Again-77" }))
+        os.remove(path)
+        assert.same(plan:totals(), loaded:totals())
+        local generated = {}
+        local rep = provision.apply(c, loaded, { on_password = function(_, u, pw) generated[u] = pw end })
+        assert.is_true(rep.ok, rep:format())
+        local m = H.mailboxes("resellerdocs.com")
+        assert.equal("Given-Again-77", m.given.password)
+        assert.equal(generated.fresh1, m.fresh1.password)
+        assert.is_nil(generated.given)
+    end)
+
     it("stops with a clear report when the circuit opens", function()
         H.faults { rules = { { kind = "status503" } } }
         local c = H.client()
