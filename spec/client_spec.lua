@@ -50,6 +50,20 @@ describe("enom client", function()
         c:close()
     end)
 
+    it("raises on unknown options and wrong types, returns nil, err for unusable values", function()
+        assert.has_error(function() enom.new { uid = H.UID, pw = H.PW, endpiont = "test" } end)
+        assert.has_error(function() enom.new { uid = H.UID, pw = H.PW, timeout = "10" } end)
+        assert.has_error(function() enom.new "resellid" end)
+        local c, err = enom.new { uid = H.UID, pw = nil }
+        assert.is_nil(c)
+        assert.equal("invalid", err.kind)
+        assert.truthy(err.message:find("pw is missing"))
+        local c2, err2 = enom.new { uid = H.UID, pw = H.PW, endpoint = "ftp://example.com/" }
+        assert.is_nil(c2)
+        assert.truthy(err2.message:find("https"))
+        assert.falsy(tostring(err2):find(H.PW, 1, true))
+    end)
+
     it("works over plain http only when allowed, and only to loopback", function()
         local c, err = enom.new { uid = H.UID, pw = H.PW, endpoint = H.URL }
         assert.is_nil(c)

@@ -93,19 +93,23 @@ end
 --   "xml"|"text"|"html", method = "POST"|"GET", timeout, connect_timeout,
 --   max_response, max_connections, allow_http (loopback only), cainfo,
 --   logger = function(event), user_agent, transport }
--- @return client, or nil and an error of kind "invalid"
+-- @return client, or nil and an error of kind "invalid" (a missing uid or
+--   pw, an unusable endpoint); unknown options and wrong types raise
 -- @usage local client = assert(enom.new{ uid = "resellid", pw = os.getenv("ENOM_PW"), endpoint = "test" })
 function _M.new(opts)
     if type(opts) ~= "table" then
         error("bad argument #1 to 'new' (table expected, got " .. type(opts) .. ")", 2)
     end
+    -- A misspelt option or a wrong type is a bug in the caller: raise.
+    -- A value that is merely unusable (no password, plain http to a
+    -- remote host) is a configuration failure: nil, err.
     for k, v in pairs(opts) do
         local want = OPTION_TYPES[k]
         if not want then
-            return invalid("unknown option '" .. tostring(k) .. "'")
+            error("bad argument #1 to 'new' (unknown option '" .. tostring(k) .. "')", 2)
         end
         if type(v) ~= want then
-            return invalid("option " .. k .. " must be a " .. want)
+            error("bad argument #1 to 'new' (option " .. k .. " must be a " .. want .. ", got " .. type(v) .. ")", 2)
         end
     end
     if not opts.uid or opts.uid == "" then
