@@ -475,6 +475,18 @@ describe("core.client", function()
             collectgarbage()
         end)
 
+        it("survives __gc run twice, with transfers in flight, and close afterwards", function()
+            local c = https_client()
+            c:submit { url = HTTPS_BASE .. "/test/slow?ms=2000" }
+            c:poll(0.05)
+            local mt = getmetatable(c)
+            mt.__gc(c)
+            mt.__gc(c)
+            c:close()
+            assert.has_error(function() c:pending() end, "client is closed")
+            assert.matches("^enom%.client %(0x%x+%)$", tostring(c))
+        end)
+
         it("has __close, __name and a plain __tostring", function()
             local c = https_client()
             local mt = getmetatable(c)
