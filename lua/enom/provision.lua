@@ -34,13 +34,8 @@ local PAK_SIZE = 10
 local DEFAULTS = {
     buy_paks = false,          -- buying paks spends money: off unless asked
     max_paks_per_run = 10,     -- across the whole run
-    pak_price = nil,           -- with max_spend: a spending cap
-    max_spend = nil,
     prune = false,             -- delete mailboxes that are not desired
     update_admin = true,       -- set IsAdmin on existing mailboxes when it differs
-    admin = nil,               -- function(mailbox, domain) -> boolean: who may be admin
-    password = nil,            -- password policy for mailboxes without one (templates.password)
-    on_password = nil,         -- function(domain, username, password): generated passwords, once
     batch_size = 10,           -- users per SetUpPOP3User request
     concurrency = 8,           -- requests in flight across domains
     attempts = 5,              -- tries per request
@@ -48,7 +43,11 @@ local DEFAULTS = {
     backoff_cap = 5,           -- seconds
     budget = 900,              -- seconds for the whole run
     circuit = 12,              -- consecutive failures that stop the run
-    report_file = nil,         -- JSON lines, no secrets
+    -- Also (no default): admin = function(mailbox, domain) -> may be admin;
+    -- password = a templates.password policy for mailboxes without one;
+    -- on_password = function(domain, username, password), called once per
+    -- generated password; pak_price with max_spend = a spending cap;
+    -- report_file = JSON lines, no secrets; retry, backoff = see enom.runner.
 }
 _M.DEFAULTS = DEFAULTS
 _M.PAK_SIZE = PAK_SIZE
@@ -60,16 +59,22 @@ Plan.__name = "enom.plan"
 -- Passwords of a plan live here, keyed by the plan, never in it.
 local PASSWORDS = setmetatable({}, { __mode = "k" })
 
---- Merge `policy` over the defaults.
+-- Policy options without a default value.
+local OPTIONAL = {
+    retry = true,       -- function(err) -> may this failure be retried?
+    backoff = true,     -- function(policy, attempt) -> seconds to wait
+    password = true, admin = true, on_password = true,
+    pak_price = true, max_spend = true, report_file = true,
+}
+
+--- Merge `policy` over the defaults; an unknown option is an error.
 function _M.policy(policy)
     local p = {}
     for k, v in pairs(DEFAULTS) do
         p[k] = v
     end
     for k, v in pairs(policy or {}) do
-        if DEFAULTS[k] == nil and k ~= "retry" and k ~= "backoff" and k ~= "password" and k ~= "admin"
-            and k ~= "on_password" and k ~= "pak_price" and k ~= "max_spend" and k ~= "report_file"
-            and k ~= "on_event" and k ~= "sleep" then
+        if DEFAULTS[k] == nil and not OPTIONAL[k] then
             error("unknown policy option '" .. tostring(k) .. "'", 2)
         end
         p[k] = v
@@ -354,10 +359,14 @@ end
 -- run does no harm. Returns the report (see enom.report).
 -- opts: on_password, report_file, and any policy option to override.
 function _M.apply(client, plan, opts)
-    local policy = _M.policy(plan.policy)
-    for k, v in pairs(opts or {}) do
-        policy[k] = v
+    local merged = {}
+    for k, v in pairs(plan.policy or {}) do
+        merged[k] = v
     end
+    for k, v in pairs(opts or {}) do
+        merged[k] = v
+    end
+    local policy = _M.policy(merged)
     local rep = report_mod.new(policy.report_file)
     local run = runner.new(client, policy, rep)
     run:apply(plan.domains, PASSWORDS[plan] or {})
