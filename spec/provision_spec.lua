@@ -92,6 +92,14 @@ describe("provision", function()
         assert.equal(1, #H.domain("resellerdocs.com").paks)
     end)
 
+    it("refuses a misspelt policy option instead of ignoring it", function()
+        local c = H.client()
+        local want = { { domain = "shop01.com", mailboxes = people(1) } }
+        assert.has_error(function() provision.plan(c, want, { buy_pak = true }) end, "unknown policy option 'buy_pak'")
+        local plan = assert(provision.plan(c, want))
+        assert.has_error(function() provision.apply(c, plan, { prnue = true }) end, "unknown policy option 'prnue'")
+    end)
+
     it("never buys more than the run's cap", function()
         local c = H.client()
         local plan = assert(provision.plan(c, {
