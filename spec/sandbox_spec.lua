@@ -93,6 +93,21 @@ describe("sandbox", function()
             api_error(r2, e2, ".")
         end)
 
+        it("refuses an address that is not on the account's allow list, with a hint", function()
+            local st = H.state()
+            st.accounts[1].allowed_ips = { "192.0.2.10" }
+            H.reset(st)
+            local res, err = H.client():get_balance {}
+            assert.is_nil(res)
+            assert.equal("api", err.kind)
+            assert.equal(713254, err.response_number)
+            assert.truthy(err.message:find("User not permitted from this IP address - 127.0.0.1", 1, true))
+            assert.truthy(tostring(err):find("allow list"))
+            st.accounts[1].allowed_ips = { "127.0.0.1" }
+            H.reset(st)
+            assert(H.client():get_balance {})
+        end)
+
         it("answers an unknown command with an error, still Done", function()
             local res, err = call(c, "NoSuchCommand", {})
             assert.is_nil(res)

@@ -52,6 +52,9 @@ local OPTION_TYPES = {
 
 local RESPONSE_TYPES = { xml = "XML", text = "Text", html = "HTML" }
 
+-- eNom's answer when the caller's address is not on the account's allow list.
+local IP_NOT_PERMITTED = 713254
+
 -- Names the client sets itself; a caller's parameter must not replace them.
 local RESERVED = { command = true, uid = true, pw = true, responsetype = true }
 
@@ -290,6 +293,9 @@ local function finish(self, req, res, terr)
                 response_number = resp and resp.number, err_count = parsed.err_count,
                 maybe_delivered = true, parsed = parsed,
             }, secrets)
+            if err.response_number == IP_NOT_PERMITTED or first:find("not permitted from this IP", 1, true) then
+                err.hint = "add the address eNom names to the account's API IP allow list (live and test have separate lists)"
+            end
         else
             if self.logger then
                 log(self, {

@@ -51,6 +51,9 @@ function Error.__tostring(self)
     if self.maybe_delivered == false then
         parts[#parts + 1] = " (not sent)"
     end
+    if self.hint then
+        parts[#parts + 1] = "; " .. self.hint
+    end
     return concat(parts)
 end
 

@@ -474,6 +474,17 @@ function M.execute(def, p)
   if not account or p.uid == "" or account.pw ~= p.pw then
     return fail("Bad User name or Password", 304155)
   end
+  -- eNom's IP allow list, the most common set-up failure of a new client.
+  if account.allowed_ips then
+    local addr = ngx.var.remote_addr or ""
+    local permitted = false
+    for _, ip in ipairs(account.allowed_ips) do
+      permitted = permitted or ip == addr
+    end
+    if not permitted then
+      return fail("User not permitted from this IP address - " .. addr, 713254)
+    end
+  end
   if not def then
     return fail("Invalid command: " .. (p.command or ""), 304101)
   end

@@ -67,8 +67,19 @@ local function normalize(t)
     local key = a.uid:lower()
     if uids[key] then return nil, "duplicate account uid " .. a.uid end
     uids[key] = true
+    local allowed
+    if a.allowed_ips ~= nil then
+      allowed = {}
+      for j, ip in ipairs(list(a.allowed_ips)) do
+        if type(ip) ~= "string" then
+          return nil, "accounts[" .. i .. "].allowed_ips[" .. j .. "] must be a string"
+        end
+        allowed[#allowed + 1] = ip
+      end
+    end
     out.accounts[#out.accounts + 1] = {
       uid = a.uid, pw = str(a.pw, ""), balance = tonumber(a.balance) or 0,
+      allowed_ips = allowed,  -- nil: any address, like an account without a list
     }
   end
 
