@@ -20,7 +20,6 @@ local tostring = tostring
 local setmetatable = setmetatable
 local encode = core.encode
 local parse = core.parse
-local clock = os.clock
 local lower = string.lower
 
 local ENDPOINTS = {
@@ -51,6 +50,10 @@ local OPTION_TYPES = {
 }
 
 local RESPONSE_TYPES = { xml = "XML", text = "Text", html = "HTML" }
+
+local TRANSPORT_OPTIONS = {
+    "allow_http", "cainfo", "timeout", "connect_timeout", "max_response", "user_agent", "max_connections",
+}
 
 -- eNom's answer when the caller's address is not on the account's allow list.
 local IP_NOT_PERMITTED = 713254
@@ -155,7 +158,12 @@ function _M.new(opts)
         return invalid("method must be POST or GET")
     end
     local transport_mod = o.transport or default_transport()
-    local ok, transport = pcall(transport_mod.new, o)
+    -- The transport sees its own settings only, never the credentials.
+    local topts = {}
+    for _, k in ipairs(TRANSPORT_OPTIONS) do
+        topts[k] = o[k]
+    end
+    local ok, transport = pcall(transport_mod.new, topts)
     if not ok then
         return invalid("transport: " .. tostring(transport))
     end
@@ -240,7 +248,6 @@ local function prepare(self, command, params, group, secrets, opts)
     end
     local req = {
         command = command, format = rt, secrets = s, method = method,
-        started = clock(),
     }
     if method == "POST" then
         req.wire = { url = self.url, body = body }
