@@ -56,7 +56,6 @@ function _M.new(client, policy, report)
         stopped = nil,
         waiting = {},    -- batch index -> task
         timers = {},     -- { at, task }
-        ready = {},      -- tasks to resume: { task, ... values }
         tasks = 0,
         stats = { requests = {}, sent = 0, retries = 0, reconciles = 0, paks_bought = 0 },
         retry = policy.retry or _M.retryable,
@@ -237,7 +236,7 @@ local function buy(self, d, cur, want)
         if res then
             bought = want
         elseif not self.retry(err) or attempt >= self.policy.attempts then
-            self.report:event(d.domain, "buy", "failed", reason_of(err), attempt)
+            self.report:event(d.domain, "paks", "failed", reason_of(err), attempt)
             break
         else
             self.stats.retries = self.stats.retries + 1
@@ -245,7 +244,7 @@ local function buy(self, d, cur, want)
                 self.stats.reconciles = self.stats.reconciles + 1
                 local now, rerr = self:read(d)
                 if not now then
-                    self.report:event(d.domain, "buy", "unknown", "could not read back: " .. reason_of(rerr), attempt)
+                    self.report:event(d.domain, "paks", "unknown", "could not read back: " .. reason_of(rerr), attempt)
                     return bought, nil
                 end
                 bought = bought + math.max(0, #now.paks - before)
@@ -426,8 +425,8 @@ local function create(self, d, cur, passwords)
             end
         end
         pending = rest
-        if cur.paks and #pending > 0 then
-            -- Unknown outcome for a whole domain stops it: no blind retry.
+        if #pending > 0 then
+            -- An unknown outcome stops the domain: no blind retry.
             local unknown = false
             for _, v in pairs(final) do unknown = unknown or v:find("^unknown") ~= nil end
             if unknown then break end
