@@ -49,23 +49,7 @@ function _M.compare(ours, base, runs, target)
         a[r] = time_once(ours, iters) / iters
         b[r] = time_once(base, iters) / iters
     end
-    -- Converters the hand-written baselines share: the same typing rules as
--- enom.results (integers stay integers; 1/0/true/false/yes/no/on/off).
-local tointeger = math.tointeger
-function _M.int(v)
-    local n = tonumber(v)
-    return n and (tointeger(n) or n)
-end
-
-local BOOL = { ["1"] = true, ["true"] = true, yes = true, on = true,
-    ["0"] = false, ["false"] = false, no = false, off = false, [""] = false }
-local lower = string.lower
-function _M.bool(v)
-    if v == nil then return nil end
-    return BOOL[lower(v)]
-end
-
-return _M.stats(a), _M.stats(b), iters
+    return _M.stats(a), _M.stats(b), iters
 end
 
 --- Per-call CPU seconds of one function: `runs` runs of `iters` calls.
@@ -75,23 +59,7 @@ function _M.measure(fn, iters, runs)
     for r = 1, runs or 5 do
         xs[r] = time_once(fn, iters) / iters
     end
-    -- Converters the hand-written baselines share: the same typing rules as
--- enom.results (integers stay integers; 1/0/true/false/yes/no/on/off).
-local tointeger = math.tointeger
-function _M.int(v)
-    local n = tonumber(v)
-    return n and (tointeger(n) or n)
-end
-
-local BOOL = { ["1"] = true, ["true"] = true, yes = true, on = true,
-    ["0"] = false, ["false"] = false, no = false, off = false, [""] = false }
-local lower = string.lower
-function _M.bool(v)
-    if v == nil then return nil end
-    return BOOL[lower(v)]
-end
-
-return _M.stats(xs)
+    return _M.stats(xs)
 end
 
 --- Deep equality of plain tables (numbers compare by value and subtype).

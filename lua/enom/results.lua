@@ -62,22 +62,11 @@ function _M.field(parsed, name, t)
 end
 
 -- Converters by type, for the generated record builders below.
-local CONVERT = {}
-for _, t in ipairs { "integer", "number", "boolean" } do
-    CONVERT[t] = function(v)
-        return convert(v, t)
-    end
-end
-CONVERT.integer = function(v)
-    if v == nil then
-        return nil
-    end
-    if type(v) == "table" then
-        v = v[1]
-    end
-    local n = tonumber(v)
-    return n and (tointeger(n) or n)
-end
+local CONVERT = {
+    integer = function(v) return convert(v, "integer") end,
+    number = function(v) return convert(v, "number") end,
+    boolean = function(v) return convert(v, "boolean") end,
+}
 
 local sort = table.sort
 local concat = table.concat
