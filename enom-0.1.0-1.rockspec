@@ -54,6 +54,8 @@ build = {
       ["enom.templates"] = "lua/enom/templates.lua",
       ["enom.validate"] = "lua/enom/validate.lua",
       ["enom.transport.curl"] = "lua/enom/transport/curl.lua",
+      ["enom.transport.http1"] = "lua/enom/transport/http1.lua",
       ["enom.transport.ngx"] = "lua/enom/transport/ngx.lua",
+      ["enom.transport.ngx_threads"] = "lua/enom/transport/ngx_threads.lua",
    },
 }
