@@ -1,19 +1,20 @@
---- Time for back-off and budgets: nginx's clock and sleep inside nginx
--- (ngx.sleep yields, it never blocks the worker), the C core's monotonic
--- clock and nanosleep elsewhere.
+--- Time for back-off, budgets and reports: the C core's monotonic clock
+-- everywhere (inside nginx too: nginx's own `ngx.now` is a cached wall
+-- clock that moves only when the event loop turns and jumps with the
+-- system time), and a sleep that suits where the code runs: `ngx.sleep`
+-- inside nginx (it yields, never blocking the worker), nanosleep elsewhere.
 local _M = { _VERSION = "0.1.0" }
 
 local core = require "enom.core"
 
-if type(ngx) == "table" and ngx.now and ngx.sleep and ngx.get_phase then
+--- Seconds (a float) on a monotonic clock; only differences mean anything.
+_M.now = core.now
+
+if type(ngx) == "table" and ngx.sleep and ngx.get_phase then
     -- ngx.sleep exists only where a request can yield; elsewhere (init,
     -- log, filters) nothing here should wait, but never block a worker.
     local YIELDING = { rewrite = true, access = true, content = true, timer = true }
-    local ngx_now, ngx_sleep, update, phase = ngx.now, ngx.sleep, ngx.update_time, ngx.get_phase
-    _M.now = function()
-        update()
-        return ngx_now()
-    end
+    local ngx_sleep, phase = ngx.sleep, ngx.get_phase
     _M.sleep = function(s)
         if YIELDING[phase()] then
             return ngx_sleep(s)
@@ -21,7 +22,6 @@ if type(ngx) == "table" and ngx.now and ngx.sleep and ngx.get_phase then
         error("enom: cannot wait in nginx's " .. phase() .. " phase", 2)
     end
 else
-    _M.now = core.now
     _M.sleep = core.sleep
 end
 

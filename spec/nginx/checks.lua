@@ -109,6 +109,16 @@ function _M.core()
         p = assert(enom.parse(xml, "xml"))
         assert(p.done == true and p.command and p.command:upper() == "GETBALANCE", "xml parse")
     end)
+    check("enom.clock is the core's monotonic clock and moves while Lua works without yielding", function()
+        local clock = require "enom.clock"
+        assert(clock.now == require("enom.core").now, "enom.clock.now is not the core's clock")
+        -- nginx's cached time would stand still here: nothing yields.
+        local t0, n = clock.now(), 0
+        repeat
+            n = n + 1
+        until clock.now() - t0 >= 0.01 or n > 5e7
+        assert(clock.now() - t0 >= 0.01, "the clock did not move in " .. n .. " readings")
+    end)
     check("enom.new picks the ngx transport in the content phase", function()
         local enom = require "enom"
         local c = assert(enom.new { uid = "u", pw = "p", endpoint = "test" })

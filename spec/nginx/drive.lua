@@ -139,6 +139,23 @@ check("POST /mailboxes again changes nothing and returns no password", function(
     assert(r.paks_bought == 0, "bought again")
 end)
 
+check("the report's seconds inside nginx covers the time eNom took (200 ms per command)", function()
+    admin("POST", "/faults", { rules = { { kind = "delay", ms = 200 } } })
+    local ok, err = pcall(function()
+        local code, text = request("POST", BASE .. "/mailboxes", cjson.encode {
+            domain = "shop01.com", mailboxes = { { username = "ann" }, { username = "bob", admin = true } },
+        })
+        assert(code == 200, "HTTP " .. tostring(code) .. ": " .. text)
+        local r = cjson.decode(text)
+        assert(type(r.requests) == "number" and r.requests >= 1, "requests " .. tostring(r.requests))
+        -- Apply re-reads the domain first, and that read waited 200 ms.
+        assert(type(r.seconds) == "number" and r.seconds >= 0.2,
+            ("seconds %s for %d requests of 200 ms each"):format(tostring(r.seconds), r.requests))
+    end)
+    admin("DELETE", "/faults")
+    assert(ok, err)
+end)
+
 check("POST /mailboxes refuses bad input with 400", function()
     local code = request("POST", BASE .. "/mailboxes", '{"domain":"nodot","mailboxes":[{"username":"x"}]}')
     assert(code == 400, "HTTP " .. tostring(code))
