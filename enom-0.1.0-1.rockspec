@@ -16,8 +16,13 @@ description = {
    ]],
    license = "MIT",
 }
+-- The C core is written against the Lua 5.2+ C API (luaL_setfuncs,
+-- luaL_newlib, luaL_testudata, luaL_setmetatable, lua_rawlen): it builds
+-- with Lua 5.2, 5.3 and 5.4 and is tested on 5.4. PUC Lua 5.1 lacks that
+-- API. LuaJIT 2.1 (OpenResty) has it, but LuaRocks counts LuaJIT as 5.1:
+-- build for LuaJIT with `make luajit` (csrc/compat.h bridges the rest).
 dependencies = {
-   "lua >= 5.1",
+   "lua >= 5.2",
 }
 external_dependencies = {
    -- Debian keeps curl's header in a multiarch folder the compiler

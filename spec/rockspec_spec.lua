@@ -39,6 +39,15 @@ describe("rockspec", function()
         p:close()
     end)
 
+    it("asks for the Lua versions the core builds for: 5.2 and later", function()
+        -- csrc/compat.h bridges LuaJIT only; PUC 5.1 lacks luaL_setfuncs and friends.
+        assert.same({ "lua >= 5.2" }, rockspec().dependencies)
+        local f = assert(io.open(ROOT .. "/csrc/compat.h"))
+        local compat = f:read("a")
+        f:close()
+        assert.truthy(compat:find("LUA_VERSION_NUM < 502", 1, true), "compat.h no longer tells 5.1 from 5.2")
+    end)
+
     it("installs with luarocks and loads from any directory", function()
         local tmp = os.tmpname()
         os.remove(tmp)
