@@ -6,7 +6,9 @@
 -- ones); ca = "wrong" for a trust store without the sandbox's CA;
 -- warmup = n requests sent first on the same transport; req(B) -> the
 -- request; expect(res, err, info) raises when the outcome is wrong
--- (info.seconds: how long the request took).
+-- (info.seconds: how long the request took, for lower bounds only: an
+-- upper bound on time fails on a busy machine and proves nothing a
+-- result cannot).
 --
 -- B (given by the runner): base = "http://127.0.0.1:P", https =
 -- "https://HOST:P2" (a name the sandbox's certificate holds), http_port,
@@ -153,26 +155,28 @@ local cases = {
         end,
     },
     {
-        name = "slow answer with timeout 0.3: kind timeout, maybe delivered, within the deadline",
+        name = "slow answer with timeout 0.3: kind timeout, maybe delivered, not before the deadline",
         opts = { timeout = 0.3 },
         req = function(B)
             return { url = B.https .. "/test/slow?ms=2000&" .. pw(B) }
         end,
         expect = function(res, err, info)
+            -- An error rather than the answer due at 2 s: it gave up first.
             failed(res, err, "timeout", true)
-            check(info.seconds >= 0.25 and info.seconds < 1.5, "took %.3f s", info.seconds)
+            check(info.seconds >= 0.25, "gave up after %.3f s", info.seconds)
         end,
     },
     {
-        name = "streamed 20 MB body with max_response 1 MB: reason too_large, reading stops",
-        opts = { max_response = 1024 * 1024, timeout = 20 },
+        -- 4 GiB cannot cross TLS here within the 5 s time-out: a transport
+        -- that read on past the cap would end with kind timeout instead.
+        name = "streamed 4 GiB body with max_response 1 MB: reason too_large, reading stops",
+        opts = { max_response = 1024 * 1024, timeout = 5 },
         req = function(B)
-            return { url = B.https .. "/test/big?bytes=20000000&" .. pw(B) }
+            return { url = B.https .. "/test/big?bytes=4294967296&" .. pw(B) }
         end,
-        expect = function(res, err, info)
+        expect = function(res, err)
             failed(res, err, "transport", true)
             check(err.reason == "too_large", "reason %s", err.reason)
-            check(info.seconds < 3, "took %.3f s: the rest was read", info.seconds)
         end,
     },
     {

@@ -1,6 +1,10 @@
 -- enom.core.client driven directly against the sandbox's /test/* locations:
 -- round-trips, connection reuse, the https-only rule, every error kind and
 -- its maybe_delivered, the size cap, submit/poll concurrency and closing.
+-- Every case asserts what happened, never how fast: a time appears only as
+-- a lower bound (a client cannot give up before its time-out), and
+-- concurrency is proved by the sandbox's /test/gate, where requests in
+-- flight together meet.
 local core = require "enom.core"
 local cjson = require "cjson"
 local socket = require "socket"
@@ -49,6 +53,13 @@ local function http_client(opts)
         o[k] = v
     end
     return core.client(o)
+end
+
+-- A /test/gate key no other request of this run shares.
+local gate_count = 0
+local function gate_key()
+    gate_count = gate_count + 1
+    return ("core-%d-%d-%d"):format(os.time(), math.random(1e9), gate_count)
 end
 
 local function ok_result(res, err)
@@ -149,19 +160,14 @@ describe("core.client", function()
             end
         end)
 
-        it("makes a reused https request much cheaper than a fresh one", function()
-            local fresh, reused = 0, 0
-            for _ = 1, 5 do
-                local c = https_client()
-                local t0 = now()
-                ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
-                local t1 = now()
-                ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
-                local t2 = now()
-                fresh, reused = fresh + (t1 - t0), reused + (t2 - t1)
-                c:close()
-            end
-            assert.is_true(reused * 2 < fresh, ("reused %.4fs vs fresh %.4fs"):format(reused, fresh))
+        it("spends no time connecting on a reused https connection", function()
+            local c = https_client()
+            local first = ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
+            local second = ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
+            assert.is_true(first.connect_time > 0, "the first request did not connect")
+            assert.is_true(second.reused)
+            assert.are.equal(0, second.connect_time)
+            c:close()
         end)
     end)
 
@@ -181,30 +187,26 @@ describe("core.client", function()
             return name
         end
 
-        it("opens new connections on a warm client without parsing the CA file again", function()
+        it("opens new connections on a warm client without reading the CA file again", function()
             local bundle = big_bundle()
-            local fresh = 0
-            for _ = 1, 5 do
-                local c = https_client { cainfo = bundle }
-                local t0 = now()
-                ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
-                fresh = fresh + (now() - t0)
-                c:close()
-            end
             local c = https_client { cainfo = bundle }
             ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
-            local warm = 0
-            for _ = 1, 5 do
+            -- From here on the file is gone: only a store kept in memory
+            -- can verify a new connection.
+            os.remove(bundle)
+            for _ = 1, 3 do
                 assert.is_nil(c:request { url = HTTPS_BASE .. "/test/close" }) -- drops the connection
-                local t0 = now()
                 local res = ok_result(c:request { url = HTTPS_BASE .. "/test/static" })
-                warm = warm + (now() - t0)
                 assert.is_false(res.reused)
             end
             c:close()
-            os.remove(bundle)
-            assert.is_true(warm * 3 < fresh, ("5 new connections: warm client %.4fs, fresh clients %.4fs")
-                :format(warm, fresh))
+            -- A new client has no such store: the missing file fails it.
+            local cold = https_client { cainfo = bundle }
+            local res, err = cold:request { url = HTTPS_BASE .. "/test/static" }
+            assert.is_nil(res)
+            assert.are.equal("tls", err.kind)
+            assert.is_false(err.maybe_delivered)
+            cold:close()
         end)
     end)
 
@@ -267,11 +269,13 @@ describe("core.client", function()
             local t0 = now()
             local res, err = c:request { url = HTTPS_BASE .. "/test/slow?ms=3000" }
             local took = now() - t0
+            -- An error, not the answer that comes at 3 s: it gave up first;
+            -- and not before its time-out.
             assert.is_nil(res)
             assert.are.equal("timeout", err.kind)
             assert.are.equal(28, err.code) -- CURLE_OPERATION_TIMEDOUT
             assert.is_true(err.maybe_delivered)
-            assert.is_true(took >= 0.25 and took < 2, "took " .. took)
+            assert.is_true(took >= 0.25, "gave up after " .. took .. " s")
             c:close()
         end)
 
@@ -328,40 +332,25 @@ describe("core.client", function()
         end)
 
         it("aborts the download instead of reading the rest", function()
-            -- Baseline: 32 MiB read in full. The capped request asks for
-            -- 1 GiB, 32 times as much; it must end before the baseline does.
-            local full = https_client { max_response = 64 * 1048576 }
-            local t0 = now()
-            local res = ok_result(full:request { url = HTTPS_BASE .. "/test/big?bytes=33554432" })
-            local full_time = now() - t0
-            assert.are.equal(33554432, #res.body)
-            full:close()
-            res = nil -- luacheck: ignore 311
-            collectgarbage()
-
-            local capped = https_client { max_response = 65536, timeout = 30 }
-            t0 = now()
-            local res2, err = capped:request { url = HTTPS_BASE .. "/test/big?bytes=1073741824" }
-            local capped_time = now() - t0
-            assert.is_nil(res2)
+            -- 4 GiB cannot cross TLS on this machine within the 5 s
+            -- time-out: a client that read on would end with kind timeout.
+            local capped = https_client { max_response = 65536, timeout = 5 }
+            local res, err = capped:request { url = HTTPS_BASE .. "/test/big?bytes=4294967296" }
+            assert.is_nil(res)
+            assert.are.equal("transport", err.kind)
             assert.are.equal("too_large", err.reason)
-            assert.is_true(capped_time < full_time,
-                ("capped 1 GiB took %.3fs, full 32 MiB %.3fs"):format(capped_time, full_time))
             capped:close()
         end)
     end)
 
     describe("submit and poll", function()
-        it("runs 8 slow requests concurrently and returns every id once", function()
+        it("runs 8 requests concurrently and returns every id once", function()
             local c = https_client { max_connections = 8 }
-            local t0 = now()
-            ok_result(c:request { url = HTTPS_BASE .. "/test/slow?ms=400" })
-            local single = now() - t0
-
+            -- The sandbox answers "together" only when all 8 are in at once.
+            local gate = HTTPS_BASE .. "/test/gate?n=8&ms=20000&key=" .. gate_key()
             local ids = {}
-            t0 = now()
             for i = 1, 8 do
-                local id = c:submit { url = HTTPS_BASE .. "/test/slow?ms=400&i=" .. i }
+                local id = c:submit { url = gate .. "&i=" .. i }
                 assert.is_number(id)
                 assert.is_nil(ids[id])
                 ids[id] = true
@@ -374,13 +363,12 @@ describe("core.client", function()
                     assert.is_nil(seen[d.id], "id returned twice")
                     assert.is_nil(d.err)
                     assert.are.equal(200, d.res.status)
+                    assert.are.equal("together\n", d.res.body)
                     seen[d.id] = true
                     n = n + 1
                 end
             end
-            local took = now() - t0
             assert.are.equal(8, n)
-            assert.is_true(took < 3 * single, ("8 concurrent took %.3fs, one %.3fs"):format(took, single))
             c:close()
         end)
 
@@ -398,7 +386,7 @@ describe("core.client", function()
 
         it("queues completions that finish during request() for the next poll", function()
             local c = https_client()
-            local a = c:submit { url = HTTPS_BASE .. "/test/slow?ms=50" }
+            local a = c:submit { url = HTTPS_BASE .. "/test/static" }
             local b = c:submit { url = BASE .. "/test/static" } -- refused: https only
             local res = ok_result(c:request { url = HTTPS_BASE .. "/test/slow?ms=400" })
             assert.are.equal(200, res.status)
@@ -418,30 +406,37 @@ describe("core.client", function()
 
         it("returns an empty array when the timeout passes or nothing is pending", function()
             local c = https_client()
+            -- Nothing pending: it returns without waiting out its 60 s.
             local t0 = now()
-            assert.are.same({}, c:poll(0.5))
-            assert.is_true(now() - t0 < 0.2)
-            c:submit { url = HTTPS_BASE .. "/test/slow?ms=1500" }
+            assert.are.same({}, c:poll(60))
+            assert.is_true(now() - t0 < 60)
+            -- An answer 10 s away: empty after the timeout, and not before it.
+            c:submit { url = HTTPS_BASE .. "/test/slow?ms=10000" }
             t0 = now()
             assert.are.same({}, c:poll(0.2))
             local took = now() - t0
-            assert.is_true(took >= 0.15 and took < 1, "took " .. took)
+            assert.is_true(took >= 0.15, "returned after " .. took .. " s")
             assert.are.equal(1, c:pending())
             c:close()
         end)
 
         it("caps concurrent connections at max_connections", function()
             local c = https_client { max_connections = 1 }
-            local t0 = now()
+            -- Two of these in flight at once would meet and answer "together".
+            local gate = HTTPS_BASE .. "/test/gate?n=2&ms=300&key=" .. gate_key()
             for _ = 1, 3 do
-                c:submit { url = HTTPS_BASE .. "/test/slow?ms=200" }
+                c:submit { url = gate }
             end
             local n = 0
             while c:pending() > 0 do
-                n = n + #c:poll(5)
+                for _, d in ipairs(c:poll(5)) do
+                    assert.is_nil(d.err)
+                    assert.are.equal(504, d.res.status)
+                    assert.are.equal("alone\n", d.res.body)
+                    n = n + 1
+                end
             end
             assert.are.equal(3, n)
-            assert.is_true(now() - t0 >= 0.55, "3 x 200 ms on one connection took " .. (now() - t0))
             c:close()
         end)
     end)
@@ -465,14 +460,22 @@ describe("core.client", function()
         end)
 
         it("frees a dropped client with transfers in flight", function()
+            local dropped = setmetatable({}, { __mode = "k" })
             for _ = 1, 3 do
                 local c = https_client()
                 c:submit { url = HTTPS_BASE .. "/test/slow?ms=2000" }
                 c:submit { url = HTTPS_BASE .. "/test/echo", body = "a=1" }
                 c:poll(0.05)
+                dropped[c] = true
             end
             collectgarbage()
             collectgarbage()
+            -- Nothing (a registry reference, a transfer) kept them alive.
+            assert.is_nil(next(dropped))
+            -- And the world goes on: a new client works.
+            local c = https_client()
+            assert.are.equal(200, ok_result(c:request { url = HTTPS_BASE .. "/test/static" }).status)
+            c:close()
         end)
 
         it("survives __gc run twice, with transfers in flight, and close afterwards", function()
@@ -500,8 +503,11 @@ describe("core.client", function()
 
     describe("arguments", function()
         it("takes no options at all", function()
-            core.client():close()
-            core.client({}):close()
+            for _, c in ipairs { core.client(), core.client({}) } do
+                assert.matches("^enom%.client %(0x%x+%)$", tostring(c))
+                assert.are.equal(0, c:pending())
+                c:close()
+            end
         end)
 
         it("raises on unknown options and wrong types, naming the option", function()

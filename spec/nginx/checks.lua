@@ -130,37 +130,40 @@ end
 --- submit / poll with light threads, and a batch through enom.
 function _M.concurrency()
     local B = args()
-    check("ngx transport: 8 submitted 500 ms requests finish together, each id once", function()
+    check("ngx transport: 8 submitted requests are in flight together, each id once", function()
         local t = transport.new {}
-        local ids, t0 = {}, now()
+        -- The sandbox answers "together" only when all 8 are in at once.
+        local gate = B.https .. "/test/gate?n=8&ms=20000&key=ngx-" .. ngx.worker.pid() .. "-" .. now()
+        local ids = {}
         for i = 1, 8 do
-            ids[assert(t:submit { url = B.https .. "/test/slow?ms=500&i=" .. i })] = true
+            ids[assert(t:submit { url = gate .. "&i=" .. i })] = true
         end
         assert(t:pending() == 8, "pending " .. t:pending())
         local seen = 0
         while t:pending() > 0 do
-            for _, c in ipairs(t:poll(5)) do
+            local got = t:poll(30)
+            assert(#got > 0, "nothing completed within 30 s")
+            for _, c in ipairs(got) do
                 assert(ids[c.id], "unknown or repeated id " .. tostring(c.id))
                 ids[c.id] = nil
-                assert(c.res and c.res.status == 200, c.err and c.err.message)
+                assert(c.res and c.res.status == 200 and c.res.body == "together\n",
+                    c.err and c.err.message or (c.res.status .. " " .. c.res.body))
                 seen = seen + 1
             end
-            assert(now() - t0 < 5, "took too long")
         end
-        local took = now() - t0
         assert(seen == 8, "saw " .. seen)
-        assert(took < 1.2, ("took %.3f s"):format(took))
         t:close()
     end)
     check("ngx transport: poll returns an empty array when its timeout passes", function()
         local t = transport.new {}
-        t:submit { url = B.https .. "/test/slow?ms=600" }
+        t:submit { url = B.https .. "/test/slow?ms=1500" }
         local t0 = now()
+        -- Empty: it returned on its timeout, not on the answer 1.5 s away.
         local got = t:poll(0.1)
         local took = now() - t0
         assert(#got == 0, "got " .. #got)
-        assert(took >= 0.09 and took < 0.4, ("took %.3f s"):format(took))
-        got = t:poll(3)
+        assert(took >= 0.09, ("returned after %.3f s"):format(took))
+        got = t:poll(30)
         assert(#got == 1 and got[1].res, "the request did not complete")
         assert(#t:poll(0) == 0 and t:pending() == 0, "left over")
         t:close()

@@ -90,6 +90,33 @@ function M.slow()
   return send(200, "text/plain; charset=utf-8", get_balance_text())
 end
 
+-- A meeting point that proves requests are in flight together, with no
+-- clock in the spec: /test/gate?key=K&n=N&ms=M holds each request until N
+-- requests with key K are here at once (200 "together"), or M ms pass
+-- (504 "alone"). A request that leaves stops counting, so requests sent
+-- one after another never meet.
+function M.gate()
+  local dict = ngx.shared.enom_test_gate
+  local key = ngx.var.arg_key or ""
+  local n = math.max(1, math.floor(tonumber(ngx.var.arg_n) or 2))
+  local ms = math.min(math.max(tonumber(ngx.var.arg_ms) or 5000, 0), 60000)
+  local open_key = key .. "\0open"
+  local here = dict:incr(key, 1, 0, 120)
+  if here >= n then dict:set(open_key, true, 120) end
+  ngx.update_time()
+  local deadline = ngx.now() + ms / 1000
+  while not dict:get(open_key) and ngx.now() < deadline do
+    ngx.sleep(0.005)
+    ngx.update_time()
+  end
+  local together = dict:get(open_key) == true
+  dict:incr(key, -1, 0, 120)
+  if together then
+    return send(200, "text/plain", "together\n")
+  end
+  return send(504, "text/plain", "alone\n")
+end
+
 function M.status(code)
   local status = tonumber(code)
   if not status or status < 200 or status > 599 then
