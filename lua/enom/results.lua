@@ -18,7 +18,7 @@ local lower = string.lower
 local tointeger = math.tointeger or function(n) return n end
 
 local function convert(v, t)
-    if v == nil then
+    if v == nil or v == false then -- false: a Text/HTML column the answer lacks
         return nil
     end
     if type(v) == "table" then -- a repeated XML leaf: keep the first
