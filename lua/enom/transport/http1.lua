@@ -206,7 +206,8 @@ function Reader._chunked(self)
         if not line then
             return nil, err
         end
-        local size = tonumber(match(line, "^%s*(%x+)"), 16)
+        local hex = match(line, "^%s*(%x+)")
+        local size = hex and tonumber(hex, 16)
         if not size then
             return nil, "bad chunk size"
         end
