@@ -28,6 +28,9 @@
 -- local res, err = client:get_pop3{ sld = "resellerdocs", tld = "com" }
 local http1 = require "enom.transport.http1"
 local threads = require "enom.transport.ngx_threads"
+-- Deadlines and timings on the core's monotonic clock, not nginx's
+-- cached wall clock.
+local now = require("enom.clock").now
 
 local _M = { _VERSION = "0.1.0", name = "ngx" }
 local mt = { __index = _M }
@@ -45,8 +48,6 @@ local min = math.min
 local max = math.max
 
 local tcp = ngx.socket.tcp
-local ngx_now = ngx.now
-local update_time = ngx.update_time
 
 local DEFAULTS = {
     allow_http = false,
@@ -63,11 +64,6 @@ local MAX_SECONDS = 1e6
 
 local HTTP_NOT_ALLOWED = "plain http is not allowed (pass allow_http = true for a loopback sandbox)"
 local REQUEST_FIELDS = { url = true, body = true, fresh = true }
-
-local function now()
-    update_time()
-    return ngx_now()
-end
 
 local function _seconds(opts, name)
     local v = opts[name]
