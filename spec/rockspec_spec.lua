@@ -41,7 +41,14 @@ describe("rockspec", function()
 
     it("asks for the Lua versions the core builds for: 5.2 and later", function()
         -- csrc/compat.h bridges LuaJIT only; PUC 5.1 lacks luaL_setfuncs and friends.
-        assert.same({ "lua >= 5.2" }, rockspec().dependencies)
+        local lua
+        for _, dep in ipairs(rockspec().dependencies) do
+            if dep:match("^lua%s") then
+                assert.is_nil(lua, "two Lua dependencies")
+                lua = dep
+            end
+        end
+        assert.are.equal("lua >= 5.2", lua)
         local f = assert(io.open(ROOT .. "/csrc/compat.h"))
         local compat = f:read("a")
         f:close()
