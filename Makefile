@@ -109,7 +109,7 @@ fuzz:
 	@mkdir -p build/fuzz/corpus
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
 		$$($(PKG_CONFIG) --cflags lua5.4 libxml-2.0) -o build/fuzz/parse_fuzz \
-		fuzz/parse_fuzz.c csrc/parse.c csrc/parse_xml.c csrc/parse_kv.c csrc/buffer.c \
+		fuzz/parse_fuzz.c csrc/parse.c csrc/parse_xml.c csrc/parse_kv.c csrc/parse_result.c csrc/buffer.c \
 		$$($(PKG_CONFIG) --libs lua5.4 libxml-2.0)
 	@for f in spec/fixtures/parse/*; do \
 		case $$f in *.xml) p='\000';; *.html) p='\002';; *) p='\001';; esac; \

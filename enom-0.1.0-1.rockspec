@@ -36,8 +36,8 @@ build = {
       ["enom.core"] = {
          sources = {
             "csrc/buffer.c", "csrc/client.c", "csrc/core.c", "csrc/encode.c",
-            "csrc/parse.c", "csrc/parse_kv.c", "csrc/parse_xml.c", "csrc/system.c",
-            "csrc/transfer.c",
+            "csrc/parse.c", "csrc/parse_kv.c", "csrc/parse_result.c", "csrc/parse_xml.c",
+            "csrc/system.c", "csrc/transfer.c",
          },
          defines = { "_GNU_SOURCE" },
          libraries = { "curl", "xml2" },

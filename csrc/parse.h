@@ -1,11 +1,9 @@
 /*
- * parse.h - shared by parse.c, parse_xml.c and parse_kv.c only.
+ * parse.h - the format parsers, as parse.c calls them.
  *
- * Each format parser finds keys and values in the body and hands them to
- * the enom_result_* helpers, which build the one normalised table that
- * enom.core.parse returns for every format:
- *
- *   { command, err_count, errors, done, responses, fields, indexed, records }
+ * Each pushes the normalised result table (returns 1) or nil and
+ * "parse error: <reason>" (returns 2). The table is described in
+ * parse_result.h.
  */
 #ifndef ENOM_PARSE_H
 #define ENOM_PARSE_H
@@ -14,67 +12,6 @@
 
 #include "enom.h"
 
-/* Lua stack slots of the table under construction and its parts. Errors
- * and responses are first gathered by their index (Err3 -> [3]) and turned
- * into gap-free arrays by enom_result_close. */
-typedef struct enom_result {
-    int t;         /* the result table */
-    int fields;    /* name -> string */
-    int indexed;   /* lower(base) -> { [n] = string } (Text/HTML) */
-    int records;   /* lower(name) -> { record, ... } (XML) */
-    int errors;    /* n -> string */
-    int responses; /* n -> { number =, string = } */
-    long nerr, minerr, maxerr;    /* distinct error indices seen, range */
-    long nresp, minresp, maxresp; /* the same for responses */
-    long nfound;   /* fields, errors and responses seen */
-    int done;      /* a Done field equal to "true" was seen (last wins) */
-} enom_result;
-
-#define ENOM_RESPONSE_NUMBER 0
-#define ENOM_RESPONSE_STRING 1
-
-/* Longest key lowered on the C stack; longer ones go through a userdata. */
-#define ENOM_KEY_BUF 128
-
-/* Pushes the result table and its parts; the caller must leave the stack
- * above them balanced between calls. */
-void enom_result_open(lua_State *L, enom_result *r, int nfields);
-
-/* A field by its original name. Command, ErrCount and Done (any case)
- * also fill command, err_count and done. */
-void enom_result_field(lua_State *L, enom_result *r, const char *key, size_t klen, const char *val,
-                       size_t vlen);
-
-/* Err<idx>; idx < 0 appends after the largest index seen. */
-void enom_result_error(lua_State *L, enom_result *r, long idx, const char *val, size_t vlen);
-
-/* ResponseNumber<idx> or ResponseString<idx> (which = ENOM_RESPONSE_*). */
-void enom_result_response(lua_State *L, enom_result *r, long idx, int which, const char *val,
-                          size_t vlen);
-
-/* A Text/HTML key: ErrN, ResponseNumberN, ResponseStringN, other keys
- * ending in digits (-> indexed) or a plain field. */
-void enom_result_kv(lua_State *L, enom_result *r, const char *key, size_t klen, const char *val,
-                    size_t vlen);
-
-/* Finishes the table: pops the parts, leaves the result table on top. */
-void enom_result_close(lua_State *L, enom_result *r);
-
-/* Pushes nil and "parse error: <reason>"; returns 2. The reason must never
- * carry body content: bodies hold passwords. */
-int enom_parse_fail(lua_State *L, const char *reason);
-
-/* Pushes s lower-cased (ASCII). */
-void enom_push_lower(lua_State *L, const char *s, size_t n);
-
-/* If key ends in 1-9 decimal digits after a non-empty base, sets *baselen
- * and *n and returns 1. */
-int enom_split_index(const char *key, size_t klen, size_t *baselen, long *n);
-
-/* Case-insensitive comparison of s[0..n) with the lower-case literal lit. */
-int enom_ieq(const char *s, size_t n, const char *lit);
-
-/* The format parsers: push the result table (1) or nil, err (2). */
 int enom_parse_xml(lua_State *L, const char *body, size_t len);
 int enom_parse_text(lua_State *L, const char *body, size_t len);
 int enom_parse_html(lua_State *L, const char *body, size_t len);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "parse_result.h"
 
 static int is_space(char c)
 {

@@ -31,6 +31,7 @@
 #include <libxml/parserInternals.h>
 
 #include "parse.h"
+#include "parse_result.h"
 
 #if LIBXML_VERSION >= 21200
 typedef const xmlError *enom_xml_error;
