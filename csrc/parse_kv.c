@@ -2,18 +2,23 @@
  * parse_kv.c - eNom's Text and HTML response formats.
  *
  * Text: one field a line, "Key=Value" split on the first '=' (values may
- * hold '='), or "Key: Value" as some of eNom's pages print it. Whichever
- * separator comes first on the line wins; a ':' separates only when a
- * space, a tab or the end of the line follows it, so "2:14:59 AM" and
- * "https://..." stay in values. Lines starting with ';' are comments.
+ * hold '='), or "Key: Value" / "Key:Value" as some of eNom's pages print
+ * it. Whichever separator comes first on the line wins, but a ':' counts
+ * only when what precedes it is a key, so "2:14:59 AM" and "https://..."
+ * stay in values. Lines starting with ';' are comments.
  *
  * HTML: the same ';' lines (ending in <br>), <HTML><BODY> wrappers and one
- * "<STRONG>Key: </ STRONG>value<br>" a field; values carry HTML entities.
+ * "<STRONG>Key: </ STRONG>value<br>" a field, also written "</STRONG>",
+ * "Key= " and "<BR>" or "<br />"; values carry HTML entities and may hold
+ * raw markup (a list such as "<DomainNames><ID>1</ID></DomainNames>"), so
+ * a value runs to the line break tag or the next <STRONG>, not to the
+ * first '<'.
  *
  * Both: LF or CRLF, blank lines skipped, a last line without a newline
  * accepted; keys and values trimmed of surrounding spaces and tabs. Keys
- * must look like keys (no spaces, no markup characters), so an error page
- * or other garbage yields "no fields found" instead of a table of noise.
+ * must look like keys (a letter or '_' first, no markup characters, single
+ * inner spaces only: eNom writes "Aux BillingFName"), so an error page or
+ * other garbage yields "no fields found" instead of a table of noise.
  * Nothing here allocates outside Lua, so a Lua error (out of memory) at
  * any point leaks nothing.
  */
@@ -38,12 +43,21 @@ static void trim(const char **p, const char **e)
 static int valid_key(const char *k, size_t n)
 {
     size_t i;
+    unsigned char c0;
     if (n == 0)
         return 0;
-    for (i = 0; i < n; i++) {
+    c0 = (unsigned char)k[0];
+    if (!((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z') || c0 == '_'))
+        return 0;
+    for (i = 1; i < n; i++) {
         unsigned char c = (unsigned char)k[i];
-        if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '\'' || c == '&'
-            || c == '=')
+        if (c == ' ') {
+            if (i + 1 == n || k[i + 1] == ' ')
+                return 0;
+            continue;
+        }
+        if (c < ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '\'' || c == '&'
+            || c == '=' || c == ':')
             return 0;
     }
     return 1;
@@ -74,9 +88,17 @@ int enom_parse_text(lua_State *L, const char *body, size_t len)
             continue;
         }
         for (q = p; q < le; q++) {
-            if (*q == '=' || (*q == ':' && (q + 1 == le || is_space(q[1])))) {
+            if (*q == '=') {
                 sep = q;
                 break;
+            }
+            if (*q == ':') {
+                const char *kb0 = p, *ke0 = q;
+                trim(&kb0, &ke0);
+                if (valid_key(kb0, (size_t)(ke0 - kb0))) {
+                    sep = q;
+                    break;
+                }
             }
         }
         if (sep == NULL) {
@@ -206,6 +228,36 @@ static size_t decode_into(const char *p, const char *e, char *out)
     return (size_t)(o - out);
 }
 
+/* Is p (at '<') a line break tag: <br>, <br/>, <br /> in any case? */
+static int is_br(const char *p, const char *e)
+{
+    const char *q = p + 3;
+    if (e - p < 4 || !enom_ieq(p, 3, "<br"))
+        return 0;
+    while (q < e && is_space(*q))
+        q++;
+    if (q < e && *q == '/')
+        q++;
+    return q < e && *q == '>';
+}
+
+/* Where a value starting at vb ends: at a line break tag, at the next
+ * field's <STRONG>, or at the end of the line. Raw markup in between is
+ * part of the value. */
+static const char *value_end(const char *vb, const char *le)
+{
+    const char *q = vb;
+    while (q < le) {
+        q = memchr(q, '<', (size_t)(le - q));
+        if (q == NULL)
+            return le;
+        if (is_br(q, le) || ((size_t)(le - q) >= 8 && enom_ieq(q, 8, "<strong>")))
+            return q;
+        q++;
+    }
+    return le;
+}
+
 int enom_parse_html(lua_State *L, const char *body, size_t len)
 {
     enom_result r;
@@ -257,14 +309,10 @@ int enom_parse_html(lua_State *L, const char *body, size_t len)
                 continue;
             }
             vb = q + 1;
-            /* Values hold no raw '<' (it would be &lt;): the value ends at
-             * <br>, at the next tag, or at the end of the line. */
-            ve = memchr(vb, '<', (size_t)(le - vb));
-            if (ve == NULL)
-                ve = le;
+            ve = value_end(vb, le);
             p = ve;
             trim(&kb, &ke);
-            if (ke > kb && ke[-1] == ':')
+            if (ke > kb && (ke[-1] == ':' || ke[-1] == '='))
                 ke--;
             trim(&kb, &ke);
             trim(&vb, &ve);

@@ -106,6 +106,21 @@ void enom_result_open(lua_State *L, enom_result *r, int nfields)
     r->errors = lua_gettop(L);
     lua_newtable(L);
     r->responses = lua_gettop(L);
+    lua_newtable(L);
+    r->bases = lua_gettop(L);
+}
+
+/* Remembers the value of a "...Count" field that may size a list. */
+static void note_count(enom_result *r, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    long long n;
+    if (klen < 5 || !enom_ieq(key + klen - 5, 5, "count") || r->ncounts >= ENOM_MAX_COUNTS)
+        return;
+    if ((klen == 8 && enom_ieq(key, klen, "errcount"))
+        || (klen == 13 && enom_ieq(key, klen, "responsecount")))
+        return;
+    if (parse_integer(val, vlen, &n) && n >= 1 && n <= 1000000000)
+        r->counts[r->ncounts++] = (long)n;
 }
 
 void enom_result_field(lua_State *L, enom_result *r, const char *key, size_t klen, const char *val,
@@ -115,6 +130,7 @@ void enom_result_field(lua_State *L, enom_result *r, const char *key, size_t kle
     lua_pushlstring(L, val, vlen);
     lua_rawset(L, r->fields);
     r->nfound++;
+    note_count(r, key, klen, val, vlen);
 
     if (klen == 7 && enom_ieq(key, klen, "command")) {
         lua_pushlstring(L, val, vlen);
@@ -208,6 +224,9 @@ void enom_result_kv(lua_State *L, enom_result *r, const char *key, size_t klen, 
         lua_pushvalue(L, -2);
         lua_pushvalue(L, -2);
         lua_rawset(L, r->indexed);       /* base list */
+        lua_pushvalue(L, -2);
+        lua_pushlstring(L, key, bl);
+        lua_rawset(L, r->bases);         /* as first spelt */
     }
     lua_pushlstring(L, val, vlen);
     lua_rawseti(L, -2, (int)n);
@@ -247,8 +266,58 @@ static void push_compacted(lua_State *L, int idx, long n, long min, long max)
     lua_remove(L, -2); /* the key array */
 }
 
+static int is_count(const enom_result *r, long n)
+{
+    int i;
+    for (i = 0; i < r->ncounts; i++) {
+        if (r->counts[i] == n)
+            return 1;
+    }
+    return 0;
+}
+
+/* Moves the keys of base lists that are not list columns (see parse_result.h)
+ * back to fields under their own names. */
+static void resolve_indexes(lua_State *L, enom_result *r)
+{
+    luaL_checkstack(L, 8, "enom.core.parse");
+    lua_pushnil(L);
+    while (lua_next(L, r->indexed) != 0) { /* base list */
+        long count = 0, min = 0, max = 0;
+        int list = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, list) != 0) {
+            long n = (long)lua_tointeger(L, -2);
+            if (count == 0 || n < min)
+                min = n;
+            if (count == 0 || n > max)
+                max = n;
+            count++;
+            lua_pop(L, 1);
+        }
+        if (!(min == 1 && count == max && (max >= 3 || is_count(r, max)))) {
+            const char *orig;
+            lua_pushvalue(L, list - 1);
+            lua_rawget(L, r->bases);
+            orig = lua_tostring(L, -1); /* anchored on the stack */
+            lua_pushnil(L);
+            while (lua_next(L, list) != 0) {
+                lua_pushfstring(L, "%s%d", orig, (int)lua_tointeger(L, -2));
+                lua_insert(L, -2);
+                lua_rawset(L, r->fields);
+            }
+            lua_pop(L, 1); /* orig */
+            lua_pushvalue(L, list - 1);
+            lua_pushnil(L);
+            lua_rawset(L, r->indexed); /* clearing a visited key is allowed */
+        }
+        lua_pop(L, 1); /* list */
+    }
+}
+
 void enom_result_close(lua_State *L, enom_result *r)
 {
+    resolve_indexes(L, r);
     lua_pushboolean(L, r->done);
     lua_setfield(L, r->t, "done");
     push_compacted(L, r->errors, r->nerr, r->minerr, r->maxerr);

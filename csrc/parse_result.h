@@ -15,6 +15,10 @@
 
 #include "enom.h"
 
+/* "...Count" fields remembered to tell list columns from names that merely
+ * end in digits; a Text answer has a handful. */
+#define ENOM_MAX_COUNTS 16
+
 /* Lua stack slots of the table under construction and its parts. Errors
  * and responses are first gathered by their index (Err3 -> [3]) and turned
  * into gap-free arrays by enom_result_close. */
@@ -25,10 +29,13 @@ typedef struct enom_result {
     int records;   /* lower(name) -> { record, ... } (XML) */
     int errors;    /* n -> string */
     int responses; /* n -> { number =, string = } */
+    int bases;     /* lower(base) -> the base as first spelt (Text/HTML) */
     long nerr, minerr, maxerr;    /* distinct error indices seen, range */
     long nresp, minresp, maxresp; /* the same for responses */
     long nfound;   /* fields, errors and responses seen */
     int done;      /* a Done field equal to "true" was seen (last wins) */
+    int ncounts;   /* values of "...Count" fields, for enom_result_close */
+    long counts[ENOM_MAX_COUNTS];
 } enom_result;
 
 #define ENOM_RESPONSE_NUMBER 0
@@ -54,11 +61,18 @@ void enom_result_response(lua_State *L, enom_result *r, long idx, int which, con
                           size_t vlen);
 
 /* A Text/HTML key: ErrN, ResponseNumberN, ResponseStringN, other keys
- * ending in digits (-> indexed) or a plain field. */
+ * ending in digits (-> indexed, for now) or a plain field. */
 void enom_result_kv(lua_State *L, enom_result *r, const char *key, size_t klen, const char *val,
                     size_t vlen);
 
-/* Finishes the table: pops the parts, leaves the result table on top. */
+/* Finishes the table: pops the parts, leaves the result table on top.
+ *
+ * A Text/HTML key "Name<digits>" is a list index only when the answer
+ * says so: its indexes run 1..n without a gap and either n >= 3 or a
+ * "...Count" field (not ErrCount or ResponseCount) equals n. Otherwise
+ * (Address1 and Address2 of a contact) the keys go back to fields under
+ * their own names, as XML gives them. The typed layer, which knows each
+ * command's declared shape, reads declared columns from either place. */
 void enom_result_close(lua_State *L, enom_result *r);
 
 /* Pushes nil and "parse error: <reason>"; returns 2. The reason must never

@@ -13,13 +13,24 @@
  * substitution. Entity declarations are dropped as the parser reports them
  * and entity look-ups find nothing, so "billion laughs" and external
  * entities (SYSTEM "file:///...") are undeclared references: a well-formed
- * error, never an expansion and never a file read. Errors go to a handler
- * of this parse only; nothing global is changed.
+ * error, never an expansion and never a file read.
+ *
+ * Diagnostics: every libxml2 message of a parse goes to that parse and
+ * never to stderr (bodies hold passwords). The parser context's own
+ * handler catches the parser's errors, but some paths report with no
+ * context at all (a failed character conversion: "encoding error ...
+ * bytes 0xFF 0x3C") and reach libxml2's thread-local generic and
+ * structured handlers, whose default prints to stderr. Both are pointed
+ * at this parse for its duration and put back afterwards; they are
+ * thread-local, so another thread's parse is not disturbed.
  *
  * Text: the text and CDATA of a leaf (an element without element
  * children), with leading and trailing whitespace trimmed: eNom
- * pretty-prints its XML. Attributes, comments and processing instructions
- * are ignored.
+ * pretty-prints its XML. An attribute is read as a leaf of the record
+ * that holds its element (<domainname domainnameid="1" sld="a"/> inside
+ * <dotnameforwarding> gives that record domainnameid and sld), which is
+ * how eNom's Text format flattens them. Comments and processing
+ * instructions are ignored.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -111,6 +122,52 @@ static void note_root_name(xml_state *st, const xmlChar *name)
     memcpy(st->rootname, name, n + 1);
 }
 
+/* An element's attributes as leaves of its parent, before the element's
+ * own event. Names come from the parser's dictionary, like element names. */
+static void add_attributes(xml_state *st, frame *parent, int nattr, const xmlChar **attrs)
+{
+    int i;
+    for (i = 0; i < nattr && st->why == NULL; i++) {
+        const xmlChar *name = attrs[i * 5];
+        const xmlChar *value = attrs[i * 5 + 3], *end = attrs[i * 5 + 4], *p;
+        uint32_t namelen, n;
+        size_t at;
+        char hdr[EV_HDR];
+        if (attrs[i * 5 + 1] != NULL) {
+            name = xmlDictQLookup(st->ctxt->dict, attrs[i * 5 + 1], name);
+            if (name == NULL) {
+                stop(st, "out of memory");
+                return;
+            }
+        }
+        namelen = (uint32_t)strlen((const char *)name);
+        hdr[0] = EV_LEAF;
+        memcpy(hdr + 1, &name, sizeof name);
+        memcpy(hdr + 1 + sizeof name, &namelen, sizeof namelen);
+        memset(hdr + EV_N_AT, 0, sizeof(uint32_t));
+        at = st->ev.len;
+        append(st, hdr, sizeof hdr);
+        /* Without entity substitution libxml2 hands '&' over as "&#38;";
+         * every other reference arrives decoded. */
+        for (p = value; p < end && st->why == NULL;) {
+            const xmlChar *amp = memchr(p, '&', (size_t)(end - p));
+            const xmlChar *stop_at = amp != NULL ? amp : end;
+            append(st, p, (size_t)(stop_at - p));
+            if (amp == NULL)
+                break;
+            append(st, "&", 1);
+            p = (end - amp >= 5 && memcmp(amp, "&#38;", 5) == 0) ? amp + 5 : amp + 1;
+        }
+        if (st->why != NULL)
+            return;
+        n = (uint32_t)(st->ev.len - at - EV_HDR);
+        put_u32(st, at + EV_N_AT, n);
+        parent->nleaves++;
+        if (st->depth == 1)
+            st->rootleaves++;
+    }
+}
+
 static void on_start(void *ud, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
                      int nns, const xmlChar **ns, int nattr, int ndefaulted, const xmlChar **attrs)
 {
@@ -119,7 +176,7 @@ static void on_start(void *ud, const xmlChar *localname, const xmlChar *prefix, 
     frame *parent, *f;
     uint32_t namelen;
     char hdr[EV_HDR];
-    (void)uri, (void)nns, (void)ns, (void)nattr, (void)ndefaulted, (void)attrs;
+    (void)uri, (void)nns, (void)ns, (void)ndefaulted;
 
     if (st->why != NULL)
         return;
@@ -156,6 +213,9 @@ static void on_start(void *ud, const xmlChar *localname, const xmlChar *prefix, 
             put_u32(st, parent->at + EV_N_AT, 0);
         }
     }
+    add_attributes(st, parent, nattr, attrs);
+    if (st->why != NULL)
+        return;
     f = &st->stack[st->depth++];
     f->name = name;
     f->at = st->ev.len;
@@ -248,6 +308,37 @@ static void on_error(void *ud, enom_xml_error e)
         return;
     st->err_code = e->code != 0 ? e->code : -1;
     st->err_line = e->line;
+}
+
+/* libxml2's generic handler: printf-style text with no error code. The
+ * same problem also reaches on_error with its code, so nothing is kept. */
+static void swallow_generic(void *ud, const char *msg, ...)
+{
+    (void)ud, (void)msg;
+}
+
+/* The thread-local handlers in force before a parse. */
+typedef struct saved_handlers {
+    xmlGenericErrorFunc generic;
+    void *generic_ctx;
+    xmlStructuredErrorFunc structured;
+    void *structured_ctx;
+} saved_handlers;
+
+static void route_diagnostics(xml_state *st, saved_handlers *saved)
+{
+    saved->generic = xmlGenericError;
+    saved->generic_ctx = xmlGenericErrorContext;
+    saved->structured = xmlStructuredError;
+    saved->structured_ctx = xmlStructuredErrorContext;
+    xmlSetGenericErrorFunc(st, swallow_generic);
+    xmlSetStructuredErrorFunc(st, on_error);
+}
+
+static void restore_diagnostics(const saved_handlers *saved)
+{
+    xmlSetGenericErrorFunc(saved->generic_ctx, saved->generic);
+    xmlSetStructuredErrorFunc(saved->structured_ctx, saved->structured);
 }
 
 /* ---- second pass: events -> Lua table (runs under lua_pcall) ---- */
@@ -417,6 +508,15 @@ static const char *error_reason(const xml_state *st, char *buf, size_t size)
     switch (st->err_code) {
     case XML_ERR_DOCUMENT_EMPTY:
         return "not an XML document";
+    case XML_ERR_INVALID_CHAR:
+    case XML_ERR_INVALID_ENCODING:
+    case XML_ERR_UNSUPPORTED_ENCODING:
+    case XML_I18N_CONV_FAILED:
+    case XML_I18N_NO_HANDLER:
+        if (st->err_line <= 0)
+            return "badly encoded XML";
+        snprintf(buf, size, "badly encoded XML at line %d", st->err_line);
+        return buf;
     case XML_ERR_UNDECLARED_ENTITY:
     case XML_WAR_UNDECLARED_ENTITY:
     case XML_ERR_ENTITY_LOOP:
@@ -443,6 +543,7 @@ int enom_parse_xml(lua_State *L, const char *body, size_t len)
     xmlSAXHandler sax;
     xml_state *st;
     xmlParserCtxtPtr ctxt;
+    saved_handlers saved;
     int rc;
 
     if (len > INT_MAX) /* event lengths are 32-bit */
@@ -472,8 +573,10 @@ int enom_parse_xml(lua_State *L, const char *body, size_t len)
 
     st->in = body;
     st->inlen = len;
+    route_diagnostics(st, &saved);
     ctxt = xmlCreateIOParserCtxt(&sax, st, read_body, NULL, st, XML_CHAR_ENCODING_NONE);
     if (ctxt == NULL) {
+        restore_diagnostics(&saved);
         enom_buf_free(&st->ev);
         return luaL_error(L, "enom.core.parse: cannot create an XML parser");
     }
@@ -485,6 +588,7 @@ int enom_parse_xml(lua_State *L, const char *body, size_t len)
     ctxt->validate = 0;
 
     xmlParseDocument(ctxt);
+    restore_diagnostics(&saved);
 
     if (st->why != NULL || !ctxt->wellFormed) {
         /* reason is static or in buf: it outlives the parser. */

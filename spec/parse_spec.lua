@@ -245,7 +245,8 @@ describe("core.parse", function()
         "Empty=",
         "Done: true",
       }, "\n"), "text"))
-      assert.same({ "11/6/2015 2:14:59 AM" }, t.indexed.expdate)
+      -- one ExpDate1 and no count that says it is a list: a field by its name
+      assert.equal("11/6/2015 2:14:59 AM", t.fields.ExpDate1)
       assert.equal("a: b", t.fields.Note)
       assert.equal("c=d", t.fields.Other)
       assert.equal("", t.fields.IsLockable)
@@ -270,10 +271,30 @@ describe("core.parse", function()
       assert.equal(2, n)
     end)
 
-    it("files keys ending in digits under indexed, by lower-cased base", function()
-      local t = assert(core.parse("Username1=neil\nUserName2=bob\nadmin1=1\nPakBundleId1=1003774\nDone=true\n", "text"))
-      assert.same({ username = { "neil", "bob" }, admin = { "1" }, pakbundleid = { "1003774" } }, t.indexed)
+    it("files list columns under indexed, by lower-cased base, when a count says so", function()
+      local t = assert(core.parse("Username1=neil\nUserName2=bob\nadmin1=1\nadmin2=0\nEmailCount=2\n" ..
+        "PakBundleId1=1003774\nCount=1\nDone=true\n", "text"))
+      assert.same({ username = { "neil", "bob" }, admin = { "1", "0" }, pakbundleid = { "1003774" } }, t.indexed)
       assert.is_nil(t.fields.Username1)
+    end)
+
+    it("files three or more consecutive indexes under indexed without a count", function()
+      local t = assert(core.parse("Type1=a\nType2=b\nType3=c\nDone=true\n", "text"))
+      assert.same({ type = { "a", "b", "c" } }, t.indexed)
+    end)
+
+    it("keeps names that merely end in digits as fields, as XML does", function()
+      local t = assert(core.parse("RegistrantAddress1=1 Main St\nRegistrantAddress2=\nTechAddress1=2 Side St\n" ..
+        "TechAddress2=Suite 3\nErrCount=2\nErr1=a\nErr2=b\nDone=true\n", "text"))
+      assert.same({}, t.indexed)
+      assert.equal("1 Main St", t.fields.RegistrantAddress1)
+      assert.equal("", t.fields.RegistrantAddress2)
+      assert.equal("Suite 3", t.fields.TechAddress2)
+      assert.same({ "a", "b" }, t.errors)
+      -- a gap is no list either
+      local g = assert(core.parse("Name1=a\nName3=c\nName4=d\nDone=true\n", "text"))
+      assert.same({}, g.indexed)
+      assert.equal("d", g.fields.Name4)
     end)
 
     it("is done only when a Done field says true", function()
@@ -335,7 +356,7 @@ describe("core.parse", function()
       local t = assert(core.parse(
         "<STRONG>Password1: </ STRONG>a&amp;b&lt;c&gt;d&quot;e&#39;f&#65;&#x42;&#233;&bogus;&#0;&<br>\n" ..
         "<STRONG>Done: </ STRONG>true<br>\n", "html"))
-      assert.same({ "a&b<c>d\"e'fAB\195\169&bogus;&#0;&" }, t.indexed.password)
+      assert.equal("a&b<c>d\"e'fAB\195\169&bogus;&#0;&", t.fields.Password1)
     end)
 
     it("parses fields that share one line", function()
@@ -502,6 +523,57 @@ describe("core.parse", function()
       assert.equal("pw1000&x", x.records.pop[1000].password)
       assert.same(normalised(x), normalised(t))
       assert.same(x.fields, t.fields)
+    end)
+  end)
+  describe("libxml2's diagnostics", function()
+    -- A child process, so that anything libxml2 prints lands in a file we
+    -- can read: nothing may reach stderr, the bytes of a body least of all.
+    local function stderr_of(body)
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -m 700 " .. dir))
+      local f = assert(io.open(dir .. "/body", "wb"))
+      f:write(body)
+      f:close()
+      local script = dir .. "/parse.lua"
+      f = assert(io.open(script, "w"))
+      f:write([[
+local core = require "enom.core"
+local body = assert(io.open(arg[1], "rb")):read("a")
+local t, err = core.parse(body, "xml")
+io.stdout:write(tostring(t and "table" or err), "\n")
+]])
+      f:close()
+      local lua = arg and arg[-1] or "lua5.4"
+      local cmd = string.format("LUA_CPATH=%q LUA_PATH=%q %s %s %s/body >%s/out 2>%s/err", package.cpath,
+        package.path, lua, script, dir, dir, dir)
+      os.execute(cmd)
+      local out = assert(io.open(dir .. "/out")):read("a")
+      local err = assert(io.open(dir .. "/err")):read("a")
+      os.execute("rm -rf " .. dir)
+      return out, err
+    end
+
+    it("never reach stderr, also for a badly encoded body (bytes 0xFF 0x3C)", function()
+      local bodies = {
+        '<?xml version="1.0" encoding="ISO-2022-JP"?><interface-response>\255\60Pass</interface-response>',
+        '<?xml version="1.0" encoding="utf-16"?><interface-response>\255\60</interface-response>',
+        '<?xml version="1.0" encoding="no-such-encoding"?><interface-response/>',
+        "<interface-response><Password1>\255\60secret</Password1></interface-response>",
+      }
+      for _, body in ipairs(bodies) do
+        local out, err = stderr_of(body)
+        assert.equal("", err)
+        assert.matches("^parse error: ", out)
+      end
+      assert.matches("^parse error: badly encoded XML", (stderr_of(bodies[1])))
+    end)
+
+    it("are put back: a later parse still reports its own errors", function()
+      local t, err = core.parse("<interface-response><a></interface-response>", "xml")
+      assert.is_nil(t)
+      assert.matches("malformed XML at line 1", err)
+      assert.is_table(assert(core.parse("<interface-response><Done>true</Done></interface-response>", "xml")))
     end)
   end)
 end)
