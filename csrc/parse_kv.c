@@ -40,24 +40,35 @@ static void trim(const char **p, const char **e)
         (*e)--;
 }
 
+/* Bytes a key may hold: 1 anywhere, 2 first (letters, '_'), 3 a space
+ * (inside only, never two in a row); 0 never (controls, markup, '=', ':'). */
+static unsigned char key_class[256];
+
+static void init_key_class(void)
+{
+    int c;
+    for (c = 0x21; c < 0x7f; c++)
+        key_class[c] = 1;
+    for (c = 0x80; c < 0x100; c++)
+        key_class[c] = 1;
+    for (c = 'A'; c <= 'Z'; c++)
+        key_class[c] = key_class[c + ('a' - 'A')] = 2;
+    key_class['_'] = 2;
+    key_class[' '] = 3;
+    key_class['<'] = key_class['>'] = key_class['"'] = key_class['\''] = 0;
+    key_class['&'] = key_class['='] = key_class[':'] = 0;
+}
+
 static int valid_key(const char *k, size_t n)
 {
     size_t i;
-    unsigned char c0;
-    if (n == 0)
-        return 0;
-    c0 = (unsigned char)k[0];
-    if (!((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z') || c0 == '_'))
+    if (key_class['A'] == 0)
+        init_key_class(); /* idempotent: racing threads write the same bytes */
+    if (n == 0 || key_class[(unsigned char)k[0]] != 2)
         return 0;
     for (i = 1; i < n; i++) {
-        unsigned char c = (unsigned char)k[i];
-        if (c == ' ') {
-            if (i + 1 == n || k[i + 1] == ' ')
-                return 0;
-            continue;
-        }
-        if (c < ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '\'' || c == '&'
-            || c == '=' || c == ':')
+        unsigned char cl = key_class[(unsigned char)k[i]];
+        if (cl == 0 || (cl == 3 && (i + 1 == n || k[i + 1] == ' ')))
             return 0;
     }
     return 1;

@@ -68,8 +68,9 @@ void enom_result_kv(lua_State *L, enom_result *r, const char *key, size_t klen, 
 /* Finishes the table: pops the parts, leaves the result table on top.
  *
  * A Text/HTML key "Name<digits>" is a list index only when the answer
- * says so: its indexes run 1..n without a gap and either n >= 3 or a
- * "...Count" field (not ErrCount or ResponseCount) equals n. Otherwise
+ * says so: its indexes run 1..n (n the border of the list, as Lua's #)
+ * and either n >= 3 or a "...Count" field (not ErrCount or
+ * ResponseCount) equals n. Otherwise
  * (Address1 and Address2 of a contact) the keys go back to fields under
  * their own names, as XML gives them. The typed layer, which knows each
  * command's declared shape, reads declared columns from either place. */

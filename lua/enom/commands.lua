@@ -15,6 +15,25 @@
 --   `count`: the parameter that carries the number of records (ModifyPOP3)
 --   `batch`: records per request when a call is split (setup_pop3_users)
 --   `secret`: the field is a password; it is redacted everywhere
+--
+-- Result shape (`result`): where the command's data sits in eNom's answers,
+-- so that a new shape from eNom is a change here, not in code. Key names
+-- are eNom's, matched in any case. `enom.results` reads it.
+--   fields  = { out = { "Key", type, aliases = { "Other", ... }, within = "elem" } }
+--             a scalar; `aliases` are other keys eNom uses for it (GetCatchAll's
+--             Text has ForwardTo, not CatchAll); `within` an XML element that
+--             may wrap it (GetMailHosts' <mailhosts><MailHostCount>); `count_of`:
+--             when absent, the length of that list.
+--   records = { out = { xml = "elem", prefix = "Pak", key = "Col", single = true,
+--             columns = { out = { "Col", type, secret = true, aliases = {...} } } } }
+--             a list of records: XML repeats <elem>; Text and HTML index the
+--             columns (prefix .. Col .. i). Declared columns are indexes even
+--             when nothing else in the answer says so (a one-mailbox GetPOP3);
+--             `single`: one record may come un-indexed (GetPOPForwarding's
+--             Text: username=, forwardto=).
+--   lists   = { out = { xml = "elem", key = "Col", type } }: repeated leaves
+--             of one XML element, an indexed key in Text (BundleID1..N).
+--   type: "string" (default), "integer", "number", "boolean".
 local _M = { _VERSION = "0.1.0" }
 
 local SLD = { name = "SLD", required = true, max = 63 }
@@ -53,19 +72,63 @@ _M.list = {
                 { key = "display_name", name = "DisplayName", max = 60 },
             },
         },
-        result = "setup",
+        result = {
+            fields = {
+                success = { "Success", "boolean", aliases = { "Successful" } },
+                accounts_created = { "AccountsCreated", "integer" },
+                accounts_failed = { "AccountsFailed", "integer" },
+            },
+        },
         spends = true,
     },
     PurchasePOPBundle = {
         method = "purchase_pop_bundle",
         params = with_domain { quantity = { name = "Quantity", type = "integer", default = 1, min = 1, max = 10 } },
-        result = "purchase",
+        result = {
+            fields = {
+                order_id = { "OrderID" },
+                bundle_count = { "BundleCount", "integer", count_of = "bundle_ids" },
+            },
+            lists = { bundle_ids = { xml = "Bundles", key = "BundleID", "integer" } },
+        },
         spends = true,
     },
     GetPOP3 = {
         method = "get_pop3",
         params = with_domain { get_default_only = { name = "GetDefaultOnly", type = "boolean" } },
-        result = "pop3",
+        result = {
+            fields = {
+                email_count = { "EmailCount", "integer" },
+                pak_count = { "Count", "integer" },
+            },
+            records = {
+                mailboxes = {
+                    xml = "pop", key = "Username",
+                    columns = {
+                        username = { "Username" },
+                        password = { "Password", secret = true },
+                        quota = { "Quota", "integer" },
+                        expires = { "ExpDate" },
+                        bundle_id = { "BundleId", "integer" },
+                        auto_renew = { "AutoRenew", "boolean" },
+                        admin = { "admin", "boolean" },
+                        quota_used = { "quotaused", "integer" },
+                    },
+                },
+                paks = {
+                    xml = "Pak", prefix = "Pak", key = "BundleId",
+                    columns = {
+                        bundle_id = { "BundleId", "integer" },
+                        purchased = { "QtyPurchased", "integer" },
+                        free = { "QtyAvailable", "integer" },
+                        expires = { "ExpDate" },
+                        auto_renew = { "AutoRenew", "boolean" },
+                        quota = { "Quota", "integer" },
+                        product_type = { "ProdType", "integer" },
+                    },
+                },
+            },
+        },
         read_only = true,
     },
     ModifyPOP3 = {
@@ -80,7 +143,13 @@ _M.list = {
                 { key = "admin", name = "IsAdmin", type = "boolean" },
             },
         },
-        result = "modify",
+        result = {
+            fields = {
+                success = { "Success", "boolean", aliases = { "Successful" } },
+                accounts_modified = { "AccountsModified", "integer" },
+                accounts_failed = { "AccountsFailed", "integer" },
+            },
+        },
     },
     DeletePOP3 = {
         method = "delete_pop3",
@@ -89,28 +158,67 @@ _M.list = {
             arg = "users", name = "users", min = 1, unique = "username", scalar = "username",
             fields = { { key = "username", name = "UserName", required = true, max = USERNAME_MAX } },
         },
-        result = "delete",
+        result = {
+            fields = {
+                success = { "success", "boolean", aliases = { "Successful" } },
+                accounts_deleted = { "AccountsDeleted", "integer" },
+            },
+        },
     },
     DeletePOPPak = {
         method = "delete_pop_pak",
         params = with_domain { bundle_id = { name = "BundleID", required = true, type = "integer" } },
-        result = "basic",
+        result = {},
     },
     DeleteAllPOPPaks = {
         method = "delete_all_pop_paks",
         params = domain,
-        result = "delete_all",
+        result = { fields = { paks_removed = { "PaksRemoved", "integer" } } },
     },
     GetPOPForwarding = {
         method = "get_pop_forwarding",
         params = with_domain { username = { name = "UserName", required = true, max = USERNAME_MAX } },
-        result = "pop_forwarding",
+        result = {
+            fields = { count = { "Count", "integer" } },
+            records = {
+                forwards = {
+                    xml = "popforwarding", key = "UserName", single = true,
+                    columns = {
+                        domain = { "DomainName" },
+                        domain_name_id = { "DomainNameID", "integer" },
+                        username = { "UserName" },
+                        forward_to = { "ForwardTo" },
+                        active = { "Active", "boolean" },
+                    },
+                },
+            },
+        },
         read_only = true,
     },
     GetMailHosts = {
         method = "get_mail_hosts",
         params = domain,
-        result = "mail_hosts",
+        result = {
+            fields = {
+                count = { "MailHostCount", "integer", within = "mailhosts" },
+                email_forwarding = { "EmailForwarding", "boolean", within = "mailhosts" },
+                parking_enabled = { "ParkingEnabled", "boolean" },
+                service_select = { "ServiceSelect" },
+            },
+            records = {
+                hosts = {
+                    -- AddressX here is a column, not part of a name
+                    xml = "host", key = "HostName",
+                    columns = {
+                        host_id = { "hostID", "integer" },
+                        host_name = { "HostName" },
+                        record_type = { "RecordType" },
+                        address = { "Address" },
+                        mx_pref = { "MXPref", "integer" },
+                    },
+                },
+            },
+        },
         read_only = true,
     },
     Forwarding = {
@@ -125,35 +233,77 @@ _M.list = {
                 { key = "forward_to", name = "ForwardTo", required = true, max = 130 },
             },
         },
-        result = "forwarding",
+        result = {
+            fields = {
+                enabled = { "EmailForwardingEnabled", "boolean" },
+                mail_count = { "MailCount", "integer" },
+            },
+        },
     },
     GetForwarding = {
         method = "get_forwarding",
         params = with_domain { get_default_only = { name = "GetDefaultOnly", type = "boolean" } },
-        result = "get_forwarding",
+        result = {
+            fields = {
+                email_count = { "EmailCount", "integer" },
+                max_email = { "MaxEmail", "integer" },
+            },
+            records = {
+                forwards = {
+                    -- XML: <eforward><alias>, <forward-to>; Text: Username1, ForwardTo1
+                    xml = "eforward", key = "alias",
+                    columns = {
+                        alias = { "alias", aliases = { "Username" } },
+                        forward_to = { "forward-to", aliases = { "ForwardTo" } },
+                        status = { "status", "integer" }, -- 0 forwarding on, 1 off
+                        mail_id = { "mailid", "integer" },
+                        reject_reason = { "rejectreason" },
+                    },
+                },
+            },
+        },
         read_only = true,
     },
     GetCatchAll = {
         method = "get_catch_all",
         params = domain,
-        result = "catch_all",
+        result = { fields = { catch_all = { "CatchAll", aliases = { "ForwardTo" } } } },
         read_only = true,
     },
     GetDotNameForwarding = {
         method = "get_dot_name_forwarding",
         params = domain,
-        result = "dot_name_forwarding",
+        result = {
+            fields = {
+                -- XML: <dotnameforwarding> with <domainname domainnameid= sld= tld=/>;
+                -- Text: the same keys flat, attribute values still in quotes
+                status = { "status", "integer", within = "dotnameforwarding" },
+                address = { "address", within = "dotnameforwarding" },
+                domain_name_id = { "domainnameid", "integer", within = "dotnameforwarding" },
+                domain_rrp = { "DomainRRP" },
+            },
+        },
         read_only = true,
     },
     SetDotNameForwarding = {
         method = "set_dot_name_forwarding",
         params = with_domain { forward_to = { name = "ForwardTo", required = true, max = 130 } },
-        result = "set_dot_name_forwarding",
+        result = {
+            fields = {
+                forward_to = { "ForwardTo", within = "dotnameforwarding" },
+                domain_rrp = { "DomainRRP" },
+            },
+        },
     },
     GetBalance = {
         method = "get_balance",
         params = {},
-        result = "balance",
+        result = {
+            fields = {
+                balance = { "Balance", "number" },
+                available_balance = { "AvailableBalance", "number" },
+            },
+        },
         read_only = true,
     },
 }
