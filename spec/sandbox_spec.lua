@@ -100,7 +100,8 @@ describe("sandbox", function()
             local res, err = H.client():get_balance {}
             assert.is_nil(res)
             assert.equal("api", err.kind)
-            assert.equal(713254, err.response_number)
+            -- no recorded eNom answer shows a number for this error: none
+            assert.is_nil(err.response_number)
             assert.truthy(err.message:find("User not permitted from this IP address - 127.0.0.1", 1, true))
             assert.truthy(tostring(err):find("allow list"))
             st.accounts[1].allowed_ips = { "127.0.0.1" }

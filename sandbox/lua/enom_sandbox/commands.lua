@@ -8,11 +8,13 @@
 --
 -- Response numbers follow eNom's six-digit scheme: system (3 validation,
 -- 4 auth, 5 payment, 7 policy), type (01 missing, 04 invalid, 13
--- unauthorized, 16 not found), parameter. Parameter codes 155 (login id),
--- 269 (pak id), 271 (POP pak), 286 (POP user name) and 391 (BundleID) are
--- eNom's; the others are the sandbox's own: 100 domain, 101 command,
--- 287 POP password, 420 Quantity, 430 forwarding address, 431 forwarding
--- target, 440 EmailCount, 450 account balance.
+-- unauthorized, 16 not found), parameter. Parameter codes are eNom's where
+-- its table has one: 150 command, 153 domain name, 155 login id, 156
+-- password, 170 email record, 172 forward to, 181 account balance, 183
+-- quantity, 269 pak id, 271 POP pak, 286 POP user name, 391 BundleID; 440
+-- (EmailCount) is the sandbox's own. An error eNom sends without a number
+-- (ResponseCount=0: "Invalid Item specified", and the IP allow list error,
+-- whose number no recorded answer shows) has none here either.
 
 local state = require("enom_sandbox.state")
 
@@ -71,13 +73,13 @@ end
 
 local function check_password(user, pw)
   if pw == nil or pw == "" then
-    return err("Password is required for user " .. user, 301287)
+    return err("Password is required for user " .. user, 301156)
   end
   if #pw > MAX_POP_PASSWORD then
-    return err("Password for user " .. user .. " is longer than " .. MAX_POP_PASSWORD .. " characters", 304287)
+    return err("Password for user " .. user .. " is longer than " .. MAX_POP_PASSWORD .. " characters", 304156)
   end
   if has_control(pw) then
-    return err("Password for user " .. user .. " contains invalid characters", 304287)
+    return err("Password for user " .. user .. " contains invalid characters", 304156)
   end
 end
 
@@ -93,7 +95,9 @@ local function check_username(u, index)
   end
 end
 
-local function bad_bundle() return fail("Invalid Item specified", 304391) end
+-- eNom answers an unknown BundleID with "Invalid Item specified" and no
+-- response number (ResponseCount=0).
+local function bad_bundle(items) return { items = items or {}, errors = { err("Invalid Item specified") } } end
 
 local function exp_date_in_a_year()
   local d = os.date("!*t", ngx.time())
@@ -104,8 +108,11 @@ end
 -- whole fails only when the BundleID is not a pak of the domain.
 function M.setuppop3user(p, _, dom)
   local pak = state.find_pak(dom, p.bundleid)
-  if not pak then return bad_bundle() end
   local users = indexed(p, { "username", "password", "isadmin", "displayname" })
+  if not pak then
+    -- eNom's error answer still carries the three result fields
+    return bad_bundle { field("Success", false), field("AccountsCreated", 0), field("AccountsFailed", #users) }
+  end
   if #users == 0 then return fail("UserName1 is required", 301286) end
 
   local errors, created, seen = {}, 0, {}
@@ -153,7 +160,7 @@ function M.purchasepopbundle(p, account, dom)
   if p.quantity ~= nil and p.quantity ~= "" then
     qty = tonumber(p.quantity)
     if not qty or qty ~= math.floor(qty) or qty < 1 or qty > MAX_PAKS_PER_ORDER then
-      return fail("Quantity must be a whole number from 1 to " .. MAX_PAKS_PER_ORDER, 304420)
+      return fail("Quantity must be a whole number from 1 to " .. MAX_PAKS_PER_ORDER, 304183)
     end
   end
   local settings = state.settings()
@@ -162,7 +169,7 @@ function M.purchasepopbundle(p, account, dom)
   local have = math.floor(account.balance * 100 + 0.5)
   if cost > have then
     return fail("Insufficient funds: the order costs " .. money(cost / 100) ..
-      ", the available balance is " .. money(have / 100), 504450)
+      ", the available balance is " .. money(have / 100), 524181)
   end
   account.balance = (have - cost) / 100
   local ids = {}
@@ -191,25 +198,31 @@ function M.getpop3(_, _, dom)
   for i, m in ipairs(dom.mailboxes) do
     local pk = pak_by_id[m.bundle_id] or {}
     pops[i] = { m.username, m.password, m.quota, pk.exp_date or "", m.bundle_id,
-      bool01(pk.auto_renew), bool01(m.admin), m.quota_used }
+      bool01(pk.auto_renew), bool01(m.admin), m.quota_used, m.bundle_id, 2 }
   end
   for i, pk in ipairs(dom.paks) do
     paks[i] = { pk.bundle_id, pk.size, pk.size - state.pak_used(dom, pk.bundle_id), pk.exp_date,
-      bool01(pk.auto_renew), pk.quota, POP_PROD_TYPE }
+      bool01(pk.auto_renew), pk.quota, POP_PROD_TYPE, 2 }
   end
+  -- As eNom's samples show: XML and Text differ in a few keys (vasitemid and
+  -- version only in Text, AdditionalHostPop only in XML, Success only in Text).
   return {
     items = {
       { group = true, elem = "pop", rows = pops, cols = {
         { "username", "Username" }, { "password", "Password" }, { "quota", "Quota" },
         { "expdate", "ExpDate" }, { "BundleId", "BundleId" }, { "AutoRenew", "AutoRenew" },
-        { "admin", "admin" }, { "quotaused", "quotaused" } } },
+        { "admin", "admin" }, { "quotaused", "quotaused" }, { nil, "vasitemid" }, { nil, "version" } } },
       field("EmailCount", #pops),
       { group = true, wrap = "Paks", elem = "Pak", rows = paks, cols = {
         { "BundleId", "PakBundleId" }, { "QtyPurchased", "PakQtyPurchased" },
         { "QtyAvailable", "PakQtyAvailable" }, { "ExpDate", "PakExpDate" },
-        { "AutoRenew", "PakAutoRenew" }, { "Quota", "PakQuota" }, { "ProdType", "PakProdType" } } },
+        { "AutoRenew", "PakAutoRenew" }, { "Quota", "PakQuota" }, { "ProdType", "PakProdType" },
+        { nil, "PakVersion" } } },
       field("Count", #paks),
+      { k = "AdditionalHostPop", v = "", only = "xml" },
+      field("AdditionalHostAcctLogin", ""),
       field("Successful", true),
+      { k = "Success", v = true, only = "kv" },
     },
   }
 end
@@ -233,7 +246,7 @@ function M.modifypop3(p, _, dom)
       e = err("User name " .. u.username .. " not found", 316286)
     elseif u.password == nil and u.isadmin == nil then
       e = err("Nothing to modify for user " .. u.username .. ": send Password" .. i ..
-        " and/or IsAdmin" .. i, 301287)
+        " and/or IsAdmin" .. i, 301156)
     elseif u.password ~= nil then
       e = check_password(u.username, u.password)
     end
@@ -272,7 +285,8 @@ function M.deletepop3(p, _, dom)
     end
   end
   return {
-    items = { field("AccountsDeleted", deleted), field("success", deleted > 0) },
+    -- eNom's Text answer has no AccountsDeleted
+    items = { { k = "AccountsDeleted", v = deleted, only = "xml" }, field("success", deleted > 0) },
     errors = errors,
     applied = deleted > 0,
   }
@@ -303,23 +317,35 @@ function M.deleteallpoppaks(_, _, dom)
   return { items = { field("PaksRemoved", n) }, applied = n > 0 }
 end
 
+-- A stand-in for eNom's DomainNameID: a number, stable per name.
+local function domain_name_id(name)
+  local h = 0
+  for i = 1, #name do h = (h * 31 + name:byte(i)) % 9999991 end
+  return 150000000 + h
+end
+
 function M.getpopforwarding(p, _, dom)
   local boxes = dom.mailboxes
-  if p.username ~= nil and p.username ~= "" then
+  local one = p.username ~= nil and p.username ~= ""
+  if one then
     local m = state.find_mailbox(dom, p.username)
     if not m then return fail("User name " .. p.username .. " not found", 316286) end
     boxes = { m }
   end
   local rows = {}
   for i, m in ipairs(boxes) do
-    rows[i] = { dom.name, m.username, m.forward_to, bool01(m.forward_active) }
+    rows[i] = { dom.name, domain_name_id(dom.name), m.username, m.forward_to, bool01(m.forward_active) }
   end
+  -- eNom's answer for one UserName: <popforwarding> in XML, the record
+  -- un-indexed in Text (with Success, without Count). Without a UserName
+  -- (the sandbox's own extension) every mailbox, indexed.
   return {
     items = {
-      { group = true, elem = "popforwarding", rows = rows, cols = {
-        { "domainname", "DomainName" }, { "username", "UserName" },
-        { "forwardto", "ForwardTo" }, { "active", "Active" } } },
-      field("Count", #rows),
+      { group = true, elem = "popforwarding", rows = rows, noindex = one, cols = {
+        { "domainname", "domainname" }, { "domainnameid", "domainnameid" }, { "username", "username" },
+        { "forwardto", "forwardto" }, { "active", "active" } } },
+      { k = "Count", v = #rows, only = one and "xml" or nil },
+      { k = "Success", v = true, only = "kv" },
     },
   }
 end
@@ -329,12 +355,19 @@ function M.getmailhosts(_, _, dom)
   for i, h in ipairs(dom.mail_hosts) do
     rows[i] = { h.host_id, h.host_name, h.record_type, h.address, h.mx_pref }
   end
+  -- XML wraps the hosts and their count in <mailhosts>; Text/HTML index
+  -- HostName, RecordType, Address and MXPref (no hostID).
   return {
     items = {
-      { group = true, wrap = "mailhosts", elem = "host", rows = rows, cols = {
-        { "hostID", "hostID" }, { "HostName", "HostName" }, { "RecordType", "RecordType" },
-        { "Address", "Address" }, { "MXPref", "MXPref" } } },
-      field("MailHostCount", #rows),
+      { nest = "mailhosts", items = {
+        { k = "EmailForwarding", v = dom.email_forwarding_enabled, only = "xml" },
+        { group = true, elem = "host", rows = rows, cols = {
+          { "hostID" }, { "HostName", "HostName" }, { "RecordType", "RecordType" },
+          { "Address", "Address" }, { "MXPref", "MXPref" } } },
+        field("LastNumberFromRegHostCounter", #rows),
+        field("MailHostCount", #rows),
+      } },
+      field("ParkingEnabled", false),
       field("ServiceSelect", dom.service_select),
     },
   }
@@ -345,26 +378,26 @@ end
 function M.forwarding(p, _, dom)
   local rows = indexed(p, { "address", "forwardto" })
   if #rows > MAX_FORWARDS then
-    return fail("At most " .. MAX_FORWARDS .. " forwarding addresses are allowed", 704430)
+    return fail("At most " .. MAX_FORWARDS .. " forwarding addresses are allowed", 706170)
   end
   local seen = {}
   for i, r in ipairs(rows) do
     local a, t = r.address or "", r.forwardto or ""
-    if a == "" then return fail("Address" .. i .. " is required", 301430) end
+    if a == "" then return fail("Address" .. i .. " is required", 301170) end
     if #a > MAX_FWD_ADDRESS then
-      return fail("Address " .. a .. " is longer than " .. MAX_FWD_ADDRESS .. " characters", 304430)
+      return fail("Address " .. a .. " is longer than " .. MAX_FWD_ADDRESS .. " characters", 304170)
     end
     if not valid_username(a) and a ~= "*" then
-      return fail("Address " .. a .. " contains invalid characters", 304430)
+      return fail("Address " .. a .. " contains invalid characters", 304170)
     end
-    if seen[a:lower()] then return fail("Address " .. a .. " is repeated in this request", 304430) end
+    if seen[a:lower()] then return fail("Address " .. a .. " is repeated in this request", 304170) end
     seen[a:lower()] = true
-    if t == "" then return fail("ForwardTo" .. i .. " is required", 301431) end
+    if t == "" then return fail("ForwardTo" .. i .. " is required", 301172) end
     if #t > MAX_FWD_TARGET then
-      return fail("ForwardTo" .. i .. " is longer than " .. MAX_FWD_TARGET .. " characters", 304431)
+      return fail("ForwardTo" .. i .. " is longer than " .. MAX_FWD_TARGET .. " characters", 304172)
     end
     if not t:match("^[^@%s]+@[^@%s]+%.[^@%s]+$") then
-      return fail("ForwardTo" .. i .. " is not a valid e-mail address", 304431)
+      return fail("ForwardTo" .. i .. " is not a valid e-mail address", 304172)
     end
   end
   local old = {}
@@ -383,37 +416,61 @@ function M.forwarding(p, _, dom)
   }
 end
 
+-- eNom's forwarding status is a code: 0 forwarding on, 1 off.
+local function forward_status(st)
+  if st == "1" or st == "0" then return st end
+  return (st == "Disabled" or st == "Inactive") and "1" or "0"
+end
+
 function M.getforwarding(_, _, dom)
   local rows = {}
   for i, f in ipairs(dom.forwarding) do
-    rows[i] = { f.alias, f.forward_to, f.status, f.mail_id }
+    rows[i] = { f.alias, f.forward_to, forward_status(f.status), "", f.mail_id }
   end
+  -- XML: <eforward> {alias, forward-to, ...}; Text: the alias is Username1.
   return {
     items = {
       { group = true, elem = "eforward", rows = rows, cols = {
-        { "alias", "Alias" }, { "forward-to", "ForwardTo" }, { "status", "Status" },
-        { "mailid", "MailID" } } },
+        { "alias", "Username" }, { "forward-to", "ForwardTo" }, { "status", "Status" },
+        { "rejectreason", "RejectReason" }, { "mailid", "MailID" } } },
       field("EmailCount", #rows),
       field("MaxEmail", MAX_FORWARDS),
+      { nest = "DomainServices", items = {
+        field("EmailForwarding", dom.email_forwarding_enabled),
+        field("HostRecords", true),
+      } },
     },
   }
 end
 
 function M.getcatchall(_, _, dom)
-  return { items = { field("CatchAll", dom.catch_all) } }
+  -- eNom's Text answer has no CatchAll: the address comes as ForwardTo
+  return {
+    items = {
+      { k = "success", v = true, only = "kv" },
+      { k = "CatchAll", v = dom.catch_all, only = "xml" },
+      { k = "ForwardTo", v = dom.catch_all, only = "kv" },
+      { k = "Version", v = 2, only = "kv" },
+    },
+  }
 end
 
 local function dotname_only()
-  return fail("This command is only available for .name domains", 304100)
+  return fail("This command is only available for .name domains", 304153)
 end
 
 function M.getdotnameforwarding(_, _, dom)
   if not dom.dotname then return dotname_only() end
+  local sld, tld = dom.name:match("^(.-)%.([^.]+)$")
   return {
     items = {
-      { group = true, elem = "dotnameforwarding", noindex = true,
-        rows = { { dom.dotname.status, dom.dotname.address } },
-        cols = { { "status", "status" }, { "address", "address" } } },
+      field("DomainRRP", "E"),
+      { nest = "dotnameforwarding", items = {
+        { k = "domainname", v = "", attrs = { { "domainnameid", domain_name_id(dom.name) }, { "sld", sld },
+          { "tld", tld } } },
+        field("status", dom.dotname.address ~= "" and 1 or 0),
+        field("address", dom.dotname.address),
+      } },
     },
   }
 end
@@ -421,26 +478,37 @@ end
 function M.setdotnameforwarding(p, _, dom)
   if not dom.dotname then return dotname_only() end
   local to = p.forwardto or ""
-  if to == "" then return fail("ForwardTo is required", 301431) end
+  if to == "" then return fail("ForwardTo is required", 301172) end
   if #to > MAX_FWD_TARGET or not to:match("^[^@%s]+@[^@%s]+%.[^@%s]+$") then
-    return fail("ForwardTo is not a valid e-mail address", 304431)
+    return fail("ForwardTo is not a valid e-mail address", 304172)
   end
   dom.dotname.address = to
   dom.dotname.status = "Active"
   return {
-    items = { field("ForwardTo", to), field("DomainRRP", "200") },
+    items = { field("DomainRRP", "E"), { nest = "dotnameforwarding", items = { field("ForwardTo", to) } } },
     applied = true,
   }
 end
 
+-- The sandbox's list prices for GetBalance's price fields.
+local PRICES = {
+  { "Price", 8.95 }, { "COMPrice", 8.95 }, { "NETPrice", 9.00 }, { "ORGPrice", 9.00 }, { "CCPrice", 24.95 },
+  { "TVPrice", 39.95 }, { "BZPrice", 24.95 }, { "NUPrice", 24.95 },
+}
+
 function M.getbalance(_, account)
-  return {
-    items = {
-      field("Reseller", 1),
-      field("Balance", money(account.balance)),
-      field("AvailableBalance", money(account.balance)),
-    },
+  local items = {
+    field("Reseller", 1),
+    field("Balance", money(account.balance)),
+    field("AvailableBalance", money(account.balance)),
   }
+  for _, pr in ipairs(PRICES) do items[#items + 1] = field(pr[1], string.format("%.2f", pr[2])) end
+  local count = 0
+  for _, d in ipairs(state.get().domains or {}) do
+    if (d.owner or ""):lower() == account.uid:lower() then count = count + 1 end
+  end
+  items[#items + 1] = field("DomainCount", count)
+  return { items = items }
 end
 M.money = money
 
@@ -482,20 +550,20 @@ function M.execute(def, p)
       permitted = permitted or ip == addr
     end
     if not permitted then
-      return fail("User not permitted from this IP address - " .. addr, 713254)
+      return { items = {}, errors = { err("User not permitted from this IP address - " .. addr) } }
     end
   end
   if not def then
-    return fail("Invalid command: " .. (p.command or ""), 304101)
+    return fail("Invalid command: " .. (p.command or ""), 304150)
   end
   local dom
   if def.domain then
     local sld, tld = p.sld or "", p.tld or ""
-    if sld == "" or tld == "" then return fail("SLD and TLD are required", 301100) end
+    if sld == "" or tld == "" then return fail("SLD and TLD are required", 301153) end
     dom = state.domain(sld .. "." .. tld)
-    if not dom then return fail("Domain name not found", 316100) end
+    if not dom then return fail("Domain name not found", 316153) end
     if dom.owner:lower() ~= account.uid:lower() then
-      return fail("The domain does not belong to this account", 313100)
+      return fail("The domain does not belong to this account", 313153)
     end
   end
   return def.fn(p, account, dom)

@@ -2,12 +2,24 @@
 --
 -- A result is { items = {...}, errors = {{msg=, num=}, ...} }. Items are:
 --   { k = "Key", v = value }                    one field
+--   { k = "Key", v = value, attrs = {{name, value}, ...} }
+--       XML: <Key name="value" .../>; Text/HTML: one key per attribute, the
+--       value in double quotes, as eNom flattens them (the element itself
+--       is not a Text key)
 --   { group = true, wrap = "Paks", elem = "Pak", cols = {{xml, text}, ...},
 --     rows = {{v1, v2, ...}, ...}, noindex = bool }
+--   { nest = "mailhosts", items = {...} }       XML: the items inside
+--       <mailhosts>; Text/HTML: the same items, flat
+-- Any item may carry only = "xml" or only = "kv" (Text and HTML): eNom's
+-- formats do not always carry the same keys (GetCatchAll: CatchAll in XML,
+-- ForwardTo in Text).
 -- A group is a repeated record: XML repeats <elem> (inside <wrap> when
 -- given; without elem each column is its own element), Text/HTML use
 -- indexed keys text..i (plain text keys when noindex).
 -- The trailer (Command ... RequestDateTime) is appended here, in eNom's order.
+-- An error's number is given only where eNom gives one; ResponseString is
+-- the number's category ("Validation error; not found; domain name(s)"),
+-- as eNom writes it, not the error text.
 
 local M = {}
 
@@ -50,6 +62,32 @@ local function tracking_key()
     r(0, 0xfff), 0x8000 + r(0, 0x3fff), r(0, 0xffff), r(0, 0xffffffff))
 end
 
+-- eNom's response number scheme (its "API error codes" page): system,
+-- type, parameter.
+local SYSTEM = {
+  ["0"] = "Unknown error", ["1"] = "Command completed successfully", ["2"] = "Registry error",
+  ["3"] = "Validation error", ["4"] = "Authentication error", ["5"] = "Payment error",
+  ["6"] = "System error", ["7"] = "Policy error",
+}
+local TYPE = {
+  ["00"] = "does not apply", ["01"] = "missing", ["02"] = "duplicate", ["03"] = "out of range",
+  ["04"] = "invalid", ["05"] = "type mismatch", ["06"] = "policy violation", ["09"] = "failed to add",
+  ["10"] = "failed to update", ["11"] = "failed to delete", ["13"] = "unauthorized",
+  ["14"] = "declined", ["15"] = "not available", ["16"] = "not found", ["21"] = "failed to process",
+  ["24"] = "insufficient reseller balance",
+}
+local PARAMETER = {
+  ["150"] = "command", ["151"] = "SLD", ["152"] = "TLD", ["153"] = "domain name(s)",
+  ["155"] = "login ID", ["156"] = "password", ["170"] = "email record(s)", ["172"] = "forward to",
+  ["181"] = "account balance", ["183"] = "quantity",
+}
+
+function M.category(num)
+  local s = string.format("%06d", tonumber(num) or 0)
+  return string.format("%s; %s; %s", SYSTEM[s:sub(1, 1)] or SYSTEM["0"], TYPE[s:sub(2, 3)] or "unknown",
+    PARAMETER[s:sub(4, 6)] or "")
+end
+
 local function trailer(command, errors, exec_time)
   local errs = { group = true, kind = "errors", rows = {} }
   local resp = { group = true, wrap = "responses", elem = "response",
@@ -57,7 +95,9 @@ local function trailer(command, errors, exec_time)
     rows = {} }
   for i, e in ipairs(errors) do
     errs.rows[i] = e.msg
-    resp.rows[i] = { e.num, e.msg }
+    if e.num then
+      resp.rows[#resp.rows + 1] = { e.num, M.category(e.num) }
+    end
   end
   return {
     { k = "Command", v = command:upper() },
@@ -65,7 +105,7 @@ local function trailer(command, errors, exec_time)
     { k = "Language", v = "eng" },
     { k = "ErrCount", v = #errors },
     errs,
-    { k = "ResponseCount", v = #errors },
+    { k = "ResponseCount", v = #resp.rows },
     resp,
     { k = "MinPeriod", v = 1 },
     { k = "MaxPeriod", v = 10 },
@@ -83,20 +123,29 @@ local function trailer(command, errors, exec_time)
 end
 
 -- Flattens items into (key, value, is_done) triples for Text and HTML.
-local function flat(items)
-  local out = {}
+local function flat(items, out)
+  out = out or {}
   for _, it in ipairs(items) do
-    if it.k then
+    if it.only == "xml" then
+      goto continue
+    elseif it.nest then
+      flat(it.items, out)
+    elseif it.k and it.attrs then
+      for _, a in ipairs(it.attrs) do out[#out + 1] = { a[1], '"' .. tostr(a[2]) .. '"' } end
+    elseif it.k then
       out[#out + 1] = { it.k, tostr(it.v), it.done }
     elseif it.kind == "errors" then
       for i, msg in ipairs(it.rows) do out[#out + 1] = { "Err" .. i, tostr(msg) } end
     elseif it.group then
       for i, row in ipairs(it.rows) do
         for c, col in ipairs(it.cols) do
-          out[#out + 1] = { it.noindex and col[2] or (col[2] .. i), tostr(row[c]) }
+          if col[2] then
+            out[#out + 1] = { it.noindex and col[2] or (col[2] .. i), tostr(row[c]) }
+          end
         end
       end
     end
+    ::continue::
   end
   return out
 end
@@ -137,44 +186,72 @@ local function render_html(items)
   return table.concat(buf, CRLF) .. CRLF, done_at
 end
 
+local function xml_attrs(attrs)
+  local out = {}
+  for i, a in ipairs(attrs) do
+    out[i] = " " .. a[1] .. '="' .. xml_escape(tostr(a[2])) .. '"'
+  end
+  return table.concat(out)
+end
+
 local function render_xml(items)
   local buf = { '<?xml version="1.0" encoding="utf-8"?>', "<interface-response>" }
   local done_at
   local function el(indent, name, v)
     buf[#buf + 1] = indent .. "<" .. name .. ">" .. xml_escape(tostr(v)) .. "</" .. name .. ">"
   end
-  for _, it in ipairs(items) do
-    if it.k then
-      if it.done then done_at = #buf end
-      el(" ", it.k, it.v)
-    elseif it.debug then
-      buf[#buf + 1] = " <debug/>"
-    elseif it.kind == "errors" then
-      if #it.rows > 0 then
-        buf[#buf + 1] = " <errors>"
-        for i, msg in ipairs(it.rows) do el("  ", "Err" .. i, msg) end
-        buf[#buf + 1] = " </errors>"
-      end
-    elseif it.group and (#it.rows > 0 or it.wrap) then
-      local ind = " "
-      if it.wrap then
-        if #it.rows == 0 and it.wrap == "responses" then goto continue end
-        buf[#buf + 1] = ind .. "<" .. it.wrap .. ">"
-        ind = "  "
-      end
-      for _, row in ipairs(it.rows) do
-        if it.elem then
-          buf[#buf + 1] = ind .. "<" .. it.elem .. ">"
-          for c, col in ipairs(it.cols) do el(ind .. " ", col[1], row[c]) end
-          buf[#buf + 1] = ind .. "</" .. it.elem .. ">"
+  local function emit(list, ind)
+    for _, it in ipairs(list) do
+      if it.only == "kv" then
+        goto continue
+      elseif it.nest then
+        buf[#buf + 1] = ind .. "<" .. it.nest .. ">"
+        emit(it.items, ind .. " ")
+        buf[#buf + 1] = ind .. "</" .. it.nest .. ">"
+      elseif it.k and it.attrs then
+        if tostr(it.v) == "" then
+          buf[#buf + 1] = ind .. "<" .. it.k .. xml_attrs(it.attrs) .. " />"
         else
-          for c, col in ipairs(it.cols) do el(ind, col[1], row[c]) end
+          buf[#buf + 1] = ind .. "<" .. it.k .. xml_attrs(it.attrs) .. ">" .. xml_escape(tostr(it.v)) ..
+            "</" .. it.k .. ">"
         end
+      elseif it.k then
+        if it.done then done_at = #buf end
+        el(ind, it.k, it.v)
+      elseif it.debug then
+        buf[#buf + 1] = ind .. "<debug/>"
+      elseif it.kind == "errors" then
+        if #it.rows > 0 then
+          buf[#buf + 1] = ind .. "<errors>"
+          for i, msg in ipairs(it.rows) do el(ind .. " ", "Err" .. i, msg) end
+          buf[#buf + 1] = ind .. "</errors>"
+        end
+      elseif it.group and (#it.rows > 0 or it.wrap) then
+        local inner = ind
+        if it.wrap then
+          if #it.rows == 0 and it.wrap == "responses" then goto continue end
+          buf[#buf + 1] = ind .. "<" .. it.wrap .. ">"
+          inner = ind .. " "
+        end
+        for _, row in ipairs(it.rows) do
+          if it.elem then
+            buf[#buf + 1] = inner .. "<" .. it.elem .. ">"
+            for c, col in ipairs(it.cols) do
+              if col[1] then el(inner .. " ", col[1], row[c]) end
+            end
+            buf[#buf + 1] = inner .. "</" .. it.elem .. ">"
+          else
+            for c, col in ipairs(it.cols) do
+              if col[1] then el(inner, col[1], row[c]) end
+            end
+          end
+        end
+        if it.wrap then buf[#buf + 1] = ind .. "</" .. it.wrap .. ">" end
       end
-      if it.wrap then buf[#buf + 1] = " </" .. it.wrap .. ">" end
+      ::continue::
     end
-    ::continue::
   end
+  emit(items, " ")
   buf[#buf + 1] = "</interface-response>"
   -- done_at counts lines before <Done>; convert it to a byte offset.
   local offset
