@@ -261,6 +261,14 @@ local CASES = {
         parsed = { command = "GETBALANCE", err_count = 0, done = true, fields = { Reseller = "1", APIType = "API" } },
         typed = { command = "GETBALANCE", errors = {}, balance = -1832.23, available_balance = 6193.37 },
     },
+    ["GetBalance/bensie-enom.original.xml"] = {
+        -- the recording's indentation put spaces before the XML declaration
+        error = "parse error: malformed XML at line 1",
+    },
+    ["GetBalance/bensie-enom.adapted.xml"] = {
+        parsed = { command = "GETBALANCE", err_count = 0, done = true, fields = { DomainCount = "74", debug = "" } },
+        typed = { command = "GETBALANCE", errors = {}, balance = 3709.2, available_balance = 3669.4 },
+    },
     ["GetBalance/enom-docs-mailhosts-page.txt"] = {
         parsed = { command = "GETBALANCE", err_count = 0, done = true, fields = { DomainCount = "2692" } },
         typed = { command = "GETBALANCE", errors = {}, balance = -1832.23, available_balance = 6193.37 },

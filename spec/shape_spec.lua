@@ -4,8 +4,9 @@
 -- corpus (spec/fixtures/enom/). Values may differ.
 --
 -- What is compared:
--- * the body (every key or element path but the trailer): equal sets, with
---   indexes written as '#' (Username1 -> Username#). When eNom's sample
+-- * the body (every key or element path but the trailer): the same set as
+--   one of eNom's samples of the command (its answers differ over the
+--   years), with indexes written as '#' (Username1 -> Username#). When eNom's sample
 --   lists no record (GetMailHosts' HTML sample has no host), the sandbox's
 --   indexed keys cannot be compared and are left out, and only then;
 -- * the trailer (Command ... RequestDateTime, errors, responses, debug):
@@ -257,6 +258,11 @@ describe("the sandbox answers in eNom's shapes", function()
                             assert.is_true(trailers[FAMILY[fmt]][k] == true,
                                 command .. " " .. fmt .. ": trailer key " .. k .. " is in no eNom answer")
                         end
+                        -- eNom's own answers of one command differ over the years
+                        -- (GetBalance with and without its price list): the
+                        -- sandbox must match one of them exactly
+                        local tried = {}
+                        local matched = false
                         for _, sample in ipairs(list) do
                             local want = sample.body
                             local got = ours
@@ -266,8 +272,12 @@ describe("the sandbox answers in eNom's shapes", function()
                                     if not k:find("#") then got[k] = true end
                                 end
                             end
-                            assert.same(sorted(want), sorted(got), command .. " " .. fmt .. " vs " .. sample.file)
+                            local w, g = table.concat(sorted(want), ","), table.concat(sorted(got), ",")
+                            matched = matched or w == g
+                            tried[#tried + 1] = sample.file .. ": " .. w
                         end
+                        assert.is_true(matched, command .. " " .. fmt .. " gives " ..
+                            table.concat(sorted(ours), ",") .. "\neNom: " .. table.concat(tried, "\n"))
                     end)
                 end
             end
