@@ -40,6 +40,7 @@ LUALIB_API int luaopen_enom_core(lua_State *L)
     }
     luaL_newlib(L, core_funcs);
     enom_client_register(L);
+    enom_lock_register(L);
     lua_pushliteral(L, ENOM_CORE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     lua_pushstring(L, curl_version());

@@ -1,0 +1,103 @@
+--- Lease backend "host": flock(2) on a lock file per key, from the C core.
+-- Every process of this host that uses the same directory excludes the
+-- others; the kernel drops a lock when its holder exits or is killed, so
+-- no stale lock outlives a process. A flock does not expire: the lease is
+-- held until it is released or its process ends, and renewing only says
+-- it still is. The file keeps the key's grant counter (the token).
+--
+-- The directory (`dir`, else the first usable of $XDG_RUNTIME_DIR/enom,
+-- /run/lock/enom, /tmp/enom-<euid>) is created 0700 and refused when
+-- another user owns it or others may write it. Processes that must
+-- exclude each other must resolve the same directory: give `dir` when
+-- some run without XDG_RUNTIME_DIR (cron) and others with it.
+local _M = { _VERSION = "0.1.0", OPTIONS = { dir = "string" } }
+
+local core = require "enom.core"
+local errors = require "enom.errors"
+
+local setmetatable = setmetatable
+local os_getenv = os.getenv
+
+local mt = { __index = _M }
+
+local function _fail(reason, message)
+    return nil, errors.new("lease", message, { reason = reason, backend = "host", maybe_delivered = false })
+end
+
+--- The directories tried, in order, when no `dir` is given.
+function _M.default_dirs()
+    local dirs = {}
+    local xdg = os_getenv("XDG_RUNTIME_DIR")
+    if xdg and xdg:sub(1, 1) == "/" then
+        dirs[#dirs + 1] = xdg .. "/enom"
+    end
+    dirs[#dirs + 1] = "/run/lock/enom"
+    dirs[#dirs + 1] = "/tmp/enom-" .. core.geteuid()
+    return dirs
+end
+
+function _M.new(opts)
+    return setmetatable({ name = "host", want_dir = opts.dir }, mt)
+end
+
+-- The directory is settled on first use, so lease.new never fails for
+-- what the file system holds.
+function _M.dir(self)
+    if self.resolved then
+        return self.resolved
+    end
+    local tried = self.want_dir and { self.want_dir } or _M.default_dirs()
+    local why = {}
+    for i = 1, #tried do
+        local ok, err = core.lock_dir(tried[i])
+        if ok then
+            self.resolved = tried[i]
+            return tried[i]
+        end
+        why[#why + 1] = err
+    end
+    return _fail("dir", "no usable lock directory: " .. table.concat(why, "; "))
+end
+
+function _M.try(self, key)
+    local dir, err = self:dir()
+    if not dir then
+        return nil, err
+    end
+    local lock
+    lock, err = core.lock_open(dir, key)
+    if not lock then
+        return _fail("dir", err)
+    end
+    local got
+    got, err = lock:try()
+    if not got then
+        lock:close()
+        if got == false then
+            return false
+        end
+        return _fail("io", err)
+    end
+    local token
+    token, err = lock:fence()
+    if not token then
+        lock:close()
+        return _fail("io", err)
+    end
+    return { lock = lock, token = token }
+end
+
+function _M.renew(_, g)
+    return g.lock:held()
+end
+
+function _M.check(_, g)
+    return g.lock:held()
+end
+
+function _M.release(_, g)
+    g.lock:close()
+    return true
+end
+
+return _M
