@@ -35,7 +35,7 @@ build = {
    modules = {
       ["enom.core"] = {
          sources = {
-            "csrc/buffer.c", "csrc/client.c", "csrc/core.c", "csrc/encode.c",
+            "csrc/buffer.c", "csrc/client.c", "csrc/core.c", "csrc/encode.c", "csrc/lock.c",
             "csrc/parse.c", "csrc/parse_kv.c", "csrc/parse_result.c", "csrc/parse_xml.c",
             "csrc/system.c", "csrc/transfer.c",
          },
@@ -52,6 +52,11 @@ build = {
       ["enom.errors"] = "lua/enom/errors.lua",
       ["enom.input"] = "lua/enom/input.lua",
       ["enom.json"] = "lua/enom/json.lua",
+      ["enom.lease"] = "lua/enom/lease.lua",
+      ["enom.lease.host"] = "lua/enom/lease/host.lua",
+      ["enom.lease.process"] = "lua/enom/lease/process.lua",
+      ["enom.lease.redis"] = "lua/enom/lease/redis.lua",
+      ["enom.lease.shdict"] = "lua/enom/lease/shdict.lua",
       ["enom.provision"] = "lua/enom/provision.lua",
       ["enom.report"] = "lua/enom/report.lua",
       ["enom.results"] = "lua/enom/results.lua",

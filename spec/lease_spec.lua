@@ -306,6 +306,7 @@ describe("host backend (flock)", function()
         assert.equal(0, rc)
         assert.equal("700", out:match("%d+"))
         rc, out = sh("cd " .. q(dir) .. " && ls -A | sort")
+        assert.equal(0, rc, out)
         local names = {}
         for name in out:gmatch("[^\n]+") do
             names[#names + 1] = name
@@ -319,6 +320,7 @@ describe("host backend (flock)", function()
         end
         -- Nothing was made outside the directory.
         rc, out = sh("ls -A " .. q(dir .. "/.."))
+        assert.equal(0, rc, out)
         assert.equal("locks", out:match("^%s*(.-)%s*$"))
     end)
 
@@ -412,6 +414,7 @@ describe("host backend (flock)", function()
         assert.is_nil(ok)
         assert.equal("lost", err.kind)
         ok, err = l:renew()
+        assert.is_nil(ok)
         assert.equal("lost", err.kind)
 
         local lk = assert(core.lock_open(dir, "gc2"))

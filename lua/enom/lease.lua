@@ -140,7 +140,7 @@ local function _check_times(t, where)
     if t.wait ~= nil and not (t.wait >= 0 and t.wait <= 86400) then
         error("enom.lease: " .. where .. "wait must be between 0 and 86400 seconds", 3)
     end
-    if t.margin ~= nil and not (t.margin >= 0) then
+    if t.margin ~= nil and not (t.margin >= 0 and t.margin < 86400) then
         error("enom.lease: " .. where .. "margin must be 0 or more", 3)
     end
 end

@@ -237,7 +237,7 @@ function _M.new(opts)
     if cfg.db ~= floor(cfg.db) or cfg.db < 0 then
         error("enom.lease: db must be a non-negative integer", 3)
     end
-    if not (cfg.connect_timeout > 0) or not (cfg.timeout > 0) then
+    if not (cfg.connect_timeout > 0 and cfg.timeout > 0) then
         error("enom.lease: connect_timeout and timeout must be more than 0", 3)
     end
     cfg.db = floor(cfg.db)
