@@ -62,7 +62,7 @@ local COMMON = { backend = "string", ttl = "number", wait = "number", margin = "
 local DEFAULTS = { ttl = 30, wait = 0 }
 
 local POLL_FIRST = 0.01 -- seconds between the first tries of a busy key
-local POLL_MAX = 0.25
+local POLL_MAX = 0.1
 local MAX_KEY = 512
 
 local function _backend_module(name)
@@ -281,6 +281,14 @@ function Lease.renew(self)
     end
     local now = clock.now
     local asked = now()
+    -- Lost is final, and a lease past its deadline may be another's by
+    -- now: whatever the backend, a late renewal does not bring it back.
+    if self.lost then
+        return _lost(self, "it was lost before")
+    end
+    if asked >= self.deadline then
+        return _lost(self, "its time ran out before the renewal")
+    end
     local ok, err = self.locker.impl:renew(self.grant, self.ttl, self.margin)
     if ok then
         self.deadline = max(self.deadline, asked + self.ttl)

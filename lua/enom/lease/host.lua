@@ -1,9 +1,12 @@
 --- Lease backend "host": flock(2) on a lock file per key, from the C core.
 -- Every process of this host that uses the same directory excludes the
 -- others; the kernel drops a lock when its holder exits or is killed, so
--- no stale lock outlives a process. A flock does not expire: the lease is
--- held until it is released or its process ends, and renewing only says
--- it still is. The file keeps the key's grant counter (the token).
+-- no stale lock outlives a process. A flock does not expire: it is held
+-- until the lease is released or its process ends. The ttl still counts,
+-- on the local clock, as for every backend: a holder that does not renew
+-- in time is told "lost" by check and renew (and keeps the lock until it
+-- releases it), so a holder acts the same whatever the backend. The file
+-- keeps the key's grant counter (the token).
 --
 -- The directory (`dir`, else the first usable of $XDG_RUNTIME_DIR/enom,
 -- /run/lock/enom, /tmp/enom-<euid>) is created 0700 and refused when
