@@ -203,13 +203,17 @@ local function _new_id()
     end))
 end
 
-local function _margin(self, ttl)
-    return self.margin or min(1, ttl / 10)
+local function _margin(self, opts, ttl)
+    local m = opts.margin or self.margin or min(1, ttl / 10)
+    if m >= ttl then
+        error("enom.lease: margin must be less than ttl", 3)
+    end
+    return m
 end
 
 --- Take the lease on `key`, trying until `wait` seconds have passed.
 -- @param key a non-empty string (a domain name)
--- @param opts `ttl`, `wait`, `sleep` for this call
+-- @param opts `ttl`, `wait`, `margin`, `sleep` for this call
 -- @return a lease, or `nil, err`: `err.kind == "busy"` when another holds
 --   it all through `wait`; `"lease"` when the backend failed (`reason`:
 --   "transport", "server", "auth", "dir", "io")
@@ -225,6 +229,7 @@ function Locker.acquire(self, key, opts)
     _check_times(opts, "")
     local ttl = opts.ttl or self.ttl
     local wait = opts.wait or self.wait
+    local margin = _margin(self, opts, ttl)
     local sleep = opts.sleep or self.sleep or clock.sleep
     local now = clock.now
     local id = _new_id()
@@ -239,7 +244,7 @@ function Locker.acquire(self, key, opts)
                 token = grant.token,
                 backend = self.backend,
                 ttl = ttl,
-                margin = _margin(self, ttl),
+                margin = margin,
                 -- Counted from before the request: never later than the
                 -- backend's own expiry.
                 deadline = asked + ttl,
@@ -258,6 +263,14 @@ function Locker.acquire(self, key, opts)
         -- Full jitter, so waiters do not try in step.
         sleep(min(pause * (0.5 + random() / 2), wait - waited))
         pause = min(pause * 2, POLL_MAX)
+    end
+end
+
+--- Drop what the backend keeps open (the Redis connection outside
+-- nginx); leases already granted stay valid. The locker can be used again.
+function Locker.close(self)
+    if self.impl.close then
+        self.impl.close()
     end
 end
 
