@@ -16,6 +16,13 @@
 -- each grant of the key, and `lease:check()` says whether the holder may
 -- still act: the lease is still its own and has time left.
 --
+-- Errors (enom error values, lua/enom/errors.lua), by `kind`:
+--   busy   another holder kept the key all through `wait`
+--   lost   the lease expired or another holder took it; final
+--   lease  the backend failed; `reason` is "transport" (Redis does not
+--          answer), "server", "auth", "dir" (no usable lock directory)
+--          or "io". A lease error is never a grant.
+--
 -- @usage
 -- local lease = require "enom.lease"
 -- local locker = lease.new { backend = "default" }
