@@ -396,7 +396,7 @@ describe("host backend (flock)", function()
     end)
 
     it("a SIGKILLed holder's lock is free at once", function()
-        local pid, token = spawn_holder("host", { LEASE_DIR = dir }, "kill.example.com", 30)
+        local pid, token, hdir = spawn_holder("host", { LEASE_DIR = dir }, "kill.example.com", 30)
         local locker = lease.new { backend = "host", dir = dir }
         local l, err = locker:acquire("kill.example.com")
         assert.is_nil(l)
@@ -405,6 +405,7 @@ describe("host backend (flock)", function()
         l = assert(locker:acquire("kill.example.com", { wait = 0 }))
         assert.is_true(l.token > token, "the token did not grow across processes")
         l:release()
+        sh("rm -rf " .. q(hdir))
     end)
 
     it("a holder that does not renew within its ttl is lost, and keeps the lock until it releases it", function()
@@ -601,7 +602,7 @@ describe("redis backend", function()
     end)
 
     it("a SIGKILLed holder's lease is free at its ttl, not before", function()
-        local pid, token = spawn_holder("redis", { ENOM_TEST_REDIS = host .. ":" .. port }, "kill.example.com", 1.5)
+        local pid, token, hdir = spawn_holder("redis", { ENOM_TEST_REDIS = host .. ":" .. port }, "kill.example.com", 1.5)
         kill9(pid)
         -- The worker uses the default prefix.
         local same = locker { prefix = "enom:" }
@@ -611,6 +612,7 @@ describe("redis backend", function()
         l = assert(same:acquire("kill.example.com", { wait = 5 }))
         assert.is_true(l.token > token)
         l:release()
+        sh("rm -rf " .. q(hdir))
     end)
 
     it("uses db and prefix", function()
