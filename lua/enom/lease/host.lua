@@ -8,18 +8,18 @@
 -- releases it), so a holder acts the same whatever the backend. The file
 -- keeps the key's grant counter (the token).
 --
--- The directory (`dir`, else the first usable of $XDG_RUNTIME_DIR/enom,
--- /run/lock/enom, /tmp/enom-<euid>) is created 0700 and refused when
--- another user owns it or others may write it. Processes that must
--- exclude each other must resolve the same directory: give `dir` when
--- some run without XDG_RUNTIME_DIR (cron) and others with it.
+-- The directory (`dir`, else the first usable of /run/lock/enom-<euid>,
+-- /tmp/enom-<euid>) is created 0700 and refused when another user owns
+-- it or others may write it. It depends on nothing in the environment,
+-- so a cron job and an interactive run of the same user meet in the same
+-- directory; processes of different users exclude each other only
+-- through a `dir` they share (or the redis backend).
 local _M = { _VERSION = "0.1.0", OPTIONS = { dir = "string" } }
 
 local core = require "enom.core"
 local errors = require "enom.errors"
 
 local setmetatable = setmetatable
-local os_getenv = os.getenv
 
 local mt = { __index = _M }
 
@@ -29,14 +29,8 @@ end
 
 --- The directories tried, in order, when no `dir` is given.
 function _M.default_dirs()
-    local dirs = {}
-    local xdg = os_getenv("XDG_RUNTIME_DIR")
-    if xdg and xdg:sub(1, 1) == "/" then
-        dirs[#dirs + 1] = xdg .. "/enom"
-    end
-    dirs[#dirs + 1] = "/run/lock/enom"
-    dirs[#dirs + 1] = "/tmp/enom-" .. core.geteuid()
-    return dirs
+    local euid = core.geteuid()
+    return { "/run/lock/enom-" .. euid, "/tmp/enom-" .. euid }
 end
 
 function _M.new(opts)
