@@ -175,9 +175,10 @@ static void wait_io(lua_State *L, enom_client *c, int ms)
 /* Validates a request table at idx and starts its transfer. */
 static xfer *start(lua_State *L, enom_client *c, int idx)
 {
-    static const char *const names[] = { "url", "body", "fresh", NULL };
+    static const char *const names[] = { "url", "body", "fresh", "once", NULL };
     const char *url, *body = NULL;
     long fresh;
+    int once;
     size_t body_len = 0;
     xfer *x;
     char err[ERR_BYTES];
@@ -196,12 +197,14 @@ static xfer *start(lua_State *L, enom_client *c, int idx)
     }
     lua_getfield(L, idx, "fresh");
     fresh = lua_toboolean(L, -1) ? 1L : 0L;
-    lua_pop(L, 1);
+    lua_getfield(L, idx, "once");
+    once = lua_toboolean(L, -1);
+    lua_pop(L, 2);
 
     /* Raise only after enom_xfer_start has returned: inside, it takes a
      * transfer and links it, with no Lua error possible between. url and
      * body stay on the stack until then. */
-    x = enom_xfer_start(c, url, body, body_len, fresh, err, sizeof err);
+    x = enom_xfer_start(c, url, body, body_len, fresh, once, err, sizeof err);
     if (!x)
         luaL_error(L, "enom.client: %s", err);
     lua_pop(L, 2);

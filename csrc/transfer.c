@@ -139,8 +139,15 @@ static void xfer_recycle(enom_client *c, xfer *x)
 }
 
 /* Called each time the request is about to go out on a connection: more
- * than once when libcurl resent it itself after a reused connection died.
- * (CURLOPT_PREREQFUNCTION, libcurl 7.80+; needs no verbose output.) */
+ * than once when libcurl resent it itself after a reused connection died
+ * with no byte of an answer (Curl_retry_request: the retry goes back
+ * through CONNECT and DO, and DO calls this first). eNom has no
+ * idempotency key, so a request that must go out once is stopped here:
+ * the transfer fails with CURLE_ABORTED_BY_CALLBACK, which counts as maybe
+ * delivered, and the caller reads back instead of guessing. This keeps
+ * kept-alive connections usable for purchases and SetUps; libcurl 8.16's
+ * CURLOPT_FORBID_RETRY_ON_REUSE would say the same, but Debian 12 has
+ * 7.88. (CURLOPT_PREREQFUNCTION, libcurl 7.80+.) */
 static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
                      int conn_primary_port, int conn_local_port)
 {
@@ -149,6 +156,8 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
     (void)conn_local_ip;
     (void)conn_primary_port;
     (void)conn_local_port;
+    if (x->once && x->sends > 0)
+        return CURL_PREREQFUNC_ABORT;
     x->sends++;
     return CURL_PREREQFUNC_OK;
 }
@@ -311,7 +320,7 @@ CURLMcode enom_client_wait(enom_client *c, int ms)
 }
 
 xfer *enom_xfer_start(enom_client *c, const char *url, const char *body, size_t body_len,
-                      long fresh, char *err, size_t errlen)
+                      long fresh, int once, char *err, size_t errlen)
 {
     const char *q;
     xfer *x;
@@ -341,6 +350,7 @@ xfer *enom_xfer_start(enom_client *c, const char *url, const char *body, size_t 
     x->too_large = 0;
     x->nomem = 0;
     x->sends = 0;
+    x->once = once;
     x->result = CURLE_OK;
     x->is_http = strncasecmp(url, "http:", 5) == 0;
     q = strchr(url, '?');
@@ -353,9 +363,6 @@ xfer *enom_xfer_start(enom_client *c, const char *url, const char *body, size_t 
         }
     }
     rc = xfer_configure(c, x, url, body, body_len);
-    /* A request that must not run twice gets a connection of its own:
-     * libcurl silently sends a request again when a reused connection
-     * dies before any answer, and eNom has no idempotency key. */
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, fresh);
     if (rc != CURLE_OK || (q && q[1] && !x->query)) {

@@ -25,6 +25,7 @@ typedef struct xfer {
     int is_http;   /* the URL asked for plain http */
     char *query;   /* the URL's query, to keep it out of messages */
     int sends;     /* times the request went out: libcurl may resend it */
+    int once;      /* state-changing: a second send is aborted instead */
     enom_buf body;
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
@@ -62,10 +63,13 @@ const char *enom_client_init(enom_client *c, const char *cainfo, const char *use
 void enom_client_free(enom_client *c);
 
 /* Takes a transfer, sets it up for url (a POST of body when body is not
- * NULL) and links it into c->active. Returns NULL with a message in err
- * when it cannot; the transfer is then back in the idle list or freed. */
+ * NULL) and links it into c->active. fresh: on a new connection; once:
+ * never sent a second time (a resend libcurl would make after a reused
+ * connection died fails the transfer instead). Returns NULL with a
+ * message in err when it cannot; the transfer is then back in the idle
+ * list or freed. */
 xfer *enom_xfer_start(enom_client *c, const char *url, const char *body, size_t body_len,
-                      long fresh, char *err, size_t errlen);
+                      long fresh, int once, char *err, size_t errlen);
 
 /* Runs the multi handle, then moves what finished from active to done. */
 CURLMcode enom_client_perform(enom_client *c);

@@ -155,6 +155,23 @@ local cases = {
         end,
     },
     {
+        -- The first request warms a connection; the second (once) rides it
+        -- and the server closes it unanswered: no layer may send it again.
+        name = "once: a kept-alive connection closed unanswered fails maybe delivered, never resent",
+        warmup = 1,
+        req = function(B)
+            B.once_calls = (B.once_calls or 0) + 1
+            if B.once_calls == 1 then
+                return { url = B.https .. "/test/echo?warm=1" }
+            end
+            return { url = B.https .. "/test/close?" .. pw(B), body = pw(B), once = true }
+        end,
+        expect = function(res, err)
+            failed(res, err, "transport", true)
+            check((err.sends or 1) == 1, "sent %s times", err.sends)
+        end,
+    },
+    {
         name = "slow answer with timeout 0.3: kind timeout, maybe delivered, not before the deadline",
         opts = { timeout = 0.3 },
         req = function(B)

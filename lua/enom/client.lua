@@ -254,12 +254,13 @@ local function prepare(self, command, params, group, secrets, opts)
     else
         req.wire = { url = self.url .. "?" .. body }
     end
-    -- A command that changes state goes on a connection of its own, so
-    -- that no layer below resends it on its own after a dead keep-alive.
+    -- A command that changes state goes out at most once: it may ride a
+    -- kept-alive connection, but if that dies the transport fails it as
+    -- maybe delivered instead of resending it (eNom has no idempotency key).
     local spec = commands.get(command)
     local read_only = spec and spec.read_only or (not spec and lower(command):find("^get") ~= nil)
     if not read_only then
-        req.wire.fresh = true
+        req.wire.once = true
     end
     if self.logger then
         log(self, {

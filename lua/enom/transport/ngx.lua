@@ -63,7 +63,7 @@ local KEEPALIVE_IDLE_MS = 30 * 1000 -- idle pooled connections are closed after 
 local MAX_SECONDS = 1e6
 
 local HTTP_NOT_ALLOWED = "plain http is not allowed (pass allow_http = true for a loopback sandbox)"
-local REQUEST_FIELDS = { url = true, body = true, fresh = true }
+local REQUEST_FIELDS = { url = true, body = true, fresh = true, once = true }
 
 local function _seconds(opts, name)
     local v = opts[name]
@@ -295,7 +295,9 @@ local function _attempt(self, u, req, deadline, started, fresh)
             return nil, err
         end
     end
-    local retryable = reused and not fresh
+    -- A request that must go out once (state-changing) is never resent,
+    -- even when the kept-alive connection it rode died unanswered.
+    local retryable = reused and not fresh and not req.once
     local ok, err, retry = _send(self, sock, u, req.body, deadline, retryable)
     if not ok then
         return nil, err, retry
@@ -314,7 +316,8 @@ end
 
 --- One request; yields to nginx while it waits, never blocks the worker.
 -- req = { url = ..., body = ... (POST) or nil (GET), fresh = true to
--- use a new connection (state-changing commands) }
+-- use a new connection, once = true never to send it a second time
+-- (state-changing commands) }
 -- @return res { status, body, total_time, connect_time, reused,
 --   content_type, sends } or nil, err { kind = "transport"|"timeout"|"tls",
 --   message, maybe_delivered, reason = "too_large" }
