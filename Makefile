@@ -97,8 +97,13 @@ sandbox: deps
 	@sandbox/sandbox run
 
 bench: deps
-	@$(MAKE) --no-print-directory all luajit
+	@$(MAKE) --no-print-directory all luajit build/bench/delaylink
 	@bash bench/run
+
+# The latency benchmark's link between two network namespaces.
+build/bench/delaylink: bench/delaylink.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 $(WARN) $(OPT) -D_GNU_SOURCE $(CFLAGS) -o $@ $< $(LDFLAGS)
 
 lint:
 	luacheck -q lua spec examples bench sandbox

@@ -29,6 +29,8 @@ local function call(method, path, body)
     return cjson.decode(text)
 end
 
+_M.call = call
+
 --- Replace the sandbox's state with fixtures.seed().
 function _M.seed()
     call("POST", "/reset", fixtures.seed())
