@@ -25,7 +25,11 @@ local MAX_POP_PASSWORD = 50
 local MAX_FWD_ADDRESS = 30
 local MAX_FWD_TARGET = 130
 local MAX_FORWARDS = 100
-local MAX_PAKS_PER_ORDER = 10
+-- eNom's parameter table gives Quantity a "Max Size" of 10, the column
+-- that is a field length everywhere else (UID 20, SLD 63, RenewPOPBundle's
+-- Quantity of years 2): up to 10 digits, no limit on the number of paks
+-- beyond the balance.
+local MAX_QUANTITY_DIGITS = 10
 local POP_PROD_TYPE = 38
 
 local function err(msg, num) return { msg = msg, num = num } end
@@ -158,9 +162,11 @@ end
 function M.purchasepopbundle(p, account, dom)
   local qty = 1
   if p.quantity ~= nil and p.quantity ~= "" then
-    qty = tonumber(p.quantity)
-    if not qty or qty ~= math.floor(qty) or qty < 1 or qty > MAX_PAKS_PER_ORDER then
-      return fail("Quantity must be a whole number from 1 to " .. MAX_PAKS_PER_ORDER, 304183)
+    qty = type(p.quantity) == "string" and #p.quantity <= MAX_QUANTITY_DIGITS and p.quantity:match("^%d+$")
+      and tonumber(p.quantity)
+    if not qty or qty < 1 then
+      return fail("Quantity must be a whole number of at most " .. MAX_QUANTITY_DIGITS .. " digits, 1 or more",
+        304183)
     end
   end
   local settings = state.settings()

@@ -233,27 +233,55 @@ function M.settings() return current.settings end
 function M.account(uid) return accounts_by_uid[(uid or ""):lower()] end
 function M.domain(name) return domains_by_name[(name or ""):lower()] end
 
+-- Lookups by user name and bundle id, and mailboxes per pak, through an
+-- index of each domain's arrays, so that a domain of 20,000 mailboxes is
+-- not scanned once per user of every request. Handlers change the arrays
+-- directly (append, table.remove, a new table), so an index checks its
+-- array before use: the same table whose element at the indexed length
+-- is still the one indexed has only grown at the end (a removal shifts
+-- that element down), and just the new tail is indexed; anything else
+-- rebuilds it.
+local indexes = setmetatable({}, { __mode = "k" })
+
+local function index_of(arr, add)
+  local ix = indexes[arr]
+  local n = #arr
+  if ix and ix.n <= n and (ix.n == 0 or arr[ix.n] == ix.last) then
+    if ix.n == n then return ix end
+  else
+    ix = { n = 0, keys = {}, used = {} }
+    indexes[arr] = ix
+  end
+  for i = ix.n + 1, n do add(ix, arr[i], i) end
+  ix.n, ix.last = n, arr[n]
+  return ix
+end
+
+local function add_pak(ix, p, i)
+  ix.keys[p.bundle_id] = i
+end
+
+local function add_mailbox(ix, m, i)
+  local key = m.username:lower()
+  -- The first of two equal names wins, as a scan from the start would.
+  if not ix.keys[key] then ix.keys[key] = i end
+  ix.used[m.bundle_id] = (ix.used[m.bundle_id] or 0) + 1
+end
+
 function M.find_pak(dom, bundle_id)
   local id = tonumber(bundle_id)
   if not id then return nil end
-  for i, p in ipairs(dom.paks) do
-    if p.bundle_id == id then return p, i end
-  end
+  local i = index_of(dom.paks, add_pak).keys[id]
+  if i then return dom.paks[i], i end
 end
 
 function M.find_mailbox(dom, username)
-  local key = (username or ""):lower()
-  for i, m in ipairs(dom.mailboxes) do
-    if m.username:lower() == key then return m, i end
-  end
+  local i = index_of(dom.mailboxes, add_mailbox).keys[(username or ""):lower()]
+  if i then return dom.mailboxes[i], i end
 end
 
 function M.pak_used(dom, bundle_id)
-  local n = 0
-  for _, m in ipairs(dom.mailboxes) do
-    if m.bundle_id == bundle_id then n = n + 1 end
-  end
-  return n
+  return index_of(dom.mailboxes, add_mailbox).used[bundle_id] or 0
 end
 
 function M.next_bundle_id()

@@ -1,0 +1,77 @@
+-- The sandbox at size: a pak order of any quantity eNom takes, and the
+-- indexed lookups (by user name, by bundle id, mailboxes per pak) staying
+-- right while mailboxes are added and deleted.
+local H = require "helper"
+
+local function call(params)
+    local c = H.client()
+    local res, err = c:call(params.command, params.args)
+    c:close()
+    return res, err
+end
+
+describe("sandbox at size", function()
+    before_each(function()
+        H.reset()
+    end)
+
+    it("sells more than 10 paks in one PurchasePOPBundle, as eNom documents no limit", function()
+        local res = assert(call { command = "PurchasePOPBundle", args = { SLD = "emptydomain", TLD = "com", Quantity = 15 } })
+        assert.equal("15", tostring(res.fields.BundleCount))
+        assert.equal(15, #H.domain("emptydomain.com").paks)
+    end)
+
+    it("refuses a Quantity longer than eNom's 10-character field, and 0", function()
+        for _, q in ipairs { "12345678901", "0", "2.5", "-1" } do
+            local _, err = call { command = "PurchasePOPBundle", args = { SLD = "emptydomain", TLD = "com", Quantity = q } }
+            assert.equal("api", err.kind, q)
+            assert.equal(304183, tonumber(err.response_number), q)
+        end
+        assert.equal(0, #H.domain("emptydomain.com").paks)
+    end)
+
+    it("keeps lookups and free slots right through creates and deletes", function()
+        local c = H.client()
+        local bought = assert(c:purchase_pop_bundle { sld = "emptydomain", tld = "com", quantity = 2 })
+        local a, b = bought.bundle_ids[1], bought.bundle_ids[2]
+        local function users(from, to)
+            local out = {}
+            for i = from, to do
+                out[#out + 1] = { username = ("u%02d"):format(i), password = ("Pw-%02d-Secret!"):format(i) }
+            end
+            return out
+        end
+        assert(c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = a, users = users(1, 10) })
+        assert(c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = b, users = users(11, 14) })
+        -- A name already taken, in any case, is refused.
+        local _, err = c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = b,
+            users = { { username = "U03", password = "Pw-03-Again!" } } }
+        assert.equal("api", err.kind)
+        -- Delete from the middle, then add: free slots and names follow.
+        assert(c:delete_pop3 { sld = "emptydomain", tld = "com", users = { "u05", "u12" } })
+        local pop = assert(c:get_pop3 { sld = "emptydomain", tld = "com" })
+        local free = {}
+        for _, p in ipairs(pop.paks) do
+            free[p.bundle_id] = p.free
+        end
+        assert.equal(1, free[a])
+        assert.equal(7, free[b])
+        assert(c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = a,
+            users = { { username = "u05", password = "Pw-05-Again!" } } })
+        _, err = c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = a,
+            users = { { username = "u99", password = "Pw-99-Secret!" } } }
+        assert.equal("api", err.kind)   -- pak a is full again
+        pop = assert(c:get_pop3 { sld = "emptydomain", tld = "com" })
+        assert.equal(13, #pop.mailboxes)
+        local names = {}
+        for _, m in ipairs(pop.mailboxes) do
+            names[m.username] = true
+        end
+        assert.truthy(names.u05)
+        assert.is_nil(names.u12)
+        assert(c:delete_pop3 { sld = "emptydomain", tld = "com", users = { "u13" } })
+        assert(c:modify_pop3 { sld = "emptydomain", tld = "com", users = { { username = "u14", admin = true } } })
+        assert.is_true(H.mailboxes("emptydomain.com").u14.admin)
+        c:close()
+    end)
+end)
