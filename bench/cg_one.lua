@@ -1,6 +1,8 @@
 --- One side of one micro-benchmark, `iters` times, for callgrind.sh:
 --   lua5.4 bench/cg_one.lua CASE ITERS GETPOP3.xml GETPOP3.txt
--- CASE: encode, encode-lua, xml, xml-expat, text, text-lua. With ITERS
+-- CASE: encode, encode-lua, xml, xml-expat, text, text-lua, request (a
+-- kept-alive client:call of the sandbox's fixed /test/static answer over
+-- plain HTTP, $ENOM_SANDBOX_BASE). With ITERS
 -- = 0 it does the set-up (and one warm-up call) only, which callgrind.sh
 -- subtracts.
 local enom = require "enom"
@@ -17,7 +19,13 @@ local function slurp(path)
 end
 
 local fn
-if case == "encode" or case == "encode-lua" then
+if case == "request" then
+    local base = assert(os.getenv("ENOM_SANDBOX_BASE"), "ENOM_SANDBOX_BASE is not set")
+    assert(base:match("^http://127%.0%.0%.1:%d+$"), "the benchmark talks to 127.0.0.1 only")
+    local client = assert(enom.new { uid = fixtures.UID, pw = fixtures.PW, endpoint = base .. "/test/static",
+        allow_http = true, response_type = "text" })
+    fn = function() return assert(client:call("GetBalance", {})) end
+elseif case == "encode" or case == "encode-lua" then
     local params, group = fixtures.setup_request(100)
     local groups = { group }
     local encode = case == "encode" and enom.encode or require("lua_encode").encode
