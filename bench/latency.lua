@@ -104,9 +104,17 @@ local function row(label, wname, n, conc, from_empty, wall, c, reqs)
     local w = jobs.WORKLOADS[wname]
     local floor = jobs.floor(w, n, conc, from_empty)
     local p = (from_empty and peer[wname].first or peer[wname].second) * n
+    -- Targets (issue 12): measured / floor <= 1.15 everywhere; faster
+    -- than the peer at concurrency 1; 40 times the peer at 64.
+    local met = { wall / floor <= 1.15 and "yes" or "NO" }
+    if conc == 1 then
+        met[2] = "peer " .. (p > wall and "yes" or "NO")
+    elseif conc == 64 then
+        met[2] = "40x " .. (p / wall >= 40 and "yes" or "NO")
+    end
     rows[#rows + 1] = {
         label, tostring(conc), fmt_s(wall), fmt_s(floor), ("%.2f"):format(wall / floor),
-        fmt_s(p), ("%.1fx"):format(p / wall),
+        fmt_s(p), ("%.1fx"):format(p / wall), table.concat(met, ", "),
         ("%d (%d full, %d resumed)"):format(c.conns, c.full, c.resumed), reqs,
     }
     io.stderr:write(("  %s c=%d: %.2f s, floor %.2f s, peer %.2f s, %d connections, %s\n")
@@ -143,7 +151,7 @@ for _, variant in ipairs { "fresh", "reuse" } do
     saving[variant] = { wall = wall, c = connections() }
 end
 
-local head = { "workload", "conc", "measured", "floor", "ratio", "peer", "vs peer", "connections (TLS)",
+local head = { "workload", "conc", "measured", "floor", "ratio", "peer", "vs peer", "met?", "connections (TLS)",
     "requests received" }
 local width = {}
 for i, h in ipairs(head) do
@@ -169,6 +177,7 @@ for _, r in ipairs(rows) do
     line(r)
 end
 print()
+print("met?: measured / floor <= 1.15; at concurrency 1 faster than the peer; at 64, 40 times the peer or more")
 print(("peer: LuaSec ssl.https, one request at a time, a new TLS connection each; measured on %d domains of %d"
     .. " and %d of %d, scaled per domain"):format(PEER.small, jobs.WORKLOADS.small.per, PEER.large,
     jobs.WORKLOADS.large.per))
