@@ -75,3 +75,59 @@ describe("sandbox at size", function()
         c:close()
     end)
 end)
+
+describe("sandbox options for the latency benchmark", function()
+    -- The exit status from the output: LuaJIT's close() does not give it.
+    local function sh(cmd)
+        local p = assert(io.popen(cmd .. " 2>&1; echo \"exit=$?\""))
+        local out = p:read("*a")
+        p:close()
+        return out:match("exit=(%d+)%s*$") == "0", out
+    end
+
+    it("refuses a malformed --address, and --address without --allow", function()
+        local ok, out = sh("sandbox/sandbox start --dir /nonexistent/never --address 10.1.2 --allow 10.1.2.3")
+        assert.is_false(ok)
+        assert.truthy(out:find("invalid IPv4 address: 10.1.2", 1, true))
+        ok, out = sh("sandbox/sandbox start --dir /nonexistent/never --address 10.1.2.3")
+        assert.is_false(ok)
+        assert.truthy(out:find("go together", 1, true))
+    end)
+
+    it("--conn-log logs connection facts and nothing of the request", function()
+        local dir = os.tmpname()
+        os.remove(dir)
+        local ok, out = sh("sandbox/sandbox start --dir " .. dir .. " --conn-log")
+        assert(ok, out)
+        local env = {}
+        for k, v in out:gmatch("(ENOM_SANDBOX_[%w_]+)=([^\n]*)") do
+            env[k] = v
+        end
+        local c = assert(require("enom").new { uid = H.UID, pw = H.PW, endpoint = env.ENOM_SANDBOX_HTTPS_URL,
+            cainfo = env.ENOM_SANDBOX_CA })
+        assert(c:get_balance {})
+        assert(c:get_balance {})
+        c:close()
+        sh("sandbox/sandbox stop --dir " .. dir)
+        local f = assert(io.open(dir .. "/logs/conn.log"))
+        local log = f:read("*a")
+        f:close()
+        sh("rm -rf " .. dir)
+        assert.falsy(log:find(H.PW, 1, true))
+        assert.falsy(log:find("GetBalance", 1, true))
+        local tls = {}
+        for line in log:gmatch("[^\n]+") do
+            assert.truthy(line:match("^%d+ %d+ %S+ %S+$"), line)
+            if line:find("TLS", 1, true) then
+                tls[#tls + 1] = line
+            end
+        end
+        -- The start-up check's request first, then the client's two.
+        assert.equal(3, #tls)
+        local c1, n1 = tls[2]:match("^(%d+) (%d+)")
+        local c2, n2 = tls[3]:match("^(%d+) (%d+)")
+        assert.equal(c1, c2)       -- the second request rode the first's connection
+        assert.equal("1", n1)
+        assert.equal("2", n2)
+    end)
+end)
