@@ -67,6 +67,8 @@ url="https://$addr_s:${ENOM_SANDBOX_HTTPS_URL##*:}"
 # The round trip the link gives, as the client sees it (TCP connect).
 rtt=$(ip netns exec "$ns_c" curl -sS -o /dev/null --cacert "$ENOM_SANDBOX_CA" \
     -w '%{time_connect}' "${url%/interface.asp}/test/static")
-echo "link: $ns_c <-> $ns_s, TCP connect $(awk "BEGIN{printf \"%.1f\", $rtt*1000}") ms (40 ms RTT wanted)" >&2
+echo "link: two network namespaces, TUN + bench/delaylink 20 ms each way; TCP connect measured" \
+    "$(awk "BEGIN{printf \"%.1f\", $rtt*1000}") ms (40 ms wanted)"
+echo
 ENOM_SANDBOX_ADMIN="$ENOM_SANDBOX_ADMIN" lua5.4 bench/latency.lua "$ns_c" "$ns_s" "$url" "$ENOM_SANDBOX_CA" \
     "$work/sandbox/logs/conn.log"
