@@ -48,7 +48,7 @@ function Fake._answer(self, wire)
     assert(type(wire) == "table" and type(wire.url) == "string", "a wire request has a url")
     local form = wire.body or wire.url:match("%?(.*)$") or ""
     self.sent[#self.sent + 1] = {
-        url = wire.url, body = wire.body, fresh = wire.fresh, params = _M.decode(form),
+        url = wire.url, body = wire.body, fresh = wire.fresh, once = wire.once, params = _M.decode(form),
     }
     return self.answer(wire, #self.sent)
 end

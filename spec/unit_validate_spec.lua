@@ -149,7 +149,7 @@ describe("validation (fake transport)", function()
     end)
 
     describe("what leaves", function()
-        it("sends a valid SetUpPOP3User once, each value as one parameter, on a fresh connection", function()
+        it("sends a valid SetUpPOP3User once, each value as one parameter, never to be resent", function()
             local c = client()
             local res = assert(c:setup_pop3_users(with(DOMAIN, { bundle_id = 5134, users = {
                 { username = "james", password = "s3cret!", display_name = "James Doe" },
@@ -169,7 +169,8 @@ describe("validation (fake transport)", function()
             assert.are.equal("x&IsAdmin1=1", p.Password2)
             assert.are_not.equal("1", p.IsAdmin1)
             assert.are.equal("James Doe", p.DisplayName1)
-            assert.is_true(sent.fresh)
+            assert.is_true(sent.once)      -- may ride a kept-alive connection, never sent twice
+            assert.is_falsy(sent.fresh)
             assert.is_string(sent.body) -- POST: the password is not in the URL
             assert.is_nil(sent.url:find(PW, 1, true))
         end)
@@ -179,6 +180,7 @@ describe("validation (fake transport)", function()
             c:get_pop3(DOMAIN)
             assert.are.equal(1, #c.transport.sent)
             assert.is_falsy(c.transport.sent[1].fresh)
+            assert.is_falsy(c.transport.sent[1].once)
         end)
 
         it("splits users into requests of batch_size", function()
