@@ -6,7 +6,6 @@
 local VERSION = "0.1.0"
 
 return {
-    _VERSION = VERSION,
     endpoint = "live",
     response_type = "xml",
     method = "POST",
