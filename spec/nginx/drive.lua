@@ -219,7 +219,8 @@ check("20 concurrent GET /mailboxes with 2 s per eNom command all answer on one 
         local done = os.tmpname()
         local script = ([[
 for i in $(seq 1 20); do
-  ( code=$(curl -s -o /dev/null -w '%%{http_code}' --max-time 20 -H 'Authorization: Bearer %s' '%s/mailboxes?domain=shop01.com'); echo "$code" >> '%s' ) &
+  ( code=$(curl -s -o /dev/null -w '%%{http_code}' --max-time 20 -H 'Authorization: Bearer %s' \
+      '%s/mailboxes?domain=shop01.com'); echo "$code" >> '%s' ) &
 done
 wait
 ]]):format(TOKEN, BASE, done)
