@@ -8,7 +8,7 @@
 #   make demo      deps, build, start the sandbox, provision a domain from a CSV
 #   make sandbox   run the eNom sandbox in the foreground (Ctrl-C stops it)
 #   make bench     benchmarks, results as ratios against in-run baselines
-#   make fuzz      libFuzzer on the response parsers (FUZZ_SECONDS=60)
+#   make fuzz      libFuzzer on the parsers and the encoder (FUZZ_SECONDS=60 each)
 #   make install   install into $(DESTDIR)$(PREFIX)
 
 LUA_VERSION ?= 5.4
@@ -108,19 +108,27 @@ build/bench/delaylink: bench/delaylink.c
 lint:
 	luacheck -q lua spec examples bench sandbox
 
-# libFuzzer on the response parsers, seeded with the spec fixtures.
+# libFuzzer, under ASan and UBSan, FUZZ_SECONDS for each harness:
+#   parse_fuzz   the response parsers, seeded with the spec fixtures
+#   encode_fuzz  enom.core.encode on random parameter tables and groups,
+#                with metatables whose __index runs code and collects
+# Needs clang with libFuzzer (Debian: apt-get install clang).
 FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -Icsrc
 fuzz:
-	@mkdir -p build/fuzz/corpus
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
-		$$($(PKG_CONFIG) --cflags lua5.4 libxml-2.0) -o build/fuzz/parse_fuzz \
+	@mkdir -p build/fuzz/corpus build/fuzz/encode_corpus
+	$(FUZZ_CC) $(FUZZ_FLAGS) $$($(PKG_CONFIG) --cflags lua5.4 libxml-2.0) -o build/fuzz/parse_fuzz \
 		fuzz/parse_fuzz.c csrc/parse.c csrc/parse_xml.c csrc/parse_kv.c csrc/parse_result.c csrc/buffer.c \
 		$$($(PKG_CONFIG) --libs lua5.4 libxml-2.0)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $$($(PKG_CONFIG) --cflags lua5.4) -o build/fuzz/encode_fuzz \
+		fuzz/encode_fuzz.c csrc/encode.c csrc/buffer.c $$($(PKG_CONFIG) --libs lua5.4) -lm
 	@for f in spec/fixtures/parse/*; do \
 		case $$f in *.xml) p='\000';; *.html) p='\002';; *) p='\001';; esac; \
 		{ printf "$$p"; cat "$$f"; } > "build/fuzz/corpus/$$(basename "$$f")"; \
 	done
-	build/fuzz/parse_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus
+	build/fuzz/parse_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 build/fuzz/corpus
+	build/fuzz/encode_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 build/fuzz/encode_corpus
 
 install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/enom $(DESTDIR)$(LUA_SHAREDIR)/enom

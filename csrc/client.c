@@ -15,7 +15,8 @@
 
 #include "transfer.h"
 
-#define CLIENT_MT "enom.client"
+/* The transport handle: distinct from the Lua-level enom.client. */
+#define CLIENT_MT "enom.core.client"
 
 #define MAX_CONNECTIONS_LIMIT 1024
 #define MAX_SECONDS 1e6
@@ -130,8 +131,11 @@ int enom_l_client(lua_State *L)
     connect_timeout_ms = opt_seconds(L, 1, "connect_timeout", 10);
     max_response = opt_count(L, 1, "max_response", 8388608, (long long)ENOM_EXACT_DOUBLE);
     max_connections = (long)opt_count(L, 1, "max_connections", 8, MAX_CONNECTIONS_LIMIT);
-    cainfo = opt_string(L, 1, "cainfo", NULL);                  /* at 2 */
-    user_agent = opt_string(L, 1, "user_agent", "lua-enom/0.1"); /* at 3 */
+    cainfo = opt_string(L, 1, "cainfo", NULL);                           /* at 2 */
+    user_agent = opt_string(L, 1, "user_agent", "lua-enom/" ENOM_VERSION); /* at 3 */
+    /* A CR or LF would end the header and start one of the caller's. */
+    if (!lua_isnil(L, 3) && strcspn(user_agent, "\r\n") != lua_rawlen(L, 3))
+        luaL_argerror(L, 1, "option 'user_agent' must not contain CR, LF or NUL");
 
     /* From here on, everything allocated is reachable from the userdata. */
     c = lua_newuserdata(L, sizeof *c);
@@ -175,10 +179,9 @@ static void wait_io(lua_State *L, enom_client *c, int ms)
 /* Validates a request table at idx and starts its transfer. */
 static xfer *start(lua_State *L, enom_client *c, int idx)
 {
-    static const char *const names[] = { "url", "body", "fresh", "once", NULL };
+    static const char *const names[] = { "url", "body", "fresh", "once", "timeout", "connect_timeout", NULL };
     const char *url, *body = NULL;
-    long fresh;
-    int once;
+    xfer_opts o;
     size_t body_len = 0;
     xfer *x;
     char err[ERR_BYTES];
@@ -196,15 +199,18 @@ static xfer *start(lua_State *L, enom_client *c, int idx)
         body = lua_tolstring(L, -1, &body_len);
     }
     lua_getfield(L, idx, "fresh");
-    fresh = lua_toboolean(L, -1) ? 1L : 0L;
+    o.fresh = lua_toboolean(L, -1) ? 1L : 0L;
     lua_getfield(L, idx, "once");
-    once = lua_toboolean(L, -1);
+    o.once = lua_toboolean(L, -1);
     lua_pop(L, 2);
+    /* A request's own time limits, over the client's. */
+    o.timeout_ms = opt_seconds(L, idx, "timeout", 0);
+    o.connect_timeout_ms = opt_seconds(L, idx, "connect_timeout", 0);
 
     /* Raise only after enom_xfer_start has returned: inside, it takes a
      * transfer and links it, with no Lua error possible between. url and
      * body stay on the stack until then. */
-    x = enom_xfer_start(c, url, body, body_len, fresh, once, err, sizeof err);
+    x = enom_xfer_start(c, url, body, body_len, &o, err, sizeof err);
     if (!x)
         luaL_error(L, "enom.client: %s", err);
     lua_pop(L, 2);

@@ -9,8 +9,6 @@
 
 #include "enom.h"
 
-#define ENOM_CORE_VERSION "0.1.0"
-
 static const luaL_Reg core_funcs[] = {
     { "encode", enom_l_encode },
     { "parse", enom_l_parse },
@@ -19,6 +17,7 @@ static const luaL_Reg core_funcs[] = {
     { "now", enom_l_now },
     { "sleep", enom_l_sleep },
     { "append_private", enom_l_append_private },
+    { "parse_url", enom_l_parse_url },
     { NULL, NULL }
 };
 
@@ -41,7 +40,7 @@ LUALIB_API int luaopen_enom_core(lua_State *L)
     luaL_newlib(L, core_funcs);
     enom_client_register(L);
     enom_lock_register(L);
-    lua_pushliteral(L, ENOM_CORE_VERSION);
+    lua_pushliteral(L, ENOM_VERSION);
     lua_setfield(L, -2, "_VERSION");
     lua_pushstring(L, curl_version());
     lua_setfield(L, -2, "curl_version");

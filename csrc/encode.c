@@ -233,6 +233,23 @@ static int cmp_names(const void *a, const void *b)
     return x->len < y->len ? -1 : x->len > y->len;
 }
 
+/* An array X becomes X1, X2, ...: a parameter of its own named X1 would
+ * be sent twice, and which one the server keeps is anyone's guess. */
+static void check_collisions(lua_State *L, int t, const name_ref *name, int n)
+{
+    int k;
+    for (k = 1; k <= n; k++) {
+        lua_pushlstring(L, name->s, name->len);
+        lua_pushinteger(L, k);
+        lua_concat(L, 2);
+        lua_rawget(L, t);
+        if (!lua_isnil(L, -1))
+            luaL_error(L, "bad argument #1 to 'encode' (parameter %s%d is given twice: on its own and as %s[%d])",
+                       name->s, k, name->s, k);
+        lua_pop(L, 1);
+    }
+}
+
 static void encode_params(lua_State *L, enom_buf *b, int t)
 {
     size_t count = 0, i;
@@ -265,6 +282,7 @@ static void encode_params(lua_State *L, enom_buf *b, int t)
         lua_rawget(L, t);
         if (lua_istable(L, -1)) {
             int n = check_sequence(L, lua_gettop(L), names[i].s), k;
+            check_collisions(L, t, &names[i], n);
             where w;
             w.name = names[i].s;
             w.field = NULL;
@@ -298,7 +316,7 @@ typedef struct group_field {
  * The field list is read once; each value then costs one lookup. */
 static void encode_group(lua_State *L, enom_buf *b, int g, int gi)
 {
-    int records, fields, nrec, nfields, r, f;
+    int records, fields, nrec, nfields, r, f, anchor;
     const char *gname;
     group_field *gf;
     where w;
@@ -320,9 +338,13 @@ static void encode_group(lua_State *L, enom_buf *b, int g, int gi)
     nrec = check_sequence(L, records, gname);
     nfields = (int)lua_rawlen(L, fields);
 
-    /* The key and name strings stay anchored by their { key, Name } pairs,
-     * which the fields table (on the stack) keeps alive. */
+    /* Reading a record's field may run its __index, and that code may
+     * empty the fields table and collect the strings in it. Every key and
+     * name is therefore anchored in a table of our own, on the stack until
+     * the group is done, so the pointers below stay valid throughout. */
     gf = (group_field *)lua_newuserdata(L, (size_t)(nfields > 0 ? nfields : 1) * sizeof(group_field));
+    lua_createtable(L, nfields > 0 ? 2 * nfields : 1, 0);
+    anchor = lua_gettop(L);
     for (f = 1; f <= nfields; f++) {
         lua_rawgeti(L, fields, f);
         if (!lua_istable(L, -1))
@@ -333,7 +355,9 @@ static void encode_group(lua_State *L, enom_buf *b, int g, int gi)
         gf[f - 1].name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &gf[f - 1].name_len) : NULL;
         if (gf[f - 1].key == NULL || gf[f - 1].name == NULL || gf[f - 1].name_len == 0)
             luaL_error(L, "bad argument #2 to 'encode' (%s: fields[%d] must be {key, Name})", gname, f);
-        lua_pop(L, 3);
+        lua_rawseti(L, anchor, 2 * f);     /* the name */
+        lua_rawseti(L, anchor, 2 * f - 1); /* the key */
+        lua_pop(L, 1);
     }
 
     w.name = gname;
@@ -354,7 +378,7 @@ static void encode_group(lua_State *L, enom_buf *b, int g, int gi)
         }
         lua_pop(L, 1);
     }
-    lua_pop(L, 4);
+    lua_pop(L, 5); /* name, records, fields, gf, anchor */
 }
 
 int enom_l_encode(lua_State *L)

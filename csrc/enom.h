@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include "compat.h"
 
+/* The module's version, also the default User-Agent's. */
+#define ENOM_VERSION "0.1.0"
+
 /* A growable malloc'd byte buffer with a hard cap. Used where bytes are
  * gathered inside a C library's callback, where nothing may raise. */
 typedef struct enom_buf {
@@ -34,9 +37,14 @@ int enom_l_encode(lua_State *L);
 int enom_l_parse(lua_State *L);
 
 /* client.c: enom.core.client(opts) -> client userdata; registers the
- * metatable "enom.client" when called with the module table on top. */
+ * metatable "enom.core.client" when called with the module table on top. */
 int enom_l_client(lua_State *L);
 void enom_client_register(lua_State *L);
+
+/* url.c: enom.core.parse_url(url) -> parts | nil, err; and whether a
+ * host (as libcurl's URL parser gives it) can only be this machine. */
+int enom_l_parse_url(lua_State *L);
+int enom_host_is_loopback(const char *host);
 
 /* system.c: random bytes from the OS CSPRNG, a monotonic clock, sleep */
 int enom_l_random_bytes(lua_State *L);

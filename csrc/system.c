@@ -15,6 +15,7 @@
 #include "enom.h"
 
 #define ENOM_RANDOM_MAX 4096
+#define ENOM_SLEEP_MAX 86400
 
 /* core.random_bytes(n) -> string of n bytes from getrandom(2). */
 int enom_l_random_bytes(lua_State *L)
@@ -47,40 +48,80 @@ int enom_l_now(lua_State *L)
     return 1;
 }
 
-/* core.sleep(seconds): blocks the calling thread; not for nginx. */
+/* core.sleep(seconds) -> true | nil, err: blocks the calling thread;
+ * not for nginx. A value out of range (negative, NaN, over a day) is
+ * refused with nil, err rather than raised: it usually comes from a
+ * computed back-off, and the caller decides what to do about it. */
 int enom_l_sleep(lua_State *L)
 {
     lua_Number s = luaL_checknumber(L, 1);
     struct timespec ts;
-    luaL_argcheck(L, s >= 0 && s <= 86400 && !isnan(s), 1, "must be between 0 and 86400");
+    if (!(s >= 0 && s <= ENOM_SLEEP_MAX)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "sleep: seconds must be between 0 and 86400");
+        return 2;
+    }
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec > 999999999L)
+        ts.tv_nsec = 999999999L;
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
-    return 0;
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
-/* core.append_private(path, data): append to a file readable by its owner
- * only (created 0600; an existing file with group or other access is
- * refused). For handing generated passwords back to the caller. */
+static int refuse(lua_State *L, int fd, const char *path, const char *why)
+{
+    if (fd >= 0)
+        close(fd);
+    lua_pushnil(L);
+    lua_pushfstring(L, "refusing %s: %s", path, why);
+    return 2;
+}
+
+/* core.append_private(path, data): append to a regular file that only
+ * its owner, the caller, may read: created with mode 0600, or an
+ * existing file owned by the effective user with mode exactly 0600.
+ * Anything else is refused: a symbolic link (O_NOFOLLOW), a FIFO or a
+ * device (O_NONBLOCK: opening never blocks, and fstat refuses it), a
+ * file of another user (who could read what is appended), or a file
+ * open to group or others. For handing generated passwords back. */
 int enom_l_append_private(lua_State *L)
 {
     size_t len, off = 0;
     const char *path = luaL_checkstring(L, 1);
     const char *data = luaL_checklstring(L, 2, &len);
+    const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
     struct stat st;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int created = 1;
+    int fd = open(path, flags | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        created = 0;
+        fd = open(path, flags);
+    }
     if (fd < 0) {
+        int e = errno;
         lua_pushnil(L);
-        lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
+        if (e == ELOOP)
+            lua_pushfstring(L, "refusing %s: it is a symbolic link", path);
+        else if (e == ENXIO)
+            lua_pushfstring(L, "refusing %s: not a regular file", path);
+        else
+            lua_pushfstring(L, "cannot open %s: %s", path, strerror(e));
         return 2;
     }
-    if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        lua_pushnil(L);
-        lua_pushfstring(L, "refusing %s: not a regular file private to its owner (mode 0600)", path);
-        return 2;
-    }
+    if (fstat(fd, &st) != 0)
+        return refuse(L, fd, path, "cannot stat it");
+    if (!S_ISREG(st.st_mode))
+        return refuse(L, fd, path, "not a regular file");
+    if (st.st_uid != geteuid())
+        return refuse(L, fd, path, "owned by another user");
+    /* A new file gets 0600 whatever the umask took away. */
+    if (created && (st.st_mode & 07777) != 0600 && fchmod(fd, 0600) == 0)
+        st.st_mode = (st.st_mode & ~(mode_t)07777) | 0600;
+    if ((st.st_mode & 07777) != 0600)
+        return refuse(L, fd, path, "its mode is not 0600 (readable and writable by its owner only)");
     while (off < len) {
         ssize_t w = write(fd, data + off, len - off);
         if (w < 0) {

@@ -105,6 +105,8 @@ static void xfer_destroy(xfer *x)
         curl_easy_cleanup(x->easy);
     enom_buf_free(&x->body);
     free(x->query);
+    if (x->url)
+        curl_url_cleanup(x->url);
     free(x);
 }
 
@@ -126,6 +128,10 @@ static void xfer_recycle(enom_client *c, xfer *x)
 {
     free(x->query);
     x->query = NULL;
+    if (x->url) {
+        curl_url_cleanup(x->url);
+        x->url = NULL;
+    }
     if (c->closed || c->idle.n >= c->max_connections) {
         xfer_destroy(x);
         return;
@@ -177,7 +183,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
 }
 
 /* The client's options, again after every curl_easy_reset. */
-static CURLcode xfer_configure(enom_client *c, xfer *x, const char *url,
+static CURLcode xfer_configure(enom_client *c, xfer *x, const xfer_opts *o,
                                const char *body, size_t body_len)
 {
     CURL *e = x->easy;
@@ -191,7 +197,10 @@ static CURLcode xfer_configure(enom_client *c, xfer *x, const char *url,
     SET(CURLOPT_PRIVATE, (void *)x);
     SET(CURLOPT_ERRORBUFFER, x->errbuf);
     SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_URL, url);
+    /* The very parse the endpoint was checked with. */
+    SET(CURLOPT_CURLU, x->url);
+    if (x->is_http) /* nothing in clear through a proxy from the environment */
+        SET(CURLOPT_NOPROXY, "*");
     if (rc == CURLE_OK)
         rc = set_protocols(e, c->allow_http);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
@@ -201,8 +210,8 @@ static CURLcode xfer_configure(enom_client *c, xfer *x, const char *url,
         rc = set_ca(e, c->cainfo);
     SET(CURLOPT_SHARE, c->share);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    SET(CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : c->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : c->connect_timeout_ms);
     SET(CURLOPT_USERAGENT, c->user_agent);
     /* Refuses a declared Content-Length over the cap before any body
      * arrives; the write callback enforces it for the rest. */
@@ -320,12 +329,29 @@ CURLMcode enom_client_wait(enom_client *c, int ms)
 }
 
 xfer *enom_xfer_start(enom_client *c, const char *url, const char *body, size_t body_len,
-                      long fresh, int once, char *err, size_t errlen)
+                      const xfer_opts *o, char *err, size_t errlen)
 {
-    const char *q;
+    const char *q, *uerr = NULL;
+    CURLU *u;
     xfer *x;
     CURLcode rc;
     CURLMcode mc;
+
+    u = enom_url_parse(url, &uerr);
+    if (!u) {
+        snprintf(err, errlen, "bad URL: %s", uerr);
+        return NULL;
+    }
+    if (c->allow_http && strncasecmp(url, "http:", 5) == 0) {
+        char *host = NULL;
+        int loopback = curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && enom_host_is_loopback(host);
+        curl_free(host);
+        if (!loopback) {
+            curl_url_cleanup(u);
+            snprintf(err, errlen, "plain http is allowed only to a loopback address");
+            return NULL;
+        }
+    }
 
     /* x is linked into a list of c, or recycled, before this returns. */
     x = c->idle.head;
@@ -334,23 +360,26 @@ xfer *enom_xfer_start(enom_client *c, const char *url, const char *body, size_t 
     } else {
         x = calloc(1, sizeof *x);
         if (!x) {
+            curl_url_cleanup(u);
             snprintf(err, errlen, "out of memory");
             return NULL;
         }
         enom_buf_init(&x->body, 0);
         x->easy = curl_easy_init();
         if (!x->easy) {
+            curl_url_cleanup(u);
             free(x);
             snprintf(err, errlen, "out of memory");
             return NULL;
         }
     }
+    x->url = u;
     x->body.limit = (size_t)c->max_response;
     x->finished = 0;
     x->too_large = 0;
     x->nomem = 0;
     x->sends = 0;
-    x->once = once;
+    x->once = o->once;
     x->result = CURLE_OK;
     x->is_http = strncasecmp(url, "http:", 5) == 0;
     q = strchr(url, '?');
@@ -362,9 +391,9 @@ xfer *enom_xfer_start(enom_client *c, const char *url, const char *body, size_t 
             x->query[n] = '\0';
         }
     }
-    rc = xfer_configure(c, x, url, body, body_len);
+    rc = xfer_configure(c, x, o, body, body_len);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, fresh);
+        rc = curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, o->fresh);
     if (rc != CURLE_OK || (q && q[1] && !x->query)) {
         xfer_recycle(c, x);
         snprintf(err, errlen, "cannot set up the transfer: %s",

@@ -17,6 +17,7 @@
 typedef struct xfer {
     struct xfer *prev, *next; /* in exactly one list of the client */
     CURL *easy;
+    CURLU *url;    /* the parsed URL the transfer connects to */
     long long id;
     CURLcode result;
     int finished;
@@ -54,6 +55,19 @@ typedef struct enom_client {
     long max_connections;
 } enom_client;
 
+/* url.c: parses an absolute URL without credentials or fragment; NULL
+ * and a static message in *err otherwise. */
+CURLU *enom_url_parse(const char *url, const char **err);
+
+/* Per-transfer settings; 0 keeps the client's. */
+typedef struct xfer_opts {
+    long fresh;     /* on a new connection */
+    int once;       /* never sent a second time: a resend libcurl would make
+                     * after a reused connection died fails the transfer */
+    long timeout_ms;
+    long connect_timeout_ms;
+} xfer_opts;
+
 /* Copies cainfo (may be NULL) and user_agent, makes the handles. c is
  * zeroed with its number options set. Returns NULL, or a message; what
  * was made is in c either way, for enom_client_free. */
@@ -69,7 +83,7 @@ void enom_client_free(enom_client *c);
  * message in err when it cannot; the transfer is then back in the idle
  * list or freed. */
 xfer *enom_xfer_start(enom_client *c, const char *url, const char *body, size_t body_len,
-                      long fresh, int once, char *err, size_t errlen);
+                      const xfer_opts *o, char *err, size_t errlen);
 
 /* Runs the multi handle, then moves what finished from active to done. */
 CURLMcode enom_client_perform(enom_client *c);

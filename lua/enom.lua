@@ -11,7 +11,6 @@ local core = require "enom.core"
 local client = require "enom.client"
 local errors = require "enom.errors"
 local commands = require "enom.commands"
-require "enom.batch" -- adds client:batch and client:call_many
 
 local _M = {
     _VERSION = "0.1.0",
@@ -31,10 +30,16 @@ _M.encode = core.encode
 --- Parse an eNom response body: format is "xml", "text" or "html".
 _M.parse = core.parse
 
---- Append text to a file only its owner may read (created with mode
--- 0600; an existing file open to others is refused). For handing
--- generated passwords to the caller.
+--- Append text to a file only its owner may read: created with mode
+-- 0600, or an existing regular file of the caller's with mode exactly
+-- 0600; a link, a FIFO, a device or another user's file is refused
+-- (nil, err), and opening never blocks. For handing generated passwords
+-- to the caller.
 _M.append_private = core.append_private
+
+--- Read a URL with libcurl's parser: { url, scheme, host, port, path,
+-- query, loopback } or nil, err (credentials and fragments refused).
+_M.parse_url = core.parse_url
 
 --- Is `v` an error value returned by enom?
 _M.is_error = errors.is

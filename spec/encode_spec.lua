@@ -132,3 +132,62 @@ describe("enom.encode", function()
         assert.equal("", encode {})
     end)
 end)
+
+describe("enom.encode with code in metatables", function()
+    -- Long names are separate string objects (not interned): once the
+    -- fields table lets go of them, a collection frees them.
+    local function long(s)
+        return s .. string.rep("_", 60) .. tostring(math.random(1e9))
+    end
+
+    it("keeps a group's field names alive while a record's __index empties the fields and collects", function()
+        local key1, key2 = long("key"), long("other")
+        local name1, name2 = long("Name"), long("Other")
+        local fields = { { key1, name1 }, { key2, name2 } }
+        key1, key2, name1, name2 = nil, nil, nil, nil -- luacheck: ignore
+        local mt = { __index = function()
+            for i = #fields, 1, -1 do
+                fields[i] = nil
+            end
+            collectgarbage()
+            collectgarbage()
+            return "v"
+        end }
+        local records = {}
+        for i = 1, 3 do
+            records[i] = setmetatable({}, mt)
+        end
+        local s = encode({}, { { name = "g", fields = fields, records = records } })
+        local d = decode(s)
+        assert.equal(6, #d)
+        for _, kv in ipairs(d) do
+            assert.equal("v", kv[2])
+            assert.truthy(kv[1]:find("^Name_+%d+%d$") or kv[1]:find("^Other_+%d+%d$"), kv[1])
+        end
+    end)
+
+    it("survives __index and __pairs on every table it is given", function()
+        local calls = 0
+        local function noisy(t)
+            return setmetatable(t, {
+                __index = function(_, k)
+                    calls = calls + 1
+                    collectgarbage()
+                    return k == "username" and "ann" or nil
+                end,
+                __pairs = function() error("__pairs must not be used") end,
+            })
+        end
+        local s = encode(noisy { a = "1", b = noisy { "x", "y" } }, noisy { noisy {
+            name = "users", fields = noisy { noisy { "username", "UserName" } }, records = noisy { noisy {} },
+        } })
+        assert.equal("a=1&b1=x&b2=y&UserName1=ann", s)
+        assert.truthy(calls > 0)
+    end)
+
+    it("refuses an array X next to a parameter X1 it would collide with", function()
+        local ok, msg = pcall(encode, { X = { "a", "b" }, X2 = "c" })
+        assert.is_false(ok)
+        assert.truthy(tostring(msg):find("X2 is given twice", 1, true), msg)
+    end)
+end)

@@ -7,8 +7,13 @@
 --   GET  /mailboxes?domain=shop01.com
 --                     the domain's mailboxes and paks (never passwords)
 --
+-- Both need `Authorization: Bearer <token>`: the token comes from the
+-- environment (ENOM_ADMIN_TOKEN) or a file (`init{ token_file = ... }`);
+-- without one configured, /mailboxes answers 503 to everyone.
+--
 -- Every eNom request goes over nginx cosockets (enom.transport.ngx), so a
 -- slow eNom holds up only the requests that wait for it, never the worker.
+local bit = require "bit"
 local cjson = require "cjson.safe"
 local enom = require "enom"
 local provision = require "enom.provision"
@@ -21,6 +26,7 @@ local tostring = tostring
 local lower = string.lower
 
 local MAX_MAILBOXES = 200   -- per request
+local MIN_TOKEN = 16        -- bytes; a shorter admin token is refused
 local MAX_PAKS = 5          -- per request, when the caller allows buying
 local RUN_BUDGET = 120      -- seconds a POST may spend on eNom
 
@@ -36,15 +42,34 @@ local CONF
 -- may read (mode 0600): init_by_lua runs in the master before it drops
 -- privileges, so `_M.init{ pw_file = "/etc/enom/password" }` reads it
 -- there and the workers (user www-data) inherit the value, never the file.
+local function first_line(path)
+    local f = io.open(path, "r")
+    if not f then
+        return nil
+    end
+    local v = (f:read("l") or ""):gsub("%s+$", "")
+    f:close()
+    return v
+end
+
 function _M.init(opts)
     opts = opts or {}
     local pw = os.getenv("ENOM_PW")
     if opts.pw_file then
-        local f = io.open(opts.pw_file, "r")
-        if f then
-            pw = (f:read("l") or ""):gsub("%s+$", "")
-            f:close()
-        end
+        pw = first_line(opts.pw_file) or pw
+    end
+    -- The admin token, read the same way: ENOM_ADMIN_TOKEN, or a file
+    -- only root may read, named in nginx.conf's init_by_lua_block.
+    local token = os.getenv("ENOM_ADMIN_TOKEN")
+    if opts.token_file then
+        token = first_line(opts.token_file)
+    end
+    if token and #token < MIN_TOKEN then
+        ngx.log(ngx.WARN, "enom example: the admin token is shorter than ", MIN_TOKEN, " bytes; /mailboxes answers 503")
+        token = nil
+    elseif not token or token == "" then
+        ngx.log(ngx.WARN, "enom example: no admin token (ENOM_ADMIN_TOKEN or token_file); /mailboxes answers 503")
+        token = nil
     end
     CONF = {
         uid = os.getenv("ENOM_UID") or "resellid",
@@ -53,10 +78,61 @@ function _M.init(opts)
         -- Only checked by the ngx transport: cosockets trust the CA file of
         -- lua_ssl_trusted_certificate. Kept for the curl fallback.
         cainfo = os.getenv("ENOM_CA"),
+        token = token,
     }
     if not pw or pw == "" then
         ngx.log(ngx.WARN, "enom example: ENOM_PW is not set; /mailboxes answers 503")
     end
+end
+
+-- A random key per worker, for the token digests.
+local KEY
+function _M._key()
+    if not KEY then
+        local f = assert(io.open("/dev/urandom", "rb"))
+        KEY = f:read(32)
+        f:close()
+    end
+    return KEY
+end
+
+-- Equal digests, in time that does not depend on where they differ.
+local function same(a, b)
+    if #a ~= #b then
+        return false
+    end
+    local bxor, bor = bit.bxor, bit.bor
+    local diff = 0
+    for i = 1, #a do
+        diff = bor(diff, bxor(a:byte(i), b:byte(i)))
+    end
+    return diff == 0
+end
+
+-- Is the request's bearer token the configured one? Neither the token
+-- nor the header is ever logged.
+local function authorized()
+    if not CONF then
+        _M.init()
+    end
+    if not CONF.token then
+        return nil, 503
+    end
+    local h = ngx.req.get_headers()["authorization"]
+    if type(h) ~= "string" then
+        return nil, 401
+    end
+    local given = h:match("^[Bb]earer +(%S+)%s*$")
+    if not given then
+        return nil, 401
+    end
+    -- Keyed digests of both: same length whatever was sent, and compared
+    -- in constant time.
+    local key = _M._key()
+    if not same(ngx.hmac_sha1(key, given), ngx.hmac_sha1(key, CONF.token)) then
+        return nil, 401
+    end
+    return true
 end
 
 local EMPTY = "\0enom-empty-array\0"
@@ -253,6 +329,14 @@ end
 
 --- The /mailboxes location's handler.
 function _M.mailboxes()
+    local ok, status = authorized()
+    if not ok then
+        if status == 401 then
+            ngx.header["WWW-Authenticate"] = 'Bearer realm="enom"'
+            return respond(401, { error = "a bearer token is required (Authorization: Bearer ...)" })
+        end
+        return respond(503, { error = "the admin token is not configured" })
+    end
     local method = ngx.req.get_method()
     if method == "POST" then
         return create()

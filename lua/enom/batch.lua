@@ -10,10 +10,9 @@
 -- local b = client:batch{ concurrency = 8 }
 -- for _, d in ipairs(domains) do b:add_method("get_pop3", { sld = d.sld, tld = d.tld }) end
 -- for i, res, err in b:each() do print(i, res and #res.mailboxes or tostring(err)) end
-local client = require "enom.client"
-local commands = require "enom.commands"
-local validate = require "enom.validate"
-local results = require "enom.results"
+-- The second driver of `enom.request`'s pipeline: prepare many, keep
+-- them in flight on the transport, finish each as it completes.
+local request = require "enom.request"
 local errors = require "enom.errors"
 
 local _M = { _VERSION = "0.1.0" }
@@ -23,8 +22,8 @@ local type = type
 local ipairs = ipairs
 local remove = table.remove
 local now = require("enom.clock").now
-local prepare = client._prepare
-local finish = client._finish
+local prepare = request.prepare
+local finish = request.finish
 
 local DEFAULTS = {
     concurrency = 8,
@@ -50,7 +49,7 @@ function _M.new(cl, opts)
         client = cl,
         concurrency = concurrency,
         progress = opts.progress,
-        items = {},      -- index -> { command, params, group, secrets, opts, shape }
+        items = {},      -- index -> a request of enom.request, or { err = ... }
         queue = {},      -- indices not yet sent, in order: queue[qhead..qtail]
         qhead = 1,
         qtail = 0,
@@ -72,31 +71,15 @@ end
 
 --- Add a free-form command (as `client:call`). Returns its index.
 function _M.add(self, command, params, opts)
-    if type(command) ~= "string" or not command:match("^%w+$") then
-        error("bad argument #1 to 'add' (an eNom command name expected)", 2)
-    end
-    params = params or {}
-    local ok, err = validate.check_free(command, params)
-    return enqueue(self, {
-        command = command, params = params, secrets = {}, opts = opts, err = not ok and err or nil,
-    })
+    local req, err = request.command(command, params, opts, 2)
+    return enqueue(self, req or { err = err })
 end
 
 --- Add a typed method call (as `client:get_pop3{...}`), sent as one
 -- request whatever its size. Returns its index.
 function _M.add_method(self, method, args)
-    local spec = commands.by_method[method]
-    if not spec then
-        error("bad argument #1 to 'add_method' (unknown method '" .. tostring(method) .. "')", 2)
-    end
-    local req, err = validate.build(spec, args)
-    if not req then
-        return enqueue(self, { err = err })
-    end
-    return enqueue(self, {
-        command = req.command, params = req.params, group = req.group, secrets = req.secrets,
-        opts = { response_type = args.response_type }, shape = spec.result, args = args,
-    })
+    local reqs, err = request.method(method, args, true, 2)
+    return enqueue(self, reqs and reqs[1] or { err = err })
 end
 
 -- How many times a request went over the wire: libcurl may resend one
@@ -111,15 +94,6 @@ local function sends_of(outcome)
 end
 
 local function complete(self, index, res, err, sends)
-    local item = self.items[index]
-    if item.shape then
-        if res then
-            res = results.shape(item.shape, res, item.args)
-        elseif err and err.kind == "api" and err.parsed then
-            err.result = results.shape(item.shape, err.parsed, item.args)
-            err.parsed = nil
-        end
-    end
     self.items[index] = true -- drop the request (and its secrets) once done
     self.ready[#self.ready + 1] = { index, res, err, sends or 0 }
 end
@@ -138,20 +112,15 @@ local function fill(self)
         if item.err then
             complete(self, index, nil, item.err)
         else
-            local wire, err = prepare(self.client, item.command, item.params, item.group, item.secrets, item.opts)
-            if not wire then
-                complete(self, index, nil, err)
+            local wire = prepare(self.client, item)
+            local id, serr = transport:submit(wire)
+            if not id then
+                complete(self, index, nil, errors.new("transport", tostring(serr), {
+                    command = item.command, maybe_delivered = false,
+                }, item.scrub))
             else
-                item.wire = wire
-                local id, serr = transport:submit(wire.wire)
-                if not id then
-                    complete(self, index, nil, errors.new("transport", tostring(serr), {
-                        command = item.command, maybe_delivered = false,
-                    }, wire.secrets))
-                else
-                    self.inflight[id] = index
-                    self.ninflight = self.ninflight + 1
-                end
+                self.inflight[id] = index
+                self.ninflight = self.ninflight + 1
             end
         end
     end
@@ -182,7 +151,7 @@ function _M.next(self, timeout)
                 self.inflight[c.id] = nil
                 self.ninflight = self.ninflight - 1
                 local item = self.items[index]
-                local res, err = finish(self.client, item.wire, c.res, c.err)
+                local res, err = finish(self.client, item, c.res, c.err)
                 complete(self, index, res, err, sends_of(c))
             end
         end
@@ -219,22 +188,18 @@ function _M.remaining(self)
     return self.total - self.done
 end
 
---- client:batch(opts) and client:call_many(requests, opts).
--- requests[i] is { command = "GetPOP3", params = {...}, opts = {...} }
--- or { method = "get_pop3", args = {...} }.
-function client.batch(self, opts)
-    return _M.new(self, opts)
-end
-
-function client.call_many(self, requests, opts)
+--- Run `requests` on `cl` at once (client:call_many). requests[i] is
+-- { command = "GetPOP3", params = {...}, opts = {...} } or
+-- { method = "get_pop3", args = {...} }.
+function _M.call_many(cl, requests, opts)
     if type(requests) ~= "table" then
-        error("bad argument #1 to 'call_many' (table expected)", 2)
+        error("bad argument #1 to 'call_many' (table expected)", 3)
     end
-    local b = _M.new(self, opts)
+    local b = _M.new(cl, opts)
     for i = 1, #requests do
         local r = requests[i]
         if type(r) ~= "table" then
-            error("bad argument #1 to 'call_many' (requests[" .. i .. "] must be a table)", 2)
+            error("bad argument #1 to 'call_many' (requests[" .. i .. "] must be a table)", 3)
         end
         if r.method then
             b:add_method(r.method, r.args or {})

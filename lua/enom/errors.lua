@@ -22,6 +22,15 @@ local tostring = tostring
 local type = type
 local pairs = pairs
 local getmetatable = getmetatable
+local ipairs = ipairs
+local next = next
+local rawget = rawget
+local rawset = rawset
+local find = string.find
+local sub = string.sub
+local lower = string.lower
+local byte = string.byte
+local sort = table.sort
 
 local Error = {}
 Error.__index = Error
@@ -57,41 +66,171 @@ function Error.__tostring(self)
     return concat(parts)
 end
 
--- Replace every occurrence of each secret in `s` with "***". Plain
--- find, not patterns: a password may hold any character.
-local function scrub(s, secrets)
-    if type(s) ~= "string" or not secrets then
-        return s
+-- Secrets shorter than this are replaced only where they stand as a whole
+-- token (no letter or digit right before or after): a one-character
+-- password must not turn every "a" of a message into "***", and a token
+-- that short hides little anyway. Longer secrets are replaced wherever
+-- they occur.
+local SHORT_SECRET = 6
+_M.SHORT_SECRET = SHORT_SECRET
+
+local Secrets = { __name = "enom.secrets" }
+Secrets.__index = Secrets
+
+-- The forms a secret may take in what comes back: as given, and as it
+-- travels in a form body or query (space as "+" or "%20", hex in either
+-- case), for a server that echoes what it received.
+local function forms(secret, out)
+    out[#out + 1] = secret
+    local enc = secret:gsub("[^%w%-%._~ ]", function(c)
+        return ("%%%02X"):format(byte(c))
+    end)
+    local variants = { (enc:gsub(" ", "+")), (enc:gsub(" ", "%%20")) }
+    variants[3] = variants[1]:gsub("%%%x%x", lower)
+    variants[4] = variants[2]:gsub("%%%x%x", lower)
+    for _, v in ipairs(variants) do
+        out[#out + 1] = v
     end
-    for i = 1, #secrets do
-        local secret = secrets[i]
-        if type(secret) == "string" and #secret > 0 then
-            local out, pos = {}, 1
-            while true do
-                local a, b = s:find(secret, pos, true)
-                if not a then
-                    break
+end
+
+--- A set of secrets ready for scrubbing: every form of each, longest
+-- first, so that a secret holding another is replaced whole.
+-- @param list array of strings (numbers are taken as their text)
+function _M.secrets(list)
+    if getmetatable(list) == Secrets then
+        return list
+    end
+    local all, seen = {}, {}
+    for i = 1, list and #list or 0 do
+        local v = list[i]
+        if type(v) == "number" then
+            v = tostring(v)
+        end
+        if type(v) == "string" and v ~= "" then
+            local f = {}
+            forms(v, f)
+            for _, x in ipairs(f) do
+                if not seen[x] then
+                    seen[x] = true
+                    all[#all + 1] = x
                 end
-                out[#out + 1] = s:sub(pos, a - 1)
-                out[#out + 1] = "***"
-                pos = b + 1
-            end
-            if pos > 1 then
-                out[#out + 1] = s:sub(pos)
-                s = concat(out)
             end
         end
     end
+    sort(all, function(a, b)
+        if #a ~= #b then
+            return #a > #b
+        end
+        return a < b
+    end)
+    return setmetatable(all, Secrets)
+end
+
+local function is_word(s, i)
+    return i >= 1 and i <= #s and find(s, "^[%w]", i) ~= nil
+end
+
+local function replace(s, secret)
+    local short = #secret < SHORT_SECRET
+    local out, pos, from = nil, 1, 1
+    while true do
+        local a, b = find(s, secret, from, true)
+        if not a then
+            break
+        end
+        if short and (is_word(s, a - 1) or is_word(s, b + 1)) then
+            from = a + 1
+        else
+            out = out or {}
+            out[#out + 1] = sub(s, pos, a - 1)
+            out[#out + 1] = "***"
+            pos = b + 1
+            from = pos
+        end
+    end
+    if not out then
+        return s
+    end
+    out[#out + 1] = sub(s, pos)
+    return concat(out)
+end
+
+--- `s` with every secret replaced by "***". Plain find, not patterns:
+-- a password may hold any character.
+-- @param s any value; only strings change
+-- @param secrets an array of strings or a set from `secrets`
+function _M.scrub(s, secrets)
+    if type(s) ~= "string" or not secrets then
+        return s
+    end
+    secrets = _M.secrets(secrets)
+    for i = 1, #secrets do
+        s = replace(s, secrets[i])
+    end
     return s
 end
-_M.scrub = scrub
+local scrub = _M.scrub
+
+local function scrub_table(t, secrets, seen)
+    if seen[t] then
+        return
+    end
+    seen[t] = true
+    local renamed
+    local k, v = next(t)
+    while k ~= nil do
+        if type(v) == "string" then
+            local c = scrub(v, secrets)
+            if c ~= v then
+                rawset(t, k, c)
+            end
+        elseif type(v) == "table" then
+            scrub_table(v, secrets, seen)
+        end
+        if type(k) == "string" then
+            local c = scrub(k, secrets)
+            if c ~= k then
+                renamed = renamed or {}
+                renamed[#renamed + 1] = { k, c }
+            end
+        elseif type(k) == "table" then
+            scrub_table(k, secrets, seen)
+        end
+        k, v = next(t, k)
+    end
+    for _, r in ipairs(renamed or {}) do
+        local val = rawget(t, r[1])
+        rawset(t, r[1], nil)
+        rawset(t, r[2], val)
+    end
+end
+
+--- Scrub every string reachable from `v` (values and keys, nested
+-- tables, each table once), in place; returns `v` (a string: its
+-- scrubbed copy). Metamethods are not run: tables are walked raw.
+function _M.scrub_deep(v, secrets)
+    if not secrets then
+        return v
+    end
+    secrets = _M.secrets(secrets)
+    if #secrets == 0 then
+        return v
+    end
+    if type(v) == "string" then
+        return scrub(v, secrets)
+    elseif type(v) == "table" then
+        scrub_table(v, secrets, {})
+    end
+    return v
+end
 
 --- Make an error value.
 -- @param kind one of the kinds above
 -- @param message human-readable text (scrubbed of `secrets`)
 -- @param fields optional table of extra fields (code, status, errors,
 --   responses, command, maybe_delivered, result, reason)
--- @param secrets optional array of strings that must never show
+-- @param secrets optional array of strings that must never show (or a
+--   set from `secrets`); every string reachable from the error is scrubbed
 function _M.new(kind, message, fields, secrets)
     local e = {}
     if fields then
@@ -100,14 +239,11 @@ function _M.new(kind, message, fields, secrets)
         end
     end
     e.kind = kind
-    e.message = scrub(message, secrets)
-    if e.errors then
-        local errs = {}
-        for i = 1, #e.errors do
-            errs[i] = scrub(e.errors[i], secrets)
-        end
-        e.errors = errs
-    end
+    e.message = message
+    -- Every string the error carries, nested ones included (eNom's
+    -- texts, an echoed request in a response record), not only the
+    -- message.
+    _M.scrub_deep(e, secrets)
     if e.maybe_delivered == nil then
         -- Everything but a refused or unsent request may have reached eNom.
         e.maybe_delivered = kind ~= "invalid"

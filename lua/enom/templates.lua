@@ -106,7 +106,8 @@ _M.CLASSES = CLASSES
 local PASSWORD_DEFAULTS = { length = 16, classes = { "lower", "upper", "digit", "symbol" } }
 _M.PASSWORD_DEFAULTS = PASSWORD_DEFAULTS
 
--- Uniform integer in [0, n) from the CSPRNG, without modulo bias.
+-- Uniform integer in [0, n) from the CSPRNG, without modulo bias
+-- (1 <= n <= 256).
 local pool, pool_pos = "", 1
 local function uniform(n)
     local limit = 256 - 256 % n
@@ -133,8 +134,22 @@ function _M.password(policy)
         error("password length must be between 8 and " .. commands.PASSWORD_MAX, 2)
     end
     local sets = {}
-    if policy.alphabet then
-        sets[1] = policy.alphabet
+    if policy.alphabet ~= nil then
+        local a = policy.alphabet
+        -- One random byte picks a character: more than 256 could never
+        -- all be reached (and the sampling below would never end).
+        if type(a) ~= "string" or #a < 1 or #a > 256 then
+            error("password alphabet must be a string of 1 to 256 distinct characters (bytes)", 2)
+        end
+        local seen = {}
+        for i = 1, #a do
+            local b = byte(a, i)
+            if seen[b] then
+                error("password alphabet repeats a character (at byte " .. i .. ")", 2)
+            end
+            seen[b] = true
+        end
+        sets[1] = a
     else
         for _, name in ipairs(policy.classes or PASSWORD_DEFAULTS.classes) do
             local set = CLASSES[name]
@@ -148,6 +163,9 @@ function _M.password(policy)
         error("password length is shorter than the number of classes", 2)
     end
     local all = concat(sets)
+    if #all > 256 then
+        error("password classes hold more than 256 characters together", 2)
+    end
     local out = {}
     -- One character of each class, the rest from all, then shuffled.
     for i = 1, #sets do

@@ -12,12 +12,33 @@ local pairs = pairs
 local tostring = tostring
 local math_type = math.type
 local floor = math.floor
+local lower = string.lower
+local ipairs = ipairs
 
 -- Arguments every typed method accepts besides its command's own.
 local COMMON_ARGS = {
     response_type = true, batch_size = true, include_passwords = true,
-    allow_empty = true, timeout = true,
+    allow_empty = true, timeout = true, connect_timeout = true,
 }
+
+-- Records per request when a typed call is split: eNom's own limit for
+-- indexed groups is far below this.
+local BATCH_SIZE_MAX = 100
+_M.BATCH_SIZE_MAX = BATCH_SIZE_MAX
+
+-- Longest time limit a single request may ask for, in seconds.
+local MAX_SECONDS = 1e6
+
+local RESPONSE_TYPES = { xml = "XML", text = "Text", html = "HTML" }
+_M.RESPONSE_TYPES = RESPONSE_TYPES
+
+-- Parameter names eNom uses: letters, digits and "_", ".", "-". Nothing
+-- else can reach the wire as a name (no "=", "&", CR, LF or NUL).
+local NAME_PATTERN = "^[%w_%.%-]+$"
+
+-- Free-form parameters whose values are secrets (Password, Password1,
+-- NewPassword, AuthQuestionAnswer, ...), compared lower-cased.
+local SECRET_NAMES = { "pass", "^newpw", "^pw", "authquestionanswer", "secret" }
 
 local function invalid(command, msg)
     return nil, errors.new("invalid", msg, { command = command, maybe_delivered = false })
@@ -210,18 +231,122 @@ function _M.build(spec, args)
     return req
 end
 
---- Check a free-form parameter table for `client:call`: names must be
--- strings and no string value may hold CR, LF or NUL.
-function _M.check_free(command, params)
-    for k, v in pairs(params) do
-        if type(k) ~= "string" or k == "" then
-            error("bad argument #2 to 'call' (parameter names must be non-empty strings)", 3)
-        end
-        if type(v) == "string" and v:find("[%z\r\n]") then
-            return invalid(command, "parameter " .. k .. " contains a CR, LF or NUL character")
+-- A name safe to show in a message whatever it holds.
+local function shown(name)
+    return (tostring(name):gsub("[^%w_%.%-]", "?"))
+end
+
+local function is_secret_name(name)
+    local l = lower(name)
+    for _, p in ipairs(SECRET_NAMES) do
+        if l:find(p) then
+            return true
         end
     end
+    return false
+end
+
+--- Check the options every request accepts (a typed method's common
+-- arguments, or `call`'s third argument): response_type, method,
+-- timeout, connect_timeout. Returns a table of the given ones, or nil
+-- and an "invalid" error.
+function _M.options(command, opts)
+    local out = {}
+    if opts == nil then
+        return out
+    end
+    if opts.response_type ~= nil then
+        local rt = type(opts.response_type) == "string" and lower(opts.response_type)
+        if not RESPONSE_TYPES[rt] then
+            return invalid(command, "response_type must be xml, text or html")
+        end
+        out.response_type = rt
+    end
+    if opts.method ~= nil then
+        local m = type(opts.method) == "string" and opts.method:upper()
+        if m ~= "POST" and m ~= "GET" then
+            return invalid(command, "method must be POST or GET")
+        end
+        out.method = m
+    end
+    for _, k in ipairs { "timeout", "connect_timeout" } do
+        local v = opts[k]
+        if v ~= nil then
+            if type(v) ~= "number" or not (v > 0 and v <= MAX_SECONDS) then
+                return invalid(command, k .. " must be a number of seconds above 0 and at most 1e6")
+            end
+            out[k] = v
+        end
+    end
+    return out
+end
+
+--- Check `batch_size` of a typed call: nil, or an integer from 1 to 100.
+function _M.batch_size(command, v)
+    if v == nil then
+        return true
+    end
+    if not is_integer(v) or v < 1 or v > BATCH_SIZE_MAX then
+        return invalid(command, "batch_size must be an integer from 1 to " .. BATCH_SIZE_MAX)
+    end
     return true
+end
+
+--- Check a free-form parameter table for `client:call` and `batch:add`.
+-- Names must be strings (else it raises: a bug in the caller) made of
+-- letters, digits, "_", "." and "-"; values must be scalars or arrays of
+-- scalars, strings without CR, LF or NUL; no two parameters may reach
+-- the wire under one name, as eNom reads names without regard to case
+-- (`{ X = { "a" }, X1 = "b" }` would send X1 twice).
+-- @return the secrets among the values (password-like names), or nil and
+--   an "invalid" error
+function _M.free(command, params, level)
+    level = (level or 2) + 1
+    local names, keys = {}, {}
+    for k in pairs(params) do
+        if type(k) ~= "string" or k == "" then
+            error("bad argument #2 to 'call' (parameter names must be non-empty strings)", level)
+        end
+        keys[#keys + 1] = k
+    end
+    table.sort(keys)
+    local secrets = {}
+    local function claim(wire, from)
+        local l = lower(wire)
+        local other = names[l]
+        if other then
+            return invalid(command, ("parameters %s and %s are both sent as %s"):format(other, from, shown(wire)))
+        end
+        names[l] = from
+        return true
+    end
+    for _, k in ipairs(keys) do
+        if not k:find(NAME_PATTERN) then
+            return invalid(command, "parameter name '" .. shown(k) .. "' may hold only letters, digits, '_', '.' and '-'")
+        end
+        local v = params[k]
+        local secret = is_secret_name(k)
+        local values
+        if type(v) == "table" then
+            values = v
+        else
+            values = { v }
+        end
+        for i, x in ipairs(values) do
+            local at = type(v) == "table" and (k .. "[" .. i .. "]") or k
+            if type(x) == "string" and x:find("[%z\r\n]") then
+                return invalid(command, "parameter " .. at .. " contains a CR, LF or NUL character")
+            end
+            if secret and (type(x) == "string" or type(x) == "number") then
+                secrets[#secrets + 1] = tostring(x)
+            end
+            local ok, err = claim(type(v) == "table" and (k .. i) or k, at)
+            if not ok then
+                return nil, err
+            end
+        end
+    end
+    return secrets
 end
 
 return _M

@@ -16,6 +16,7 @@ local ADMIN = env("ENOM_SANDBOX_ADMIN")
 local SB_BASE = env("ENOM_SANDBOX_BASE")
 local SB_HTTPS = env("ENOM_SANDBOX_HTTPS_BASE")
 local PASSWORD = env("ENOM_PW")
+local TOKEN = env("ENOM_ADMIN_TOKEN")
 
 local function tap(ok, name, detail)
     print((ok and "ok - " or "not ok - ") .. name)
@@ -31,16 +32,22 @@ local function check(name, fn)
 end
 
 -- One HTTP request: status, body, headers.
-local function request(method, url, body, ctype, timeout)
+-- Requests to the example's /mailboxes carry its bearer token unless
+-- `auth` says otherwise (false: none; a string: that header).
+local function request(method, url, body, ctype, timeout, auth)
     local out = {}
     http.TIMEOUT = timeout or 30
-    local _, code, headers = http.request {
+    local headers = body and { ["content-type"] = ctype or "application/json", ["content-length"] = #body } or {}
+    if url:find(BASE .. "/mailboxes", 1, true) == 1 and auth ~= false then
+        headers.authorization = auth or ("Bearer " .. TOKEN)
+    end
+    local _, code, rheaders = http.request {
         url = url, method = method,
         source = body and ltn12.source.string(body) or nil,
-        headers = body and { ["content-type"] = ctype or "application/json", ["content-length"] = #body } or nil,
+        headers = headers,
         sink = ltn12.sink.table(out),
     }
-    return code, table.concat(out), headers
+    return code, table.concat(out), rheaders
 end
 
 local function admin(method, path, body)
@@ -93,6 +100,22 @@ forward("/t/concurrency" .. query)
 check("GET /health answers 200 ok", function()
     local code, body = request("GET", BASE .. "/health")
     assert(code == 200 and body:match("^ok"), tostring(code) .. " " .. body)
+end)
+
+check("/mailboxes answers 401 without the bearer token or with a wrong one, and changes nothing", function()
+    admin("POST", "/reset")
+    local before = admin("GET", "/counters").totals.received or 0
+    local body = cjson.encode { domain = "shop01.com", buy_paks = true, mailboxes = { { username = "eve" } } }
+    for _, auth in ipairs { false, "Bearer wrong-token-0123456789abcdef", "Basic " .. TOKEN, "Bearer " .. TOKEN .. "x",
+        "Bearer " .. TOKEN:sub(1, -2) } do
+        local code, text, h = request("POST", BASE .. "/mailboxes", body, nil, nil, auth)
+        assert(code == 401, tostring(auth) .. ": HTTP " .. tostring(code) .. ": " .. text)
+        assert(not text:find(TOKEN, 1, true), "the token is echoed")
+        assert(h["www-authenticate"], "no WWW-Authenticate")
+        code = request("GET", BASE .. "/mailboxes?domain=shop01.com", nil, nil, nil, auth)
+        assert(code == 401, "GET: HTTP " .. tostring(code))
+    end
+    assert((admin("GET", "/counters").totals.received or 0) == before, "a request reached eNom")
 end)
 
 -- POST /mailboxes through enom.provision, checked in the sandbox state.
@@ -196,10 +219,11 @@ check("20 concurrent GET /mailboxes with 2 s per eNom command all answer on one 
         local done = os.tmpname()
         local script = ([[
 for i in $(seq 1 20); do
-  ( code=$(curl -s -o /dev/null -w '%%{http_code}' --max-time 20 '%s/mailboxes?domain=shop01.com'); echo "$code" >> '%s' ) &
+  ( code=$(curl -s -o /dev/null -w '%%{http_code}' --max-time 20 -H 'Authorization: Bearer %s' \
+      '%s/mailboxes?domain=shop01.com'); echo "$code" >> '%s' ) &
 done
 wait
-]]):format(BASE, done)
+]]):format(TOKEN, BASE, done)
         local path = os.tmpname()
         local f = assert(io.open(path, "w"))
         f:write(script)

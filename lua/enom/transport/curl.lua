@@ -8,23 +8,24 @@ local core = require "enom.core"
 local _M = { _VERSION = "0.1.0", name = "curl" }
 local mt = { __index = _M }
 
+local OPTIONS = {
+    "allow_http", "cainfo", "timeout", "connect_timeout", "max_response", "user_agent", "max_connections",
+}
+
 --- Open a transport. `opts` takes allow_http, cainfo, timeout,
--- connect_timeout, max_response, user_agent, max_connections.
+-- connect_timeout, max_response, user_agent, max_connections: the
+-- client hands over the complete set (its defaults included).
 function _M.new(opts)
-    local c = core.client {
-        allow_http = opts.allow_http,
-        cainfo = opts.cainfo,
-        timeout = opts.timeout,
-        connect_timeout = opts.connect_timeout,
-        max_response = opts.max_response,
-        user_agent = opts.user_agent,
-        max_connections = opts.max_connections,
-    }
-    return setmetatable({ c = c }, mt)
+    local o = {}
+    for _, k in ipairs(OPTIONS) do
+        o[k] = opts[k]
+    end
+    return setmetatable({ c = core.client(o) }, mt)
 end
 
 --- One request, blocking the caller until it completes.
--- req = { url = ..., body = ... (POST) or nil (GET) }
+-- req = { url = ..., body = ... (POST) or nil (GET), fresh = bool,
+-- timeout = s, connect_timeout = s (this request's own limits) }
 function _M.request(self, req)
     return self.c:request(req)
 end

@@ -49,21 +49,18 @@ local max = math.max
 
 local tcp = ngx.socket.tcp
 
-local DEFAULTS = {
-    allow_http = false,
-    timeout = 60,
-    connect_timeout = 10,
-    max_response = 8 * 1024 * 1024,
-    user_agent = "lua-enom/" .. _M._VERSION,
-    max_connections = 8,
-}
+-- The client's defaults (enom.defaults), for a transport made directly.
+local DEFAULTS = {}
+for _, k in ipairs { "allow_http", "timeout", "connect_timeout", "max_response", "user_agent", "max_connections" } do
+    DEFAULTS[k] = require("enom.defaults")[k]
+end
 _M.DEFAULTS = DEFAULTS
 
 local KEEPALIVE_IDLE_MS = 30 * 1000 -- idle pooled connections are closed after this
 local MAX_SECONDS = 1e6
 
 local HTTP_NOT_ALLOWED = "plain http is not allowed (pass allow_http = true for a loopback sandbox)"
-local REQUEST_FIELDS = { url = true, body = true, fresh = true, once = true }
+local REQUEST_FIELDS = { url = true, body = true, fresh = true, once = true, timeout = true, connect_timeout = true }
 
 local function _seconds(opts, name)
     local v = opts[name]
@@ -156,9 +153,9 @@ local function _fail_after(kind, message)
 end
 
 -- Connect, from the pool unless `fresh`: sock, reused, or nil, err.
-local function _connect(self, u, deadline, fresh)
+local function _connect(self, u, deadline, fresh, connect_timeout)
     local sock = tcp()
-    local cms = _ms(min(self.connect_timeout, max(deadline - now(), 0.001)))
+    local cms = _ms(min(connect_timeout or self.connect_timeout, max(deadline - now(), 0.001)))
     sock:settimeouts(cms, cms, cms)
     local pool = u.key
     if fresh then
@@ -284,7 +281,7 @@ end
 -- res, or nil, err, retry (retry: a reused connection that died before
 -- any byte of an answer; only a request that may go again gets one).
 local function _attempt(self, u, req, deadline, started, fresh)
-    local sock, reused = _connect(self, u, deadline, fresh)
+    local sock, reused = _connect(self, u, deadline, fresh, req.connect_timeout)
     if not sock then
         return nil, reused
     end
@@ -327,7 +324,7 @@ function _M.request(self, req)
         error("enom transport is closed", 2)
     end
     local started = now()
-    local deadline = started + self.timeout
+    local deadline = started + (req.timeout or self.timeout)
     local scheme, host, port, target = http1.split_url(req.url)
     if not scheme or (scheme ~= "http" and scheme ~= "https") then
         return _fail("transport", "unsupported or malformed URL (http or https expected)", false)
