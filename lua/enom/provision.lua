@@ -16,8 +16,14 @@
 -- Lua the caller can replace: `policy.retry`, `policy.backoff`, ...
 local templates = require "enom.templates"
 local runner = require "enom.runner"
+local apply_mod = require "enom.apply"
 local report_mod = require "enom.report"
-local json = require "enom.json"
+local policy_mod = require "enom.policy"
+local paks = require "enom.paks"
+local errors = require "enom.errors"
+local commands = require "enom.commands"
+local validate = require "enom.validate"
+local plan_mod = require "enom.plan"
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -26,60 +32,26 @@ local pairs = pairs
 local ipairs = ipairs
 local tostring = tostring
 local lower = string.lower
-local concat = table.concat
 local sort = table.sort
 
-local PAK_SIZE = 10
+local PAK_SIZE = paks.PAK_SIZE
 
-local DEFAULTS = {
-    buy_paks = false,          -- buying paks spends money: off unless asked
-    max_paks_per_run = 10,     -- across the whole run
-    prune = false,             -- delete mailboxes that are not desired
-    update_admin = true,       -- set IsAdmin on existing mailboxes when it differs
-    batch_size = 10,           -- users per SetUpPOP3User request
-    concurrency = 8,           -- requests in flight across domains
-    attempts = 5,              -- tries per request
-    backoff_base = 0.2,        -- seconds
-    backoff_cap = 5,           -- seconds
-    budget = 900,              -- seconds for the whole run
-    circuit = 12,              -- consecutive failures that stop the run
-    -- Also (no default): admin = function(mailbox, domain) -> may be admin;
-    -- password = a templates.password policy for mailboxes without one;
-    -- on_password = function(domain, username, password), called once per
-    -- generated password; pak_price with max_spend = a spending cap;
-    -- report_file = JSON lines, no secrets; retry, backoff = see enom.runner.
-}
-_M.DEFAULTS = DEFAULTS
+_M.DEFAULTS = policy_mod.DEFAULTS
 _M.PAK_SIZE = PAK_SIZE
 
-local Plan = {}
-Plan.__index = Plan
-Plan.__name = "enom.plan"
+local Plan = plan_mod.Plan
+local PASSWORDS = plan_mod.PASSWORDS
 
--- Passwords of a plan live here, keyed by the plan, never in it.
-local PASSWORDS = setmetatable({}, { __mode = "k" })
+local function invalid(msg, fields)
+    fields = fields or {}
+    fields.maybe_delivered = false
+    return nil, errors.new("invalid", msg, fields)
+end
 
--- Policy options without a default value.
-local OPTIONAL = {
-    retry = true,       -- function(err) -> may this failure be retried?
-    backoff = true,     -- function(policy, attempt) -> seconds to wait
-    password = true, admin = true, on_password = true,
-    pak_price = true, max_spend = true, report_file = true,
-}
-
---- Merge `policy` over the defaults; an unknown option is an error.
+--- Merge `policy` over the defaults and check it (see enom.policy).
+-- @return the policy, or nil and an error of kind "invalid" naming the option
 function _M.policy(policy)
-    local p = {}
-    for k, v in pairs(DEFAULTS) do
-        p[k] = v
-    end
-    for k, v in pairs(policy or {}) do
-        if DEFAULTS[k] == nil and not OPTIONAL[k] then
-            error("unknown policy option '" .. tostring(k) .. "'", 2)
-        end
-        p[k] = v
-    end
-    return p
+    return policy_mod.merge(policy)
 end
 
 local function split_domain(d)
@@ -125,7 +97,7 @@ local function plan_domain(want, current, policy, budget)
     local sld, tld = split_domain(want)
     local d = {
         domain = sld .. "." .. tld, sld = sld, tld = tld,
-        create = {}, modify = {}, delete = {}, keep = {}, blocked = {}, notes = {},
+        create = {}, modify = {}, delete = {}, keep = {}, blocked = {}, notes = {}, invalid = {},
         buy = 0,
         current = { mailboxes = #current.mailboxes, paks = {} },
     }
@@ -148,7 +120,10 @@ local function plan_domain(want, current, policy, budget)
             admin = false
         end
         local cur = have[key]
-        if cur then
+        local bad = not cur and _M.check_mailbox(m, sld, tld)
+        if bad then
+            d.invalid[#d.invalid + 1] = { username = m.username, reason = bad }
+        elseif cur then
             if policy.update_admin and cur.admin ~= nil and cur.admin ~= admin then
                 d.modify[#d.modify + 1] = { username = cur.username, admin = admin }
             else
@@ -174,9 +149,8 @@ local function plan_domain(want, current, policy, budget)
         sort(d.delete)
     end
     -- Deleted mailboxes free their slots before anything is created.
-    local short = #d.create - free - #d.delete
-    if short > 0 then
-        local need = math.floor((short + PAK_SIZE - 1) / PAK_SIZE)
+    local need = paks.needed(#d.create, free + #d.delete)
+    if need > 0 then
         local allowed = 0
         if policy.buy_paks then
             allowed = math.min(need, budget.paks_left)
@@ -190,7 +164,7 @@ local function plan_domain(want, current, policy, budget)
         if policy.pak_price then
             budget.spend_left = budget.spend_left - allowed * policy.pak_price
         end
-        local capacity = free + #d.delete + allowed * PAK_SIZE
+        local capacity = free + #d.delete + paks.slots(allowed)
         local reason = policy.buy_paks and "no free slot: the run's pak or spending cap is reached"
             or "no free slot and buying paks is not allowed (policy buy_paks)"
         while #d.create > capacity do
@@ -201,52 +175,99 @@ local function plan_domain(want, current, policy, budget)
     return d
 end
 
---- Compute the plan: read each domain (GetPOP3, concurrently) and work
--- out what to buy, create, modify and delete. Nothing that changes state
--- is sent. `desired` is an array of { domain = "x.com" (or sld, tld),
--- mailboxes = { { username, display_name, admin, password }, ... } }.
--- @return plan, or nil and an error
-function _M.plan(client, desired, policy)
-    policy = _M.policy(policy)
+--- Check one desired mailbox with the rules of the typed methods
+-- (SetUpPOP3User's): nil when it may be created, else the reason.
+function _M.check_mailbox(m, sld, tld)
+    local _, err = validate.build(commands.by_method.setup_pop3_users, {
+        sld = sld, tld = tld, bundle_id = 1,
+        users = { { username = m.username, password = m.password or "Checked-Later-1",
+            admin = m.admin and true or false, display_name = m.display_name } },
+    })
+    return err and err.message or nil
+end
+
+-- The shape of `desired`: nil, or an error naming the entry at fault.
+local function check_desired(desired)
     if type(desired) ~= "table" or #desired == 0 then
-        return nil, "desired must be a non-empty array of domains"
+        return invalid("desired must be a non-empty array of domains", { field = "desired" })
     end
     local seen = {}
     for i, want in ipairs(desired) do
+        local where = "desired[" .. i .. "]"
+        if type(want) ~= "table" then
+            return invalid(where .. " must be a table", { field = where })
+        end
         local sld, tld = split_domain(want)
         if not sld then
-            return nil, "desired[" .. i .. "]: domain must be like example.com (or give sld and tld)"
+            return invalid(where .. ": domain must be like example.com (or give sld and tld)", { field = where })
         end
         local key = lower(sld .. "." .. tld)
         if seen[key] then
-            return nil, "desired[" .. i .. "]: domain " .. key .. " appears twice"
+            return invalid(where .. ": domain " .. key .. " appears twice", { field = where })
         end
         seen[key] = true
+        if want.mailboxes ~= nil and type(want.mailboxes) ~= "table" then
+            return invalid(where .. ".mailboxes must be an array", { field = where .. ".mailboxes" })
+        end
         local names = {}
         for j, m in ipairs(want.mailboxes or {}) do
-            if type(m.username) ~= "string" or m.username == "" then
-                return nil, ("desired[%d].mailboxes[%d].username is missing"):format(i, j)
+            local at = ("%s.mailboxes[%d]"):format(where, j)
+            if type(m) ~= "table" or type(m.username) ~= "string" or m.username == "" then
+                return invalid(at .. ".username is missing", { field = at })
             end
             local k = lower(m.username)
             if names[k] then
-                return nil, ("desired[%d].mailboxes[%d].username repeats mailboxes[%d]"):format(i, j, names[k])
+                return invalid(("%s.username repeats mailboxes[%d]"):format(at, names[k]), { field = at })
             end
             names[k] = j
         end
     end
+end
+
+--- Compute the plan: read each domain (GetPOP3, concurrently) and work
+-- out what to buy, create, modify and delete. Nothing that changes state
+-- is sent. `desired` is an array of { domain = "x.com" (or sld, tld),
+-- mailboxes = { { username, display_name, admin, password }, ... } }.
+-- A mailbox that breaks SetUpPOP3User's rules is `invalid` in the plan,
+-- with the reason; it is never sent and never causes a purchase.
+-- @return plan, or nil and an error (kind "invalid": bad input or policy,
+--   with `field` or `option`; kind "callback": the admin hook raised)
+function _M.plan(client, desired, policy)
+    local perr
+    policy, perr = _M.policy(policy)
+    if not policy then
+        return nil, perr
+    end
+    local bad = select(2, check_desired(desired))
+    if bad then
+        return nil, bad
+    end
     local run = runner.new(client, policy)
-    local states = run:read_all(desired)
+    local states = {}
+    for i, want in ipairs(desired) do
+        local sld, tld = split_domain(want)
+        run:spawn(function(r)
+            local res, err = r:call_retry("get_pop3", { sld = sld, tld = tld })
+            states[i] = res and { res = res } or { err = err }
+        end)
+    end
+    run:loop()
     local budget = { paks_left = policy.max_paks_per_run, spend_left = policy.max_spend or math.huge }
     local plan = setmetatable({ domains = {}, policy = policy, errors = {} }, Plan)
     local secrets = {}
     PASSWORDS[plan] = secrets
     for i, want in ipairs(desired) do
         local st = states[i]
-        if st.err then
-            local sld, tld = split_domain(want)
-            plan.errors[#plan.errors + 1] = { domain = sld .. "." .. tld, error = tostring(st.err) }
+        local sld, tld = split_domain(want)
+        if not st or st.err then
+            plan.errors[#plan.errors + 1] = { domain = sld .. "." .. tld,
+                error = st and tostring(st.err) or tostring(run.stopped) }
         else
-            local d = plan_domain(want, st.res, policy, budget)
+            local ok, d = pcall(plan_domain, want, st.res, policy, budget)
+            if not ok then
+                return nil, errors.new("callback", "the admin policy hook raised an error: " .. tostring(d),
+                    { maybe_delivered = false })
+            end
             for _, m in ipairs(d.create) do
                 if m.password then
                     secrets[d.domain .. "\0" .. lower(m.username)] = m.password
@@ -259,105 +280,19 @@ function _M.plan(client, desired, policy)
     return plan
 end
 
---- Totals of a plan: buy, create, modify, delete, keep, blocked.
-function Plan.totals(self)
-    local t = { buy = 0, create = 0, modify = 0, delete = 0, keep = 0, blocked = 0, domains = #self.domains }
-    for _, d in ipairs(self.domains) do
-        t.buy = t.buy + d.buy
-        t.create = t.create + #d.create
-        t.modify = t.modify + #d.modify
-        t.delete = t.delete + #d.delete
-        t.keep = t.keep + #d.keep
-        t.blocked = t.blocked + #d.blocked
-    end
-    return t
-end
-
---- The plan as readable text.
-function Plan.format(self)
-    local out = {}
-    local function add(s)
-        out[#out + 1] = s
-    end
-    for _, d in ipairs(self.domains) do
-        add(("%s: %d mailboxes, %d paks now"):format(d.domain, d.current.mailboxes, #d.current.paks))
-        if d.buy > 0 then
-            add(("  buy      %d pak(s) of %d mailboxes"):format(d.buy, PAK_SIZE))
-        end
-        local function names(list)
-            local n = {}
-            for i, m in ipairs(list) do
-                n[i] = type(m) == "table" and (m.username .. (m.admin and " (admin)" or "")) or m
-            end
-            return concat(n, ", ")
-        end
-        if #d.create > 0 then add("  create   " .. #d.create .. ": " .. names(d.create)) end
-        if #d.modify > 0 then add("  modify   " .. #d.modify .. ": " .. names(d.modify)) end
-        if #d.delete > 0 then add("  delete   " .. #d.delete .. ": " .. names(d.delete)) end
-        if #d.keep > 0 then add("  ok       " .. #d.keep .. ": " .. names(d.keep)) end
-        for _, b in ipairs(d.blocked) do
-            add("  blocked  " .. b.username .. ": " .. b.reason)
-        end
-        for _, n in ipairs(d.notes) do
-            add("  note     " .. n)
-        end
-    end
-    for _, e in ipairs(self.errors) do
-        add(e.domain .. ": cannot plan: " .. e.error)
-    end
-    local t = self:totals()
-    add(("total: %d domains, buy %d paks, create %d, modify %d, delete %d, already right %d, blocked %d")
-        :format(t.domains, t.buy, t.create, t.modify, t.delete, t.keep, t.blocked))
-    return concat(out, "\n")
-end
-
-Plan.__tostring = function(self)
-    local t = self:totals()
-    return ("enom.plan (%d domains: buy %d, create %d, modify %d, delete %d)")
-        :format(t.domains, t.buy, t.create, t.modify, t.delete)
-end
-
---- Save the plan as JSON (no passwords: those given in the input must be
--- given again to `apply`, generated ones are generated at apply time).
-function Plan.save(self, path)
-    local f, err = io.open(path, "w")
-    if not f then
-        return nil, err
-    end
-    local copy = { domains = self.domains, errors = self.errors, totals = self:totals() }
-    f:write(json.encode(copy), "\n")
-    f:close()
-    return true
-end
-
---- Load a saved plan. `passwords` (optional) maps "domain/username" to
--- the passwords given in the original input.
-function _M.load_plan(path, policy, passwords)
-    local f, err = io.open(path, "r")
-    if not f then
-        return nil, err
-    end
-    local data, derr = json.decode(f:read("a"))
-    f:close()
-    if not data then
-        return nil, derr
-    end
-    local plan = setmetatable({ domains = data.domains or {}, errors = data.errors or {},
-        policy = _M.policy(policy) }, Plan)
-    local secrets = {}
-    for k, v in pairs(passwords or {}) do
-        local dom, user = k:match("^(.-)/(.+)$")
-        if dom then
-            secrets[lower(dom) .. "\0" .. lower(user)] = v
-        end
-    end
-    PASSWORDS[plan] = secrets
-    return plan
-end
-
---- Apply a plan. Re-reads each domain first, so a stale plan or a second
--- run does no harm. Returns the report (see enom.report).
--- opts: on_password, report_file, and any policy option to override.
+--- Apply a plan. Takes each domain's lease, re-reads the domain, so a
+-- stale plan, a second run or a concurrent one does no harm. opts: any
+-- policy option to override (on_password, progress, report_file,
+-- password_file, lock, ...).
+--
+-- The contract when something goes wrong: failures of the world end up
+-- in the report, per mailbox. A callback (on_password, progress, retry,
+-- backoff) that raises stops the run after the requests in flight; the
+-- report, file included, is complete up to there with its summary,
+-- `report.error` holds what was raised, `report.ok` is false, and apply
+-- still returns the report (it never raises for it).
+-- @return the report (see enom.report), or nil and an error (kind
+--   "invalid": a bad option; kind "io": the report file cannot be opened)
 function _M.apply(client, plan, opts)
     local merged = {}
     for k, v in pairs(plan.policy or {}) do
@@ -366,13 +301,30 @@ function _M.apply(client, plan, opts)
     for k, v in pairs(opts or {}) do
         merged[k] = v
     end
-    local policy = _M.policy(merged)
-    local rep = report_mod.new(policy.report_file)
-    local run = runner.new(client, policy, rep)
-    run:apply(plan.domains, PASSWORDS[plan] or {})
-    rep:finish(run)
+    local policy, perr = _M.policy(merged)
+    if not policy then
+        return nil, perr
+    end
+    local locker, lerr = apply_mod.locker(policy.lock)
+    if not locker then
+        return nil, lerr
+    end
+    local rep, ferr = report_mod.new(policy.report_file, policy.progress)
+    if not rep then
+        return nil, errors.new("io", "cannot open the report file: " .. tostring(ferr), { maybe_delivered = false })
+    end
+    local run = runner.new(client, policy)
+    rep.on_error = function(err)
+        run.failure = run.failure or err
+        run:stop("the progress callback raised an error: " .. tostring(err))
+    end
+    local spend = { paks = 0, in_doubt = 0 }
+    local stats = apply_mod.run(run, plan.domains, PASSWORDS[plan] or {}, policy, rep, locker, spend)
+    rep:finish(stats, spend)
     return rep
 end
+
+_M.load_plan = plan_mod.load
 
 --- Plan, print nothing, send nothing that changes state.
 function _M.dry_run(client, desired, policy)
