@@ -21,7 +21,9 @@ describe("soak", function()
             desired[d] = { domain = ("shop%02d.com"):format(d), mailboxes = boxes }
         end
         local policy = { buy_paks = true, max_paks_per_run = 200, concurrency = 8, attempts = 8,
-            backoff_base = 0.02, backoff_cap = 0.5, circuit = 40, budget = 240 }
+            backoff_base = 0.02, backoff_cap = 0.5, circuit = 40, budget = 240,
+            -- A purchase lost to a fault settles within a second here.
+            settle = 1, settle_interval = 0.2 }
         local plan = assert(provision.plan(c, desired, policy))
         local t = plan:totals()
         assert.equal(DOMAINS * PER_DOMAIN, t.create)

@@ -304,7 +304,7 @@ end
 -- `report`. `passwords` maps "domain\0username" to given passwords.
 -- `spend` ({ paks, in_doubt }) counts the run's purchases.
 function _M.run(run, domains, passwords, policy, report, locker, spend)
-    local shared = { spend = spend or { paks = 0, in_doubt = 0 }, orders = {} }
+    local shared = { spend = spend or { paks = 0, in_doubt = 0 }, orders = { known = {}, details = {} } }
     for _, d in ipairs(domains) do
         local self = setmetatable({
             run = run, d = d, policy = policy, report = report, passwords = passwords,

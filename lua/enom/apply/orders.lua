@@ -41,9 +41,22 @@ local function column(parsed, record, key)
     return out
 end
 
+-- A read of the history, tried again as reads are.
+local function ask(run, command, params)
+    local res, err
+    for attempt = 1, run.policy.attempts do
+        res, err = run:call(command, params)
+        if res or not run.retry(err) or attempt == run.policy.attempts then
+            return res, err
+        end
+        run:back_off(attempt)
+    end
+    return res, err
+end
+
 -- Order ids on one page of GetOrderList, newest first.
 local function page(run, start)
-    local res, err = run:call("GetOrderList", { Start = start })
+    local res, err = ask(run, "GetOrderList", { Start = start })
     if not res then
         return nil, err
     end
@@ -70,41 +83,63 @@ function _M.mark(dom)
     local ids = page(dom.run, 1)
     o.pending = nil
     o.at, o.mark = at, ids and (ids[1] or 0) or nil
-    o.known = o.known or {}
     return o.mark
 end
 
 --- Remember an order this run placed and knows about.
 function _M.known(dom, order_id)
     local o = dom.shared.orders
-    o.known = o.known or {}
     local id = tonumber(order_id)
     if id then
         o.known[id] = true
     end
 end
 
--- This domain's POP pak items of one order: state, quantity.
-local function detail(dom, id)
-    local res = dom.run:call("GetOrderDetail", { OrderID = id })
+-- The items of one order; a closed order never changes, so it is
+-- fetched once per run.
+local function items(dom, id)
+    local cache = dom.shared.orders.details
+    if cache[id] then
+        return cache[id]
+    end
+    local res = ask(dom.run, "GetOrderDetail", { OrderID = id })
     if not res then
-        return "unknown"
+        return nil
     end
     local types = column(res, "orderdetail", "producttype")
     local descs = column(res, "orderdetail", "description")
     local statuses = column(res, "orderdetail", "orderstatus")
     local results = column(res, "orderdetail", "status")
     local qtys = column(res, "orderdetail", "quantity")
-    local domain = lower(dom.d.domain)
+    local list, open = {}, false
     for i, t in ipairs(types) do
-        if type(t) == "string" and lower(t):find("pop", 1, true) and lower(descs[i] or "") == domain then
-            if lower(statuses[i] or "") == "open" then
+        local item = {
+            pop = type(t) == "string" and lower(t):find("pop", 1, true) ~= nil,
+            domain = lower(descs[i] or ""), open = lower(statuses[i] or "") == "open",
+            successful = lower(results[i] or "") == "successful", quantity = tonumber(qtys[i]) or 1,
+        }
+        open = open or item.open
+        list[i] = item
+    end
+    if not open then
+        cache[id] = list
+    end
+    return list
+end
+
+-- This domain's POP pak items of one order: state, quantity.
+local function detail(dom, id)
+    local list = items(dom, id)
+    if not list then
+        return "unknown"
+    end
+    local domain = lower(dom.d.domain)
+    for _, it in ipairs(list) do
+        if it.pop and it.domain == domain then
+            if it.open then
                 return "open"
             end
-            if lower(results[i] or "") == "successful" then
-                return "complete", tonumber(qtys[i]) or 1
-            end
-            return "failed"
+            return it.successful and "complete" or "failed", it.quantity
         end
     end
     return "other"
@@ -113,7 +148,7 @@ end
 --- Look for this domain's pak order placed after `mark`. Returns
 -- "complete", quantity | "open" | "none" | nil (history unavailable).
 function _M.find(dom, mark)
-    local known = dom.shared.orders.known or {}
+    local known = dom.shared.orders.known
     local found, qty = "none", 0
     local start = 1
     for _ = 1, MAX_PAGES do
