@@ -21,6 +21,31 @@ local function path(key)
     return DIR .. "/" .. key:gsub("[^%w.-]", "_")
 end
 
+local function my_pid()
+    local f = io.open("/proc/self/stat")
+    local pid = f and f:read("n")
+    if f then f:close() end
+    return pid
+end
+
+-- A lock directory whose holder has died is stale: take it over.
+local function take(key)
+    local dir = path(key)
+    if os.execute("mkdir " .. dir .. " 2>/dev/null") then
+        local f = io.open(dir .. "/pid", "w")
+        f:write(tostring(my_pid()))
+        f:close()
+        return true
+    end
+    local f = io.open(dir .. "/pid")
+    local pid = f and f:read("n")
+    if f then f:close() end
+    if pid and not os.execute("kill -0 " .. pid .. " 2>/dev/null") then
+        os.execute("rm -rf " .. dir)
+    end
+    return false
+end
+
 local Lease = {}
 Lease.__index = Lease
 function Lease.renew(self) return not self.released or nil end
@@ -29,7 +54,7 @@ function Lease.release(self)
     if not self.released then
         self.released = true
         HELD[self.key] = nil
-        if self.host then os.remove(path(self.key)) end
+        if self.host then os.execute("rm -rf " .. path(self.key)) end
     end
     return true
 end
@@ -42,7 +67,7 @@ function Locker.acquire(self, key, opts)
         if not HELD[key] then
             local got = true
             if self.host then
-                got = os.execute("mkdir " .. path(key) .. " 2>/dev/null") == true
+                got = take(key)
             end
             if got then
                 HELD[key] = true

@@ -63,6 +63,7 @@ describe("money", function()
             end
             assert.equal(23, count(handed))
             assert.truthy(H.received("GetOrderList") >= 1)
+            assert.truthy(rep.reconciles >= 1, "the purchase was settled by reading back")
         end)
 
         it("stops the domain as unknown when the window ends first, and counts it against max_spend", function()
