@@ -30,7 +30,8 @@ end
 
 -- Start a worker in the background; returns the file prefix of its output.
 local function spawn(domain, n, out, start)
-    local cmd = ("cd %s && LUA_PATH='%s' LUA_CPATH='%s' sh -c 'echo $$ > %s.pid; exec lua5.4 spec/money_worker.lua %s %d %s %s' > %s.log 2>&1 &")
+    local cmd = ("cd %s && LUA_PATH='%s' LUA_CPATH='%s' sh -c "
+        .. "'echo $$ > %s.pid; exec lua5.4 spec/money_worker.lua %s %d %s %s' > %s.log 2>&1 &")
         :format(ROOT, LPATH, CPATH, out, domain, n, out, start or "", out)
     assert(sh(cmd))
     return out

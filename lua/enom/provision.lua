@@ -92,6 +92,35 @@ function _M.from_people(people, opts)
     return out, skipped
 end
 
+-- Buy what the domain lacks, within the run's caps; block what does not
+-- fit. Deleted mailboxes free their slots before anything is created.
+local function fit(d, free, policy, budget)
+    local need = paks.needed(#d.create, free + #d.delete)
+    if need == 0 then
+        return
+    end
+    local allowed = 0
+    if policy.buy_paks then
+        allowed = math.min(need, budget.paks_left)
+        if policy.max_spend and policy.pak_price and policy.pak_price > 0 then
+            allowed = math.min(allowed, math.floor((budget.spend_left + 1e-9) / policy.pak_price))
+        end
+        allowed = math.max(allowed, 0)
+    end
+    d.buy = allowed
+    budget.paks_left = budget.paks_left - allowed
+    if policy.pak_price then
+        budget.spend_left = budget.spend_left - allowed * policy.pak_price
+    end
+    local capacity = free + #d.delete + paks.slots(allowed)
+    local reason = policy.buy_paks and "no free slot: the run's pak or spending cap is reached"
+        or "no free slot and buying paks is not allowed (policy buy_paks)"
+    while #d.create > capacity do
+        local m = table.remove(d.create)
+        d.blocked[#d.blocked + 1] = { username = m.username, reason = reason }
+    end
+end
+
 -- Compute one domain's actions from its current state.
 local function plan_domain(want, current, policy, budget)
     local sld, tld = split_domain(want)
@@ -148,30 +177,7 @@ local function plan_domain(want, current, policy, budget)
         end
         sort(d.delete)
     end
-    -- Deleted mailboxes free their slots before anything is created.
-    local need = paks.needed(#d.create, free + #d.delete)
-    if need > 0 then
-        local allowed = 0
-        if policy.buy_paks then
-            allowed = math.min(need, budget.paks_left)
-            if policy.max_spend and policy.pak_price then
-                allowed = math.min(allowed, math.floor((budget.spend_left + 1e-9) / policy.pak_price))
-            end
-            allowed = math.max(allowed, 0)
-        end
-        d.buy = allowed
-        budget.paks_left = budget.paks_left - allowed
-        if policy.pak_price then
-            budget.spend_left = budget.spend_left - allowed * policy.pak_price
-        end
-        local capacity = free + #d.delete + paks.slots(allowed)
-        local reason = policy.buy_paks and "no free slot: the run's pak or spending cap is reached"
-            or "no free slot and buying paks is not allowed (policy buy_paks)"
-        while #d.create > capacity do
-            local m = table.remove(d.create)
-            d.blocked[#d.blocked + 1] = { username = m.username, reason = reason }
-        end
-    end
+    fit(d, free, policy, budget)
     return d
 end
 
