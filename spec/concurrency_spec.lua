@@ -29,10 +29,10 @@ local function read_json(path)
 end
 
 -- Start a worker in the background; returns the file prefix of its output.
-local function spawn(domain, n, out, start)
-    local cmd = ("cd %s && LUA_PATH='%s' LUA_CPATH='%s' sh -c "
+local function spawn(domain, n, out, start, lock)
+    local cmd = ("cd %s && ENOM_TEST_LOCK=%s LUA_PATH='%s' LUA_CPATH='%s' sh -c "
         .. "'echo $$ > %s.pid; exec lua5.4 spec/money_worker.lua %s %d %s %s' > %s.log 2>&1 &")
-        :format(ROOT, LPATH, CPATH, out, domain, n, out, start or "", out)
+        :format(ROOT, lock or "default", LPATH, CPATH, out, domain, n, out, start or "", out)
     assert(sh(cmd))
     return out
 end
@@ -61,52 +61,64 @@ local function log_of(out)
     return s
 end
 
-describe("concurrency", function()
-    it(("gives %d processes applying one domain at once the exact result, %d trials"):format(PROCS, TRIALS), function()
-        local doubled_paks, wrong, extra = 0, 0, 0
-        for trial = 1, TRIALS do
-            H.reset()
-            local domain = ("shop%02d.com"):format(20 + trial)
-            local dir = ("%s/conc-%d"):format(WORK, trial)
-            sh("rm -rf " .. dir .. " && mkdir -p " .. dir)
-            local start = dir .. "/start"
-            local outs = {}
-            for p = 1, PROCS do
-                outs[p] = spawn(domain, BOXES, dir .. "/p" .. p, start)
-            end
-            clock.sleep(0.3)
-            assert(io.open(start, "w")):close()
-            local results = {}
-            for p = 1, PROCS do
-                assert.is_true(wait_for(outs[p] .. ".json", 90), "worker " .. p .. ": " .. log_of(outs[p]))
-                results[p] = read_json(outs[p] .. ".json")
-            end
-            local have = H.mailboxes(domain)
-            local bought, creators = 0, {}
-            for p, r in ipairs(results) do
-                bought = bought + r.paks_bought
-                for _, u in ipairs(r.created) do
-                    assert.is_nil(creators[u], u .. " reported created twice")
-                    creators[u] = p
-                    if not have[u] or have[u].password ~= r.handed[u] then
-                        wrong = wrong + 1
-                    end
+-- TRIALS trials of PROCS processes applying one domain at once.
+local function trials(lock, first_domain)
+    local doubled_paks, wrong, extra = 0, 0, 0
+    for trial = 1, TRIALS do
+        H.reset()
+        local domain = ("shop%02d.com"):format(first_domain + trial)
+        local dir = ("%s/conc-%s-%d"):format(WORK, lock, trial)
+        sh("rm -rf " .. dir .. " && mkdir -p " .. dir)
+        local start = dir .. "/start"
+        local outs = {}
+        for p = 1, PROCS do
+            outs[p] = spawn(domain, BOXES, dir .. "/p" .. p, start, lock)
+        end
+        clock.sleep(0.3)
+        assert(io.open(start, "w")):close()
+        local results = {}
+        for p = 1, PROCS do
+            assert.is_true(wait_for(outs[p] .. ".json", 90), "worker " .. p .. ": " .. log_of(outs[p]))
+            results[p] = read_json(outs[p] .. ".json")
+        end
+        local have = H.mailboxes(domain)
+        local bought, creators = 0, {}
+        for p, r in ipairs(results) do
+            bought = bought + r.paks_bought
+            for _, u in ipairs(r.created) do
+                assert.is_nil(creators[u], u .. " reported created twice")
+                creators[u] = p
+                if not have[u] or have[u].password ~= r.handed[u] then
+                    wrong = wrong + 1
                 end
             end
-            local n = 0
-            for _ in pairs(have) do n = n + 1 end
-            extra = extra + math.max(0, n - BOXES)
-            doubled_paks = doubled_paks + math.max(0, #H.domain(domain).paks - 3)
-            assert.equal(BOXES, n)
-            assert.equal(3, #H.domain(domain).paks)
-            assert.equal(3, bought)
-            local reported = 0
-            for _ in pairs(creators) do reported = reported + 1 end
-            assert.equal(BOXES, reported)
-            assert.equal(0, wrong)
         end
-        print(("\n# concurrency: %d trials x %d processes x %d mailboxes: extra mailboxes %d, extra paks %d, wrong passwords %d")
-            :format(TRIALS, PROCS, BOXES, extra, doubled_paks, wrong))
+        local n = 0
+        for _ in pairs(have) do n = n + 1 end
+        extra = extra + math.max(0, n - BOXES)
+        doubled_paks = doubled_paks + math.max(0, #H.domain(domain).paks - 3)
+        assert.equal(BOXES, n)
+        assert.equal(3, #H.domain(domain).paks)
+        assert.equal(3, bought)
+        local reported = 0
+        for _ in pairs(creators) do reported = reported + 1 end
+        assert.equal(BOXES, reported)
+        assert.equal(0, wrong)
+    end
+    print(("\n# concurrency (%s lock): %d trials x %d processes x %d mailboxes: extra mailboxes %d, "
+        .. "extra paks %d, wrong passwords %d"):format(lock, TRIALS, PROCS, BOXES, extra, doubled_paks, wrong))
+end
+
+describe("concurrency", function()
+    it(("gives %d processes applying one domain at once the exact result, host lock, %d trials")
+        :format(PROCS, TRIALS), function()
+        trials("default", 20)
+    end)
+
+    it(("gives %d processes applying one domain at once the exact result, Redis lock, %d trials")
+        :format(PROCS, TRIALS), function()
+        assert.truthy(os.getenv("ENOM_TEST_REDIS"), "ENOM_TEST_REDIS is not set: spec/run starts Redis")
+        trials("redis", 40)
     end)
 
     it("finishes the job of a process killed with SIGKILL mid-apply, doubling nothing", function()

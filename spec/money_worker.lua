@@ -4,6 +4,8 @@
 -- COUNT mailboxes on DOMAIN, and writes OUT.json: the report's figures
 -- and the passwords handed out. Each record is also appended to
 -- OUT.progress as it happens, for a spec that kills the process.
+-- ENOM_TEST_LOCK picks the lease backend: "default" (process + host) or
+-- "redis" (the Redis of ENOM_TEST_REDIS=host:port).
 local H = require "helper"
 require "fake_lease"
 local provision = require "enom.provision"
@@ -22,6 +24,12 @@ if start then
     end
 end
 
+local lock = os.getenv("ENOM_TEST_LOCK") or "default"
+if lock == "redis" then
+    local host, port = assert(os.getenv("ENOM_TEST_REDIS"), "ENOM_TEST_REDIS is not set"):match("^(.+):(%d+)$")
+    lock = require("enom.lease").new { backend = "redis", host = host, port = tonumber(port) }
+end
+
 local c = H.client()
 local plan = assert(provision.plan(c, { { domain = domain, mailboxes = desired } },
     { buy_paks = true, max_paks_per_run = 100, batch_size = 5 }))
@@ -33,7 +41,7 @@ local rep = assert(provision.apply(c, plan, {
     progress = function(rec)
         progress:write(H.json.encode(rec), "\n")
     end,
-    lease_wait = 60,
+    lease_wait = 60, lock = lock,
 }))
 progress:close()
 local created = {}
