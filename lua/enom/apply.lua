@@ -293,9 +293,10 @@ function _M.locker(lock)
         return nil, errors.new("invalid", "the lock backend '" .. tostring(lock) .. "' needs enom.lease",
             { option = "lock", maybe_delivered = false })
     end
-    local locker, err = lease.new { backend = lock }
-    if not locker then
-        return nil, err
+    local made, locker, err = pcall(lease.new, { backend = lock })
+    if not made or not locker then
+        return nil, errors.new("invalid", "lock: " .. tostring(made and err or locker),
+            { option = "lock", maybe_delivered = false })
     end
     return locker
 end
@@ -304,7 +305,9 @@ end
 -- `report`. `passwords` maps "domain\0username" to given passwords.
 -- `spend` ({ paks, in_doubt }) counts the run's purchases.
 function _M.run(run, domains, passwords, policy, report, locker, spend)
-    local shared = { spend = spend or { paks = 0, in_doubt = 0 }, orders = { known = {}, details = {} } }
+    local shared = { spend = spend or { paks = 0, in_doubt = 0 }, orders = { known = {}, details = {} },
+        secrets = {} }
+    report.secrets = shared.secrets
     for _, d in ipairs(domains) do
         local self = setmetatable({
             run = run, d = d, policy = policy, report = report, passwords = passwords,

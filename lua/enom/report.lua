@@ -7,8 +7,10 @@ local clock = require "enom.clock"
 local _M = { _VERSION = "0.1.0" }
 local mt = { __index = _M, __name = "enom.report" }
 
+local type = type
 local pairs = pairs
 local ipairs = ipairs
+local tostring = tostring
 local concat = table.concat
 local sort = table.sort
 
@@ -19,6 +21,21 @@ local sort = table.sort
 -- handed out), busy (another run held the domain's lease).
 _M.OUTCOMES = { "created", "already_present", "modified", "deleted", "already_absent",
     "failed", "blocked", "not_done", "unknown", "invalid", "conflict", "busy" }
+
+-- `s` with every secret of the run replaced.
+local function scrub(s, secrets)
+    if type(s) ~= "string" or not secrets then
+        return s
+    end
+    for _, secret in ipairs(secrets) do
+        local i, j = s:find(secret, 1, true)
+        while i do
+            s = s:sub(1, i - 1) .. "***" .. s:sub(j + 1)
+            i, j = s:find(secret, i + 3, true)
+        end
+    end
+    return s
+end
 
 -- Outcomes that leave the desired state unreached.
 local SHORT = { failed = true, blocked = true, not_done = true, unknown = true, invalid = true,
@@ -105,10 +122,12 @@ function _M.finish(self, stats, spend)
     self.reconciles = stats.reconciles
     self.paks_bought = spend and spend.paks or 0
     self.paks_in_doubt = spend and spend.in_doubt or 0
-    self.stopped = stats.stopped
+    -- What a callback raised may quote a password: none reaches the report.
+    self.stopped = scrub(stats.stopped, self.secrets)
     if stats.failure ~= nil then
-        self.error = tostring(stats.failure)
+        self.error = scrub(tostring(stats.failure), self.secrets)
     end
+    self.secrets = nil
     self.seconds = clock.now() - self.started
     -- ok: the desired state was reached; a mailbox blocked for want of a
     -- slot is a shortfall too, even though nothing failed.
