@@ -274,7 +274,8 @@ local function domain_task(run, self)
     end
     if not ok then
         run.failure = run.failure or err
-        run:stop("stopped after an error: " .. reason(err))
+        -- The message stays out of the records: it may quote a secret.
+        run:stop("a callback or hook raised an error (see the report's error)")
     end
     record_rest(self)
 end

@@ -322,7 +322,7 @@ function _M.apply(client, plan, opts)
     local run = runner.new(client, policy)
     rep.on_error = function(err)
         run.failure = run.failure or err
-        run:stop("the progress callback raised an error: " .. tostring(err))
+        run:stop("the progress callback raised an error (see the report's error)")
     end
     local spend = { paks = 0, in_doubt = 0 }
     local stats = apply_mod.run(run, plan.domains, PASSWORDS[plan] or {}, policy, rep, locker, spend)

@@ -148,7 +148,7 @@ local function resume(self, task, ...)
         -- A task that raises stops the run; the others end at their
         -- next request, so what is in flight is still recorded.
         self.failure = self.failure or want
-        _M.stop(self, "a task raised an error: " .. tostring(want))
+        _M.stop(self, "a task raised an error (see failure)")
         self.tasks = self.tasks - 1
         return
     end

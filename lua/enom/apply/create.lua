@@ -44,7 +44,7 @@ local function hand_out(dom, m, pw, generated)
             return nil
         end
         dom.run.failure = err
-        dom.run:stop("on_password raised an error: " .. tostring(err))
+        dom.run:stop("on_password raised an error (see the report's error)")
         why = "on_password raised an error"
     else
         why = "on_password was not called: the run stopped after an error"
