@@ -7,7 +7,6 @@
 -- purchase in doubt, the run stopped, a callback that raised) records
 -- what it did not reach as `busy` or `not_done`, with the reason.
 local errors = require "enom.errors"
-local clock = require "enom.clock"
 local paks = require "enom.paks"
 local buy = require "enom.apply.buy"
 local create = require "enom.apply.create"
@@ -20,6 +19,9 @@ local tostring = tostring
 local lower = string.lower
 local min = math.min
 local concat = table.concat
+
+-- Domains under way at once, per request in flight (`concurrency`).
+local ACTIVE_PER_SLOT = 4
 
 --- A failure as one line for a report.
 function _M.reason(err)
@@ -148,7 +150,6 @@ local function acquire(run, self)
         return false
     end
     self.lease = l
-    self.leased_at = clock.now()
     self.renew_task = run:spawn(renewer, self)
     return true
 end
@@ -235,6 +236,14 @@ local function body(run, self)
     if not cur then
         return self:halt("cannot read the domain: " .. reason(err))
     end
+    if d.planner then
+        -- Planned from this read, under this lease: no second read.
+        d = d.planner(cur)
+        self.d = d
+        for _, m in ipairs(d.invalid or {}) do
+            self:mailbox(m.username, "create", "invalid", m.reason, 0)
+        end
+    end
     for _, n in ipairs(d.keep) do
         self:mailbox(n, "keep", "already_present", nil, 0)
     end
@@ -263,7 +272,8 @@ local function body(run, self)
 end
 
 -- One domain, start to end; the lease is released on every way out.
-local function domain_task(run, self)
+-- When it ends, the next domain waiting for its turn starts.
+local function domain_task(run, self, start_next)
     local ok, err = pcall(body, run, self)
     self.done = true
     if self.renew_task then
@@ -278,6 +288,7 @@ local function domain_task(run, self)
         run:stop("a callback or hook raised an error (see the report's error)")
     end
     record_rest(self)
+    start_next(run)
 end
 
 local function lock_key(client, d)
@@ -309,13 +320,24 @@ function _M.run(run, domains, passwords, policy, report, locker, spend)
     local shared = { spend = spend or { paks = 0, in_doubt = 0 }, orders = { known = {}, details = {} },
         secrets = {} }
     report.secrets = shared.secrets
-    for _, d in ipairs(domains) do
+    -- A bounded number of domains at a time: each holds a lease (a lock
+    -- file, a Redis key) and its state while it runs.
+    local n = 0
+    local function start_next(r)
+        n = n + 1
+        local d = domains[n]
+        if not d then
+            return
+        end
         local self = setmetatable({
-            run = run, d = d, policy = policy, report = report, passwords = passwords,
+            run = r, d = d, policy = policy, report = report, passwords = passwords,
             shared = shared, spend = shared.spend, recorded = {},
-            locker = locker, key = lock_key(run.client, d),
+            locker = locker, key = lock_key(r.client, d),
         }, Domain)
-        run:spawn(domain_task, self)
+        r:spawn(domain_task, self, start_next)
+    end
+    for _ = 1, math.min(#domains, policy.concurrency * ACTIVE_PER_SLOT) do
+        start_next(run)
     end
     return run:loop()
 end

@@ -286,6 +286,34 @@ function _M.plan(client, desired, policy)
     return plan
 end
 
+-- Merge the options, make the locker, the report and the runner.
+local function start(client, opts)
+    local policy, perr = _M.policy(opts)
+    if not policy then
+        return nil, perr
+    end
+    local locker, lerr = apply_mod.locker(policy.lock)
+    if not locker then
+        return nil, lerr
+    end
+    local rep, ferr = report_mod.new(policy.report_file, policy.progress)
+    if not rep then
+        return nil, errors.new("io", "cannot open the report file: " .. tostring(ferr), { maybe_delivered = false })
+    end
+    local run = runner.new(client, policy)
+    rep.on_error = function(err)
+        run.failure = run.failure or err
+        run:stop("the progress callback raised an error (see the report's error)")
+    end
+    return { policy = policy, locker = locker, report = rep, run = run, spend = { paks = 0, in_doubt = 0 } }
+end
+
+local function finish(s, domains, passwords)
+    local stats = apply_mod.run(s.run, domains, passwords, s.policy, s.report, s.locker, s.spend)
+    s.report:finish(stats, s.spend)
+    return s.report
+end
+
 --- Apply a plan. Takes each domain's lease, re-reads the domain, so a
 -- stale plan, a second run or a concurrent one does no harm. opts: any
 -- policy option to override (on_password, progress, report_file,
@@ -307,27 +335,53 @@ function _M.apply(client, plan, opts)
     for k, v in pairs(opts or {}) do
         merged[k] = v
     end
-    local policy, perr = _M.policy(merged)
-    if not policy then
-        return nil, perr
+    local s, err = start(client, merged)
+    if not s then
+        return nil, err
     end
-    local locker, lerr = apply_mod.locker(policy.lock)
-    if not locker then
-        return nil, lerr
+    return finish(s, plan.domains, PASSWORDS[plan] or {})
+end
+
+--- Plan and apply in one run: each domain is read once, under its lease,
+-- planned from that read and applied at once (no second read). For runs
+-- that need no review between plan and apply (a cron job, an API call).
+-- Same `desired` as `plan`, same options and contract as `apply`.
+-- @return the report, or nil and an error (as plan and apply)
+function _M.ensure(client, desired, opts)
+    local bad = select(2, check_desired(desired))
+    if bad then
+        return nil, bad
     end
-    local rep, ferr = report_mod.new(policy.report_file, policy.progress)
-    if not rep then
-        return nil, errors.new("io", "cannot open the report file: " .. tostring(ferr), { maybe_delivered = false })
+    local s, err = start(client, opts)
+    if not s then
+        return nil, err
     end
-    local run = runner.new(client, policy)
-    rep.on_error = function(err)
-        run.failure = run.failure or err
-        run:stop("the progress callback raised an error (see the report's error)")
+    local policy = s.policy
+    local budget = { paks_left = policy.max_paks_per_run, spend_left = policy.max_spend or math.huge }
+    local secrets, domains = {}, {}
+    for i, want in ipairs(desired) do
+        local sld, tld = split_domain(want)
+        local names = {}
+        for j, m in ipairs(want.mailboxes or {}) do
+            names[j] = { username = m.username }
+        end
+        -- Until the domain is read, every mailbox stands as one to create.
+        domains[i] = {
+            domain = sld .. "." .. tld, sld = sld, tld = tld, buy = 0,
+            create = names, modify = {}, delete = {}, keep = {}, blocked = {}, invalid = {},
+            planner = function(cur)
+                local d = plan_domain(want, cur, policy, budget)
+                for _, m in ipairs(d.create) do
+                    if m.password then
+                        secrets[d.domain .. "\0" .. lower(m.username)] = m.password
+                        m.password = nil
+                    end
+                end
+                return d
+            end,
+        }
     end
-    local spend = { paks = 0, in_doubt = 0 }
-    local stats = apply_mod.run(run, plan.domains, PASSWORDS[plan] or {}, policy, rep, locker, spend)
-    rep:finish(stats, spend)
-    return rep
+    return finish(s, domains, secrets)
 end
 
 _M.load_plan = plan_mod.load

@@ -15,6 +15,7 @@ local ipairs = ipairs
 local min, max = math.min, math.max
 local random = math.random
 local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
+local co_running = coroutine.running
 
 --- Capped exponential back-off with full jitter: a random wait in
 -- [0, min(cap, base * 2^(attempt-1))].
@@ -171,6 +172,32 @@ function _M.spawn(self, fn, ...)
     self.tasks = self.tasks + 1
     resume(self, task, self, ...)
     return task
+end
+
+--- Inside a task: run `fns` (each fn(run)) as tasks of their own, at
+-- once, and wait until all have ended. An error one raises is raised
+-- here, after all have ended.
+function _M.join(self, fns)
+    local me = co_running()
+    local left, failed = #fns, nil
+    for _, fn in ipairs(fns) do
+        self:spawn(function(run)
+            local ok, err = pcall(fn, run)
+            if not ok and failed == nil then
+                failed = err
+            end
+            left = left - 1
+            if left == 0 then
+                run:wake(me)
+            end
+        end)
+    end
+    while left > 0 do
+        co_yield { sleep = 3600 }
+    end
+    if failed ~= nil then
+        error(failed, 0)
+    end
 end
 
 --- Cut short the sleep of `task`, if it sleeps.

@@ -63,7 +63,7 @@ local function settle(dom, before, mark, sent_at)
         end
         local state, count = nil, nil
         if mark then
-            state, count = orders.find(dom, mark)
+            state, count = orders.find(dom, mark, before)
         end
         if state == "complete" then
             -- Paid for; the paks are on their way to GetPOP3.

@@ -12,7 +12,6 @@
 -- flight; the password (and those of mailboxes created after it) is
 -- written to `password_file` when one is given, and the report says so.
 local templates = require "enom.templates"
-local paks = require "enom.paks"
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -169,13 +168,56 @@ local function settle(dom, st, chunk)
     return again
 end
 
+-- Fill the free paks with chunks of users, `again` first: one wave of
+-- SetUps, one per pak, that may all be in flight at once. Paks only fill
+-- up, so the full ones at the front are passed over for good: each pak
+-- is looked at a bounded number of times.
+local function wave(dom, st, again, queue)
+    local list = dom.cur.paks
+    if st.cur ~= dom.cur then
+        st.cur, st.cursor = dom.cur, 1
+    end
+    while st.cursor <= #list and (list[st.cursor].free or 0) <= 0 do
+        st.cursor = st.cursor + 1
+    end
+    local chunks = {}
+    local i = st.cursor
+    while (#again > 0 or queue.head <= #queue) and i <= #list do
+        local pak = list[i]
+        i = i + 1
+        if (pak.free or 0) > 0 then
+            local chunk = {}
+            local room = min(pak.free, dom.policy.batch_size)
+            while #chunk < room and #again > 0 do
+                chunk[#chunk + 1] = table.remove(again)
+            end
+            while #chunk < room and queue.head <= #queue do
+                chunk[#chunk + 1] = queue[queue.head]
+                queue.head = queue.head + 1
+            end
+            chunks[#chunks + 1] = { pak = pak, users = chunk }
+        end
+    end
+    return chunks
+end
+
+-- One chunk, start to end: send, settle, collect what is to be retried.
+local function one(dom, st, c, again)
+    if dom:hold() and send(dom, st, c.pak, c.users) then
+        for _, m in ipairs(settle(dom, st, c.users)) do again[#again + 1] = m end
+    else
+        for _, m in ipairs(c.users) do again[#again + 1] = m end
+        st.stop = true
+    end
+end
+
 --- Create the plan's mailboxes of the domain `dom` (an enom.apply Domain).
+-- The SetUps of different paks go at once (each names its own BundleID).
 function _M.run(dom)
-    local d, p = dom.d, dom.policy
+    local d = dom.d
     local st = { pw = {}, given = {}, tries = {}, created = {}, final = {}, round = 0 }
     dom.tries = st.tries
-    -- A queue, so each user is looked at a bounded number of times.
-    local queue, head = {}, 1
+    local queue = { head = 1 }
     for _, m in ipairs(d.create) do
         if dom.cur.by_name[lower(m.username)] then
             dom:mailbox(m.username, "create", "already_present", nil, 0)
@@ -184,28 +226,19 @@ function _M.run(dom)
         end
     end
     local again = {}
-    while (#again > 0 or head <= #queue) and not dom.run.stopped do
+    while (#again > 0 or queue.head <= #queue) and not dom.run.stopped and not st.stop and not dom.halted do
         st.round = st.round + 1
-        local pak = paks.first_free(dom.cur.paks)
-        if not pak then
+        local chunks = wave(dom, st, again, queue)
+        if #chunks == 0 then
             break
-        end
-        local chunk = {}
-        local room = min(pak.free, p.batch_size)
-        while #chunk < room and #again > 0 do
-            chunk[#chunk + 1] = table.remove(again)
-        end
-        while #chunk < room and head <= #queue do
-            chunk[#chunk + 1] = queue[head]
-            head = head + 1
-        end
-        if not dom:hold() or not send(dom, st, pak, chunk) then
-            for _, m in ipairs(chunk) do again[#again + 1] = m end
-            break
-        end
-        for _, m in ipairs(settle(dom, st, chunk)) do again[#again + 1] = m end
-        if dom.halted then
-            break
+        elseif #chunks == 1 then
+            one(dom, st, chunks[1], again)
+        else
+            local fns = {}
+            for i, c in ipairs(chunks) do
+                fns[i] = function() one(dom, st, c, again) end
+            end
+            dom.run:join(fns)
         end
     end
     local why = dom.halted or dom.run.stopped
@@ -213,7 +246,7 @@ function _M.run(dom)
     for _, m in ipairs(again) do
         dom:mailbox(m.username, "create", rest, why or "no free slot in any pak", st.tries[lower(m.username)] or 0)
     end
-    for i = head, #queue do
+    for i = queue.head, #queue do
         local m = queue[i]
         dom:mailbox(m.username, "create", rest, why or "no free slot in any pak", 0)
     end

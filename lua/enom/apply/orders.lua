@@ -6,14 +6,13 @@
 -- OrderStatus, "Open" while eNom still processes it. A mark (the newest
 -- order id before a purchase, taken while the domain's lease is held)
 -- bounds the search: only orders after it can be the one in doubt.
-local clock = require "enom.clock"
-
 local _M = { _VERSION = "0.1.0" }
 
 local ipairs = ipairs
 local pairs = pairs
 local tonumber = tonumber
 local type = type
+local tostring = tostring
 local lower = string.lower
 
 local PAGE = 25
@@ -67,22 +66,20 @@ local function page(run, start)
     return ids
 end
 
---- The newest order id now, or nil when the history is unavailable.
--- Shared by the domains of a run when it was taken after the domain's
--- lease, so a purchase by an earlier holder cannot pass for this run's.
+--- The newest order id before the run's first purchase (one
+-- GetOrderList per run that buys), or nil when the history is unavailable.
 function _M.mark(dom)
     local o = dom.shared.orders
     while o.pending do
         dom.run:sleep(0.01)
     end
-    if o.at and dom.leased_at and o.at >= dom.leased_at then
+    if o.taken then
         return o.mark
     end
     o.pending = true
-    local at = clock.now()
     local ids = page(dom.run, 1)
     o.pending = nil
-    o.at, o.mark = at, ids and (ids[1] or 0) or nil
+    o.taken, o.mark = true, ids and (ids[1] or 0) or nil
     return o.mark
 end
 
@@ -111,13 +108,18 @@ local function items(dom, id)
     local statuses = column(res, "orderdetail", "orderstatus")
     local results = column(res, "orderdetail", "status")
     local qtys = column(res, "orderdetail", "quantity")
+    local bundles = column(res, "orderdetail", "bundleid")
     local list, open = {}, false
     for i, t in ipairs(types) do
         local item = {
             pop = type(t) == "string" and lower(t):find("pop", 1, true) ~= nil,
             domain = lower(descs[i] or ""), open = lower(statuses[i] or "") == "open",
             successful = lower(results[i] or "") == "successful", quantity = tonumber(qtys[i]) or 1,
+            bundles = {},
         }
+        for b in tostring(bundles[i] or ""):gmatch("%d+") do
+            item.bundles[#item.bundles + 1] = tonumber(b)
+        end
         open = open or item.open
         list[i] = item
     end
@@ -127,15 +129,28 @@ local function items(dom, id)
     return list
 end
 
+-- Does the domain hold every pak of `item` already (`before`)?
+local function had(item, before)
+    if #item.bundles == 0 then
+        return false
+    end
+    for _, b in ipairs(item.bundles) do
+        if not before[b] then
+            return false
+        end
+    end
+    return true
+end
+
 -- This domain's POP pak items of one order: state, quantity.
-local function detail(dom, id)
+local function detail(dom, id, before)
     local list = items(dom, id)
     if not list then
         return "unknown"
     end
     local domain = lower(dom.d.domain)
     for _, it in ipairs(list) do
-        if it.pop and it.domain == domain then
+        if it.pop and it.domain == domain and not had(it, before) then
             if it.open then
                 return "open"
             end
@@ -145,9 +160,10 @@ local function detail(dom, id)
     return "other"
 end
 
---- Look for this domain's pak order placed after `mark`. Returns
+--- Look for this domain's pak order placed after `mark`, other than
+-- those whose paks are in `before` (a set of bundle ids). Returns
 -- "complete", quantity | "open" | "none" | nil (history unavailable).
-function _M.find(dom, mark)
+function _M.find(dom, mark, before)
     local known = dom.shared.orders.known
     local found, qty = "none", 0
     local start = 1
@@ -161,7 +177,7 @@ function _M.find(dom, mark)
                 return found ~= "none" and found or "none", qty
             end
             if not known[id] then
-                local state, n = detail(dom, id)
+                local state, n = detail(dom, id, before)
                 if state == "unknown" then
                     return nil
                 elseif state == "open" then
