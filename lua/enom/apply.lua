@@ -154,27 +154,53 @@ local function acquire(run, self)
     return true
 end
 
--- Delete mailboxes, reconciling after an ambiguous failure.
+-- A deleted mailbox's slot is free again: no read needed to use it.
+local function freed(cur, name)
+    local m = cur.by_name[lower(name)]
+    if not m then
+        return
+    end
+    cur.by_name[lower(name)] = nil
+    if not cur.pak_by_id then
+        cur.pak_by_id = {}
+        for _, p in ipairs(cur.paks) do
+            cur.pak_by_id[p.bundle_id] = p
+        end
+    end
+    local p = cur.pak_by_id[m.bundle_id]
+    if p then
+        p.free = (p.free or 0) + 1
+    end
+end
+
+-- Delete mailboxes, reconciling after an ambiguous failure. A queue, so
+-- each name is looked at a bounded number of times.
 local function delete(self)
     local run, d, policy = self.run, self.d, self.policy
-    local pending = {}
+    local queue, head, again, tries = {}, 1, {}, {}
     for _, name in ipairs(d.delete) do
         if self.cur.by_name[lower(name)] then
-            pending[#pending + 1] = name
+            queue[#queue + 1] = name
         else
             self:mailbox(name, "delete", "already_absent", nil, 0)
         end
     end
-    local attempt = 0
-    while #pending > 0 and self:hold() do
-        attempt = attempt + 1
+    local round = 0
+    while (#again > 0 or head <= #queue) and self:hold() do
+        round = round + 1
         local chunk = {}
-        for i = 1, min(#pending, policy.batch_size) do
-            chunk[i] = pending[i]
+        while #chunk < policy.batch_size and #again > 0 do
+            chunk[#chunk + 1] = table.remove(again)
         end
+        while #chunk < policy.batch_size and head <= #queue do
+            chunk[#chunk + 1] = queue[head]
+            head = head + 1
+        end
+        for _, n in ipairs(chunk) do tries[n] = (tries[n] or 0) + 1 end
         local res, err = run:request("delete_pop3", { sld = d.sld, tld = d.tld, users = chunk })
         if not res and err.kind == "stopped" then
-            return
+            for _, n in ipairs(chunk) do again[#again + 1] = n end
+            break
         end
         local gone = {}
         if res then
@@ -184,7 +210,7 @@ local function delete(self)
             local now, rerr = self:read()
             if not now then
                 for _, n in ipairs(chunk) do
-                    self:mailbox(n, "delete", "unknown", reason(err) .. "; could not read back: " .. reason(rerr), attempt)
+                    self:mailbox(n, "delete", "unknown", reason(err) .. "; could not read back: " .. reason(rerr), tries[n])
                 end
                 return self:halt("could not read the domain back after a failed DeletePOP3")
             end
@@ -192,20 +218,19 @@ local function delete(self)
                 if not now.by_name[lower(n)] then gone[n] = true end
             end
         end
-        local final = err and (not run.retry(err) or attempt >= policy.attempts)
-        local rest = {}
-        for i, n in ipairs(pending) do
+        local retry = err and run.retry(err)
+        for _, n in ipairs(chunk) do
             if gone[n] then
-                self:mailbox(n, "delete", "deleted", nil, attempt)
-            elseif i <= #chunk and final then
-                self:mailbox(n, "delete", "failed", reason(err), attempt)
+                freed(self.cur, n)
+                self:mailbox(n, "delete", "deleted", nil, tries[n])
+            elseif not retry or tries[n] >= policy.attempts then
+                self:mailbox(n, "delete", "failed", reason(err), tries[n])
             else
-                rest[#rest + 1] = n
+                again[#again + 1] = n
             end
         end
-        pending = rest
-        if #pending > 0 and err and not final then
-            run:back_off(attempt)
+        if #again > 0 then
+            run:back_off(round)
         end
     end
 end

@@ -175,6 +175,7 @@ function _M.new(opts)
         logger = o.logger,
         transport = transport,
         transport_name = transport_mod.name,
+        max_connections = o.max_connections,
     }, mt)
     SECRETS[self] = o.pw
     return self

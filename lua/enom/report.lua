@@ -120,6 +120,8 @@ function _M.finish(self, stats, spend)
     self.sent = stats.sent
     self.retries = stats.retries
     self.reconciles = stats.reconciles
+    self.peak = stats.peak
+    self.notes = stats.notes or {}
     self.paks_bought = spend and spend.paks or 0
     self.paks_in_doubt = spend and spend.in_doubt or 0
     -- What a callback raised may quote a password: none reaches the report.
@@ -135,7 +137,7 @@ function _M.finish(self, stats, spend)
     write(self, {
         type = "summary", counts = counts, requests = self.requests, sent = self.sent,
         retries = self.retries, reconciles = self.reconciles, paks_bought = self.paks_bought,
-        paks_in_doubt = self.paks_in_doubt, stopped = self.stopped, error = self.error,
+        paks_in_doubt = self.paks_in_doubt, stopped = self.stopped, error = self.error, notes = self.notes,
         seconds = self.seconds, ok = self.ok,
     })
     if self.file then
@@ -199,6 +201,9 @@ function _M.format(self)
     lines[#lines + 1] = ("requests: %d (%s), retries %d, read-backs %d, paks bought %d, %.1f s")
         :format(self.sent or 0, concat(reqs, " "), self.retries or 0, self.reconciles or 0,
             self.paks_bought or 0, self.seconds or 0)
+    for _, n in ipairs(self.notes or {}) do
+        lines[#lines + 1] = "NOTE: " .. n
+    end
     if (self.paks_in_doubt or 0) > 0 then
         lines[#lines + 1] = ("IN DOUBT: %d pak(s) whose purchase could not be confirmed: check before buying again")
             :format(self.paks_in_doubt)

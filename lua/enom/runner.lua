@@ -41,7 +41,17 @@ end
 -- backoff_cap, budget, circuit, and optionally retry, backoff.
 function _M.new(client, policy)
     local now = clock.now()
+    local notes = {}
+    -- libcurl opens at most max_connections at once: more concurrency
+    -- would only queue. Said, not silently swallowed.
+    local cap = client.transport_name == "curl" and client.max_connections
+    if cap and policy.concurrency > cap then
+        notes[1] = ("concurrency %d is capped at the client's max_connections (%d): "
+            .. "make the client with max_connections = %d"):format(policy.concurrency, cap, policy.concurrency)
+    end
     return setmetatable({
+        notes = notes,
+        peak = 0,
         client = client,
         policy = policy,
         batch = client:batch { concurrency = policy.concurrency },
@@ -159,10 +169,18 @@ local function resume(self, task, ...)
     end
     if want.sleep then
         self.timers[task] = clock.now() + want.sleep
-    elseif want.method then
-        self.waiting[self.batch:add_method(want.method, want.args)] = task
     else
-        self.waiting[self.batch:add(want.command, want.params)] = task
+        local i
+        if want.method then
+            i = self.batch:add_method(want.method, want.args)
+        else
+            i = self.batch:add(want.command, want.params)
+        end
+        self.waiting[i] = task
+        self.pending = (self.pending or 0) + 1
+        if self.pending > self.peak then
+            self.peak = self.pending
+        end
     end
 end
 
@@ -244,6 +262,7 @@ function _M.loop(self)
             if idx then
                 local task = self.waiting[idx]
                 self.waiting[idx] = nil
+                self.pending = self.pending - 1
                 self:count(err and err.command or (res and res.command) or "?", sends)
                 resume(self, task, res, err)
             elseif idx == nil and not wait then
@@ -270,7 +289,9 @@ function _M.count(self, command, n)
 end
 
 --- The run's statistics: requests (by command), sent, retries,
--- reconciles, stopped (why, or nil), failure (what a task raised).
+-- reconciles, stopped (why, or nil), failure (what a task raised),
+-- peak (most requests waiting at once), notes (things the caller should
+-- know, such as a capped concurrency).
 function _M.stats(self)
     local c = self.counters
     local requests = {}
@@ -278,7 +299,8 @@ function _M.stats(self)
         requests[k] = v
     end
     return { requests = requests, sent = c.sent, retries = c.retries, reconciles = c.reconciles,
-        stopped = self.stopped, failure = self.failure, seconds = clock.now() - self.started }
+        stopped = self.stopped, failure = self.failure, seconds = clock.now() - self.started,
+        peak = self.peak, notes = self.notes }
 end
 
 return _M
