@@ -76,10 +76,9 @@ local function soak(ensure)
         faults = faults + n
     end
     print(("\n# soak (%s): %d mailboxes on %d domains; %d requests (%d faults injected), %d retries, "
-        .. "%d read-backs, "
-        .. "%d paks bought, %.1f s; missing %d, extra %d, wrong password %d")
-        :format(ensure and "ensure" or "plan + apply", DOMAINS * PER_DOMAIN, DOMAINS, rep.sent, faults, rep.retries, rep.reconciles, rep.paks_bought,
-            rep.seconds, missing, extra, wrong_pw))
+        .. "%d read-backs, %d paks bought, %.1f s; missing %d, extra %d, wrong password %d")
+        :format(ensure and "ensure" or "plan + apply", DOMAINS * PER_DOMAIN, DOMAINS, rep.sent, faults,
+            rep.retries, rep.reconciles, rep.paks_bought, rep.seconds, missing, extra, wrong_pw))
     assert.is_nil(rep.stopped)
     assert.is_true(rep.ok, rep:format())
     assert.equal(DOMAINS * PER_DOMAIN, rep.counts.created)
