@@ -8,6 +8,8 @@
 -- }, { buy_paks = true, max_paks_per_run = 5 }))
 -- print(plan:format())
 -- local report = provision.apply(client, plan, { on_password = function(domain, user, pw) ... end })
+-- -- or, planned and applied in one run, one read per domain:
+-- local report = assert(provision.ensure(client, desired, { buy_paks = true, on_password = ... }))
 --
 -- eNom has no idempotency key and SetUpPOP3User spends a pak's slots, so
 -- a request that may have reached eNom is never simply sent again: the
