@@ -172,6 +172,33 @@ describe("money", function()
         assert.equal(3, rep.counts.created)
     end)
 
+    it("lets go of every lease and records every mailbox when the scheduler itself fails", function()
+        local broken = {
+            uid = "resellid",
+            batch = function()
+                return {
+                    add_method = function() return 1 end,
+                    add = function() return 1 end,
+                    remaining = function() return 1 end,
+                    next = function() error("transport exploded") end,
+                }
+            end,
+        }
+        local rep = assert(provision.ensure(broken, {
+            { domain = "one.com", mailboxes = people(3) },
+            { domain = "two.com", mailboxes = people(2) },
+        }, { concurrency = 1 }))
+        assert.truthy(rep.error:find("transport exploded", 1, true))
+        assert.is_false(rep.ok)
+        assert.equal(5, #rep.mailboxes)
+        assert.equal(5, rep.counts.not_done)
+        local locker = lease.new { backend = "default" }
+        for _, d in ipairs { "one.com", "two.com" } do
+            local l = assert(locker:acquire("enom:resellid:" .. d, { ttl = 5, wait = 0 }))
+            l:release()
+        end
+    end)
+
     describe("a callback that raises", function()
         local N = 12
 

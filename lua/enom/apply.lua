@@ -299,6 +299,7 @@ end
 -- One domain, start to end; the lease is released on every way out.
 -- When it ends, the next domain waiting for its turn starts.
 local function domain_task(run, self, start_next)
+    self.shared.active[self] = true
     local ok, err = pcall(body, run, self)
     self.done = true
     if self.renew_task then
@@ -307,6 +308,7 @@ local function domain_task(run, self, start_next)
     if self.lease then
         self.lease:release()
     end
+    self.shared.active[self] = nil
     if not ok then
         run.failure = run.failure or err
         -- The message stays out of the records: it may quote a secret.
@@ -343,28 +345,46 @@ end
 -- `spend` ({ paks, in_doubt }) counts the run's purchases.
 function _M.run(run, domains, passwords, policy, report, locker, spend)
     local shared = { spend = spend or { paks = 0, in_doubt = 0 }, orders = { known = {}, details = {} },
-        secrets = {} }
+        secrets = {}, active = {} }
     report.secrets = shared.secrets
     -- A bounded number of domains at a time: each holds a lease (a lock
     -- file, a Redis key) and its state while it runs.
     local n = 0
-    local function start_next(r)
-        n = n + 1
-        local d = domains[n]
-        if not d then
-            return
-        end
-        local self = setmetatable({
+    local function make(r, d)
+        return setmetatable({
             run = r, d = d, policy = policy, report = report, passwords = passwords,
             shared = shared, spend = shared.spend, recorded = {},
             locker = locker, key = lock_key(r.client, d),
         }, Domain)
-        r:spawn(domain_task, self, start_next)
+    end
+    local function start_next(r)
+        n = n + 1
+        if domains[n] then
+            r:spawn(domain_task, make(r, domains[n]), start_next)
+        end
     end
     for _ = 1, math.min(#domains, policy.concurrency * ACTIVE_PER_SLOT) do
         start_next(run)
     end
-    return run:loop()
+    local ok, stats = pcall(run.loop, run)
+    if ok then
+        return stats
+    end
+    -- The scheduler itself failed: let go of every lease still held and
+    -- record what those domains did not reach.
+    run.failure = run.failure or stats
+    run:stop("the run failed (see the report's error)")
+    for dom in pairs(shared.active) do
+        dom.done = true
+        if dom.lease then
+            dom.lease:release()
+        end
+        record_rest(dom)
+    end
+    for i = n + 1, #domains do
+        record_rest(make(run, domains[i]))
+    end
+    return run:stats()
 end
 
 return _M
