@@ -40,9 +40,11 @@ describe("money", function()
     end)
 
     describe("a purchase answered after the client's time-out", function()
-        it("is settled from the read-back and the order history, never bought twice", function()
+        for _, format in ipairs { "xml", "text" } do
+        it("is settled from the read-back and the order history, never bought twice (" .. format .. ")", function()
+            H.reset()
             H.admin("POST", "/settings", { purchase_delay_ms = 1500 })
-            local c = H.client { timeout = 0.6 }
+            local c = H.client { timeout = 0.6, response_type = format }
             local plan = assert(provision.plan(c, { { domain = "shop05.com", mailboxes = people(23) } },
                 { buy_paks = true }))
             assert.equal(3, plan:totals().buy)
@@ -65,10 +67,14 @@ describe("money", function()
             assert.truthy(H.received("GetOrderList") >= 1)
             assert.truthy(rep.reconciles >= 1, "the purchase was settled by reading back")
         end)
+        end
 
-        it("stops the domain as unknown when the window ends first, and counts it against max_spend", function()
+        for _, format in ipairs { "xml", "text" } do
+        it("stops the domain as unknown when the window ends first, and counts it against max_spend ("
+            .. format .. ")", function()
+            H.reset()
             H.admin("POST", "/settings", { purchase_delay_ms = 2500 })
-            local c = H.client { timeout = 0.5 }
+            local c = H.client { timeout = 0.5, response_type = format }
             local plan = assert(provision.plan(c, {
                 { domain = "shop06.com", mailboxes = people(5) },
                 { domain = "shop07.com", mailboxes = people(5) },
@@ -102,6 +108,7 @@ describe("money", function()
             assert.equal(2, #H.domain("shop06.com").paks + #H.domain("shop07.com").paks)
             assert.equal(2, H.received("PurchasePOPBundle"))
         end)
+        end
     end)
 
     it("keeps an invalid name out of every batch and every purchase", function()

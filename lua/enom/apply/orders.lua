@@ -18,24 +18,32 @@ local lower = string.lower
 local PAGE = 25
 local MAX_PAGES = 8
 
--- A column of a parsed free-form answer: XML records or indexed Text keys.
+-- A column of a parsed free-form answer: XML records, indexed Text keys,
+-- or, when a Text answer holds one record, its fields Key1 (or Key).
 local function column(parsed, record, key)
     local recs = parsed.records and parsed.records[record]
     local out = {}
-    if recs and #recs > 0 then
-        for _, r in ipairs(recs) do
-            if r[key] ~= nil then out[#out + 1] = r[key] end
-        end
+    for _, r in ipairs(recs or {}) do
+        if r[key] ~= nil then out[#out + 1] = r[key] end
+    end
+    if #out > 0 then
         return out
     end
     local ix = parsed.indexed and parsed.indexed[key]
-    if ix then
+    if ix and #ix > 0 then
         return ix
     end
+    local lf = {}
     for k, v in pairs(parsed.fields or {}) do
-        if lower(k) == key then
-            return { v }
-        end
+        lf[lower(k)] = v
+    end
+    local i = 1
+    while lf[key .. i] ~= nil do
+        out[i] = lf[key .. i]
+        i = i + 1
+    end
+    if #out == 0 and lf[key] ~= nil then
+        out[1] = lf[key]
     end
     return out
 end
@@ -62,6 +70,12 @@ local function page(run, start)
     local ids = {}
     for _, v in ipairs(column(res, "orderdetail", "orderid")) do
         ids[#ids + 1] = tonumber(v)
+    end
+    -- No order read where the account has some: an answer not understood,
+    -- which must not pass for an empty history.
+    local total = tonumber(column(res, "orderlist", "recordcount")[1])
+    if #ids == 0 and start == 1 and total ~= 0 then
+        return nil
     end
     return ids
 end
@@ -145,7 +159,8 @@ end
 -- This domain's POP pak items of one order: state, quantity.
 local function detail(dom, id, before)
     local list = items(dom, id)
-    if not list then
+    if not list or #list == 0 then
+        -- An order without items read is no proof of anything.
         return "unknown"
     end
     local domain = lower(dom.d.domain)
@@ -190,7 +205,12 @@ function _M.find(dom, mark, before)
             end
         end
         if #ids < PAGE then
-            return found, qty
+            -- The end of the history without reaching the mark: only an
+            -- account with no order before the mark looks like this.
+            if mark == 0 then
+                return found, qty
+            end
+            return nil
         end
         start = start + PAGE
     end
