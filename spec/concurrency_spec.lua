@@ -5,7 +5,6 @@
 -- mailboxes and no more, paks bought = paks needed, every mailbox
 -- reported created has the password that was handed out.
 local H = require "helper"
-require "fake_lease"
 local provision = require "enom.provision"
 local clock = require "enom.clock"
 

@@ -3,7 +3,7 @@
 -- valid ones, a mailbox made elsewhere while a SetUp was in doubt,
 -- callbacks that raise at every position, a domain busy elsewhere.
 local H = require "helper"
-local lease = require "fake_lease"
+local lease = require "enom.lease"
 local provision = require "enom.provision"
 
 local function people(n, prefix)

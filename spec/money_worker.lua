@@ -7,7 +7,6 @@
 -- ENOM_TEST_LOCK picks the lease backend: "default" (process + host) or
 -- "redis" (the Redis of ENOM_TEST_REDIS=host:port).
 local H = require "helper"
-require "fake_lease"
 local provision = require "enom.provision"
 local clock = require "enom.clock"
 

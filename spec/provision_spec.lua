@@ -1,7 +1,6 @@
 -- Plan and apply against the sandbox: fresh, half-provisioned, nothing
 -- to do, pak shortage with and without buying, prune, faults.
 local H = require "helper"
-require "fake_lease"
 local provision = require "enom.provision"
 
 local function people(n, prefix)

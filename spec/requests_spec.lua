@@ -3,7 +3,6 @@
 -- purchase, SetUps of different paks at once, orders split at eNom's 10
 -- paks, a capped concurrency said out loud.
 local H = require "helper"
-require "fake_lease"
 local provision = require "enom.provision"
 
 local function people(n, prefix)

@@ -3,7 +3,6 @@
 -- them. At the end the sandbox holds exactly the desired state and the
 -- report agrees with the sandbox's own request counters.
 local H = require "helper"
-require "fake_lease"
 local provision = require "enom.provision"
 
 local DOMAINS, PER_DOMAIN = 40, 25
