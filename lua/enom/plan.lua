@@ -5,6 +5,8 @@ local errors = require "enom.errors"
 local json = require "enom.json"
 local paks = require "enom.paks"
 local policy_mod = require "enom.policy"
+local commands = require "enom.commands"
+local validate = require "enom.validate"
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -25,6 +27,72 @@ _M.Plan = Plan
 -- Passwords of a plan live here, keyed by the plan, never in it.
 _M.PASSWORDS = setmetatable({}, { __mode = "k" })
 local PASSWORDS = _M.PASSWORDS
+
+local function invalid(msg, fields)
+    fields = fields or {}
+    fields.maybe_delivered = false
+    return nil, errors.new("invalid", msg, fields)
+end
+
+--- sld, tld of a desired domain entry (domain = "x.com", or sld and tld).
+function _M.split_domain(d)
+    if type(d.sld) == "string" and type(d.tld) == "string" then
+        return d.sld, d.tld
+    end
+    local sld, tld = tostring(d.domain or ""):match("^([^.]+)%.(.+)$")
+    return sld, tld
+end
+
+--- Check one desired mailbox with the rules of the typed methods
+-- (SetUpPOP3User's): nil when it may be created, else the reason.
+function _M.check_mailbox(m, sld, tld)
+    local _, err = validate.build(commands.by_method.setup_pop3_users, {
+        sld = sld, tld = tld, bundle_id = 1,
+        users = { { username = m.username, password = m.password or "Checked-Later-1",
+            admin = m.admin and true or false, display_name = m.display_name } },
+    })
+    return err and err.message or nil
+end
+
+--- The shape of `desired` (see enom.provision.plan): nil, or nil and an
+-- error of kind "invalid" naming the entry at fault (`err.field`).
+function _M.check_desired(desired)
+    if type(desired) ~= "table" or #desired == 0 then
+        return invalid("desired must be a non-empty array of domains", { field = "desired" })
+    end
+    local seen = {}
+    for i, want in ipairs(desired) do
+        local where = "desired[" .. i .. "]"
+        if type(want) ~= "table" then
+            return invalid(where .. " must be a table", { field = where })
+        end
+        local sld, tld = _M.split_domain(want)
+        if not sld then
+            return invalid(where .. ": domain must be like example.com (or give sld and tld)", { field = where })
+        end
+        local key = lower(sld .. "." .. tld)
+        if seen[key] then
+            return invalid(where .. ": domain " .. key .. " appears twice", { field = where })
+        end
+        seen[key] = true
+        if want.mailboxes ~= nil and type(want.mailboxes) ~= "table" then
+            return invalid(where .. ".mailboxes must be an array", { field = where .. ".mailboxes" })
+        end
+        local names = {}
+        for j, m in ipairs(want.mailboxes or {}) do
+            local at = ("%s.mailboxes[%d]"):format(where, j)
+            if type(m) ~= "table" or type(m.username) ~= "string" or m.username == "" then
+                return invalid(at .. ".username is missing", { field = at })
+            end
+            local k = lower(m.username)
+            if names[k] then
+                return invalid(("%s.username repeats mailboxes[%d]"):format(at, names[k]), { field = at })
+            end
+            names[k] = j
+        end
+    end
+end
+
 
 --- Totals of a plan: buy, create, modify, delete, keep, blocked, invalid.
 function Plan.totals(self)

@@ -23,8 +23,6 @@ local report_mod = require "enom.report"
 local policy_mod = require "enom.policy"
 local paks = require "enom.paks"
 local errors = require "enom.errors"
-local commands = require "enom.commands"
-local validate = require "enom.validate"
 local plan_mod = require "enom.plan"
 
 local _M = { _VERSION = "0.1.0" }
@@ -44,11 +42,8 @@ _M.PAK_SIZE = PAK_SIZE
 local Plan = plan_mod.Plan
 local PASSWORDS = plan_mod.PASSWORDS
 
-local function invalid(msg, fields)
-    fields = fields or {}
-    fields.maybe_delivered = false
-    return nil, errors.new("invalid", msg, fields)
-end
+
+_M.check_mailbox = plan_mod.check_mailbox
 
 --- Merge `policy` over the defaults and check it (see enom.policy).
 -- @return the policy, or nil and an error of kind "invalid" naming the option
@@ -56,13 +51,7 @@ function _M.policy(policy)
     return policy_mod.merge(policy)
 end
 
-local function split_domain(d)
-    if type(d.sld) == "string" and type(d.tld) == "string" then
-        return d.sld, d.tld
-    end
-    local sld, tld = tostring(d.domain or ""):match("^([^.]+)%.(.+)$")
-    return sld, tld
-end
+local split_domain = plan_mod.split_domain
 
 --- Desired mailboxes from people's records, through templates.
 -- opts: username = "{first}.{last}", display_name = "{first} {last}",
@@ -151,7 +140,7 @@ local function plan_domain(want, current, policy, budget)
             admin = false
         end
         local cur = have[key]
-        local bad = not cur and _M.check_mailbox(m, sld, tld)
+        local bad = not cur and plan_mod.check_mailbox(m, sld, tld)
         if bad then
             d.invalid[#d.invalid + 1] = { username = m.username, reason = bad }
         elseif cur then
@@ -183,55 +172,6 @@ local function plan_domain(want, current, policy, budget)
     return d
 end
 
---- Check one desired mailbox with the rules of the typed methods
--- (SetUpPOP3User's): nil when it may be created, else the reason.
-function _M.check_mailbox(m, sld, tld)
-    local _, err = validate.build(commands.by_method.setup_pop3_users, {
-        sld = sld, tld = tld, bundle_id = 1,
-        users = { { username = m.username, password = m.password or "Checked-Later-1",
-            admin = m.admin and true or false, display_name = m.display_name } },
-    })
-    return err and err.message or nil
-end
-
--- The shape of `desired`: nil, or an error naming the entry at fault.
-local function check_desired(desired)
-    if type(desired) ~= "table" or #desired == 0 then
-        return invalid("desired must be a non-empty array of domains", { field = "desired" })
-    end
-    local seen = {}
-    for i, want in ipairs(desired) do
-        local where = "desired[" .. i .. "]"
-        if type(want) ~= "table" then
-            return invalid(where .. " must be a table", { field = where })
-        end
-        local sld, tld = split_domain(want)
-        if not sld then
-            return invalid(where .. ": domain must be like example.com (or give sld and tld)", { field = where })
-        end
-        local key = lower(sld .. "." .. tld)
-        if seen[key] then
-            return invalid(where .. ": domain " .. key .. " appears twice", { field = where })
-        end
-        seen[key] = true
-        if want.mailboxes ~= nil and type(want.mailboxes) ~= "table" then
-            return invalid(where .. ".mailboxes must be an array", { field = where .. ".mailboxes" })
-        end
-        local names = {}
-        for j, m in ipairs(want.mailboxes or {}) do
-            local at = ("%s.mailboxes[%d]"):format(where, j)
-            if type(m) ~= "table" or type(m.username) ~= "string" or m.username == "" then
-                return invalid(at .. ".username is missing", { field = at })
-            end
-            local k = lower(m.username)
-            if names[k] then
-                return invalid(("%s.username repeats mailboxes[%d]"):format(at, names[k]), { field = at })
-            end
-            names[k] = j
-        end
-    end
-end
-
 --- Compute the plan: read each domain (GetPOP3, concurrently) and work
 -- out what to buy, create, modify and delete. Nothing that changes state
 -- is sent. `desired` is an array of { domain = "x.com" (or sld, tld),
@@ -246,7 +186,7 @@ function _M.plan(client, desired, policy)
     if not policy then
         return nil, perr
     end
-    local bad = select(2, check_desired(desired))
+    local bad = select(2, plan_mod.check_desired(desired))
     if bad then
         return nil, bad
     end
@@ -307,11 +247,16 @@ local function start(client, opts)
         run.failure = run.failure or err
         run:stop("the progress callback raised an error (see the report's error)")
     end
-    return { policy = policy, locker = locker, report = rep, run = run, spend = { paks = 0, in_doubt = 0 } }
+    return { policy = policy, locker = locker, report = rep, run = run, spend = { paks = 0, in_doubt = 0 },
+        own_locker = type(policy.lock) ~= "table" }
 end
 
 local function finish(s, domains, passwords)
     local stats = apply_mod.run(s.run, domains, passwords, s.policy, s.report, s.locker, s.spend)
+    if s.own_locker and s.locker.close then
+        -- A locker made here from a backend name: its connections go too.
+        s.locker:close()
+    end
     s.report:finish(stats, s.spend)
     return s.report
 end
@@ -350,7 +295,7 @@ end
 -- Same `desired` as `plan`, same options and contract as `apply`.
 -- @return the report, or nil and an error (as plan and apply)
 function _M.ensure(client, desired, opts)
-    local bad = select(2, check_desired(desired))
+    local bad = select(2, plan_mod.check_desired(desired))
     if bad then
         return nil, bad
     end
