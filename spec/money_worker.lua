@@ -47,9 +47,11 @@ local created = {}
 for _, m in ipairs(rep:with("created")) do
     created[#created + 1] = m.username
 end
-local f = assert(io.open(out .. ".json", "w"))
+-- Written aside and renamed, so a reader never sees it half written.
+local f = assert(io.open(out .. ".json.tmp", "w"))
 f:write(H.json.encode {
     ok = rep.ok, paks_bought = rep.paks_bought, counts = rep.counts, created = created,
     handed = handed, requests = rep.requests,
 })
 f:close()
+assert(os.rename(out .. ".json.tmp", out .. ".json"))
