@@ -46,12 +46,12 @@ print("== plan")
 print(plan:format())
 
 local written = 0
-local report = provision.apply(client, plan, {
+local report = assert(provision.apply(client, plan, {
     on_password = function(dom, user, pw)
         assert(enom.append_private(pwfile, user .. "@" .. dom .. " " .. pw .. "\n"))
         written = written + 1
     end,
-})
+}))
 print("\n== report")
 print(report:format())
 print(("%d new passwords written to %s (mode 0600)"):format(written, pwfile))

@@ -33,12 +33,12 @@ end
 local plan = assert(provision.plan(client, { { domain = domain, mailboxes = mailboxes } }, policy))
 print(plan:format())
 if mode == "--apply" then
-    local report = provision.apply(client, plan, {
+    local report = assert(provision.apply(client, plan, {
         on_password = function(dom, user, pw)
             assert(enom.append_private(os.getenv("ENOM_PASSWORD_FILE") or "mailbox-passwords.txt",
                 user .. "@" .. dom .. " " .. pw .. "\n"))
         end,
-    })
+    }))
     print(report:format())
     os.exit(report.ok and 0 or 2)
 end

@@ -95,9 +95,70 @@ describe("provision", function()
     it("refuses a misspelt policy option instead of ignoring it", function()
         local c = H.client()
         local want = { { domain = "shop01.com", mailboxes = people(1) } }
-        assert.has_error(function() provision.plan(c, want, { buy_pak = true }) end, "unknown policy option 'buy_pak'")
-        local plan = assert(provision.plan(c, want))
-        assert.has_error(function() provision.apply(c, plan, { prnue = true }) end, "unknown policy option 'prnue'")
+        local plan, err = provision.plan(c, want, { buy_pak = true })
+        assert.is_nil(plan)
+        assert.equal("invalid", err.kind)
+        assert.equal("buy_pak", err.option)
+        assert.truthy(tostring(err):find("unknown policy option 'buy_pak'", 1, true))
+        plan = assert(provision.plan(c, want))
+        local rep
+        rep, err = provision.apply(c, plan, { prnue = true })
+        assert.is_nil(rep)
+        assert.equal("prnue", err.option)
+    end)
+
+    it("refuses a policy value out of its range, naming the option", function()
+        local c = H.client()
+        local want = { { domain = "shop01.com", mailboxes = people(1) } }
+        local cases = {
+            { attempts = 0 }, { attempts = 1.5 }, { attempts = "3" }, { backoff_base = 0 / 0 },
+            { backoff_cap = math.huge }, { backoff_base = -1 }, { concurrency = 0 }, { batch_size = 11 },
+            { settle = -1 }, { purchase_timeout = 0 }, { buy_paks = "yes" }, { on_password = "print" },
+            { max_spend = 0 / 0 }, { lock = 42 }, { lease_ttl = 0 },
+        }
+        for _, opt in ipairs(cases) do
+            local name = next(opt)
+            local plan, err = provision.plan(c, want, opt)
+            assert.is_nil(plan, name)
+            assert.equal("invalid", err.kind)
+            assert.equal(name, err.option)
+            assert.truthy(tostring(err):find("'" .. name .. "'", 1, true), tostring(err))
+        end
+        assert.truthy(provision.plan(c, want, { attempts = 1, backoff_base = 0, settle = 0 }))
+        local _, err = provision.plan(c, want, { backoff_base = 2, backoff_cap = 1 })
+        assert.equal("backoff_cap", err.option)
+    end)
+
+    it("returns error values for bad input, naming the entry", function()
+        local c = H.client()
+        local cases = {
+            { {}, "desired" },
+            { { { domain = "nodot" } }, "desired[1]" },
+            { { { domain = "a.com" }, { domain = "A.com" } }, "desired[2]" },
+            { { { domain = "a.com", mailboxes = { { username = "" } } } }, "desired[1].mailboxes[1]" },
+            { { { domain = "a.com", mailboxes = { { username = "x" }, { username = "X" } } } }, "desired[1].mailboxes[2]" },
+        }
+        for _, case in ipairs(cases) do
+            local plan, err = provision.plan(c, case[1])
+            assert.is_nil(plan)
+            assert.equal("invalid", err.kind)
+            assert.equal(case[2], err.field)
+        end
+        local plan, err = provision.plan(c, { { domain = "shop01.com", mailboxes = { { username = "boss", admin = true } } } },
+            { admin = function() error("hook broke") end })
+        assert.is_nil(plan)
+        assert.equal("callback", err.kind)
+    end)
+
+    it("reports a plan that cannot be saved", function()
+        local c = H.client()
+        local plan = assert(provision.plan(c, { { domain = "shop01.com", mailboxes = people(1) } }))
+        local ok, err = plan:save("/nonexistent-dir/plan.json")
+        assert.is_nil(ok)
+        assert.equal("io", err.kind)
+        ok, err = plan:save("/dev/full")
+        assert.is_nil(ok)
+        assert.equal("io", err.kind)
     end)
 
     it("never buys more than the run's cap", function()
@@ -198,8 +259,8 @@ describe("provision", function()
     it("stops with a clear report when the circuit opens", function()
         H.faults { rules = { { kind = "status503" } } }
         local c = H.client()
-        local plan = provision.plan(c, { { domain = "shop04.com", mailboxes = people(3) } },
-            { circuit = 3, attempts = 5, backoff_base = 0.01 })
+        local plan = assert(provision.plan(c, { { domain = "shop04.com", mailboxes = people(3) } },
+            { circuit = 3, attempts = 5, backoff_base = 0.01 }))
         assert.equal(1, #plan.errors)
         H.faults {}
         plan = assert(provision.plan(c, { { domain = "shop04.com", mailboxes = people(3) } }, { buy_paks = true }))

@@ -257,7 +257,7 @@ local function create()
         given[lower(m.username)] = m.password ~= nil
     end
     local generated = {}
-    local rep = provision.apply(c, plan, {
+    local rep, aerr = provision.apply(c, plan, {
         on_password = function(_, username, password)
             if not given[lower(username)] then
                 generated[lower(username)] = password
@@ -265,6 +265,10 @@ local function create()
         end,
     })
     c:close()
+    if not rep then
+        ngx.log(ngx.ERR, "enom example: cannot apply: ", tostring(aerr))
+        return respond(500, { error = tostring(aerr) })
+    end
     local out = {}
     for _, m in ipairs(rep.mailboxes) do
         local key = lower(m.username)

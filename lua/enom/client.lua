@@ -158,6 +158,7 @@ function _M.new(opts)
         logger = o.logger,
         transport = transport,
         transport_name = transport_mod.name,
+        max_connections = o.max_connections,
     }, mt)
     request.bind(self, o.pw)
     return self

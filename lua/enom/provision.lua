@@ -8,6 +8,8 @@
 -- }, { buy_paks = true, max_paks_per_run = 5 }))
 -- print(plan:format())
 -- local report = provision.apply(client, plan, { on_password = function(domain, user, pw) ... end })
+-- -- or, planned and applied in one run, one read per domain:
+-- local report = assert(provision.ensure(client, desired, { buy_paks = true, on_password = ... }))
 --
 -- eNom has no idempotency key and SetUpPOP3User spends a pak's slots, so
 -- a request that may have reached eNom is never simply sent again: the
@@ -16,8 +18,12 @@
 -- Lua the caller can replace: `policy.retry`, `policy.backoff`, ...
 local templates = require "enom.templates"
 local runner = require "enom.runner"
+local apply_mod = require "enom.apply"
 local report_mod = require "enom.report"
-local json = require "enom.json"
+local policy_mod = require "enom.policy"
+local paks = require "enom.paks"
+local errors = require "enom.errors"
+local plan_mod = require "enom.plan"
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -26,69 +32,26 @@ local pairs = pairs
 local ipairs = ipairs
 local tostring = tostring
 local lower = string.lower
-local concat = table.concat
 local sort = table.sort
 
-local PAK_SIZE = 10
+local PAK_SIZE = paks.PAK_SIZE
 
-local DEFAULTS = {
-    buy_paks = false,          -- buying paks spends money: off unless asked
-    max_paks_per_run = 10,     -- across the whole run
-    prune = false,             -- delete mailboxes that are not desired
-    update_admin = true,       -- set IsAdmin on existing mailboxes when it differs
-    batch_size = 10,           -- users per SetUpPOP3User request
-    concurrency = 8,           -- requests in flight across domains
-    attempts = 5,              -- tries per request
-    backoff_base = 0.2,        -- seconds
-    backoff_cap = 5,           -- seconds
-    budget = 900,              -- seconds for the whole run
-    circuit = 12,              -- consecutive failures that stop the run
-    -- Also (no default): admin = function(mailbox, domain) -> may be admin;
-    -- password = a templates.password policy for mailboxes without one;
-    -- on_password = function(domain, username, password), called once per
-    -- generated password; pak_price with max_spend = a spending cap;
-    -- report_file = JSON lines, no secrets; retry, backoff = see enom.runner.
-}
-_M.DEFAULTS = DEFAULTS
+_M.DEFAULTS = policy_mod.DEFAULTS
 _M.PAK_SIZE = PAK_SIZE
 
-local Plan = {}
-Plan.__index = Plan
-Plan.__name = "enom.plan"
+local Plan = plan_mod.Plan
+local PASSWORDS = plan_mod.PASSWORDS
 
--- Passwords of a plan live here, keyed by the plan, never in it.
-local PASSWORDS = setmetatable({}, { __mode = "k" })
 
--- Policy options without a default value.
-local OPTIONAL = {
-    retry = true,       -- function(err) -> may this failure be retried?
-    backoff = true,     -- function(policy, attempt) -> seconds to wait
-    password = true, admin = true, on_password = true,
-    pak_price = true, max_spend = true, report_file = true,
-}
+_M.check_mailbox = plan_mod.check_mailbox
 
---- Merge `policy` over the defaults; an unknown option is an error.
+--- Merge `policy` over the defaults and check it (see enom.policy).
+-- @return the policy, or nil and an error of kind "invalid" naming the option
 function _M.policy(policy)
-    local p = {}
-    for k, v in pairs(DEFAULTS) do
-        p[k] = v
-    end
-    for k, v in pairs(policy or {}) do
-        if DEFAULTS[k] == nil and not OPTIONAL[k] then
-            error("unknown policy option '" .. tostring(k) .. "'", 2)
-        end
-        p[k] = v
-    end
-    return p
+    return policy_mod.merge(policy)
 end
 
-local function split_domain(d)
-    if type(d.sld) == "string" and type(d.tld) == "string" then
-        return d.sld, d.tld
-    end
-    local sld, tld = tostring(d.domain or ""):match("^([^.]+)%.(.+)$")
-    return sld, tld
-end
+local split_domain = plan_mod.split_domain
 
 --- Desired mailboxes from people's records, through templates.
 -- opts: username = "{first}.{last}", display_name = "{first} {last}",
@@ -120,12 +83,41 @@ function _M.from_people(people, opts)
     return out, skipped
 end
 
+-- Buy what the domain lacks, within the run's caps; block what does not
+-- fit. Deleted mailboxes free their slots before anything is created.
+local function fit(d, free, policy, budget)
+    local need = paks.needed(#d.create, free + #d.delete)
+    if need == 0 then
+        return
+    end
+    local allowed = 0
+    if policy.buy_paks then
+        allowed = math.min(need, budget.paks_left)
+        if policy.max_spend and policy.pak_price and policy.pak_price > 0 then
+            allowed = math.min(allowed, math.floor((budget.spend_left + 1e-9) / policy.pak_price))
+        end
+        allowed = math.max(allowed, 0)
+    end
+    d.buy = allowed
+    budget.paks_left = budget.paks_left - allowed
+    if policy.pak_price then
+        budget.spend_left = budget.spend_left - allowed * policy.pak_price
+    end
+    local capacity = free + #d.delete + paks.slots(allowed)
+    local reason = policy.buy_paks and "no free slot: the run's pak or spending cap is reached"
+        or "no free slot and buying paks is not allowed (policy buy_paks)"
+    while #d.create > capacity do
+        local m = table.remove(d.create)
+        d.blocked[#d.blocked + 1] = { username = m.username, reason = reason }
+    end
+end
+
 -- Compute one domain's actions from its current state.
 local function plan_domain(want, current, policy, budget)
     local sld, tld = split_domain(want)
     local d = {
         domain = sld .. "." .. tld, sld = sld, tld = tld,
-        create = {}, modify = {}, delete = {}, keep = {}, blocked = {}, notes = {},
+        create = {}, modify = {}, delete = {}, keep = {}, blocked = {}, notes = {}, invalid = {},
         buy = 0,
         current = { mailboxes = #current.mailboxes, paks = {} },
     }
@@ -148,7 +140,10 @@ local function plan_domain(want, current, policy, budget)
             admin = false
         end
         local cur = have[key]
-        if cur then
+        local bad = not cur and plan_mod.check_mailbox(m, sld, tld)
+        if bad then
+            d.invalid[#d.invalid + 1] = { username = m.username, reason = bad }
+        elseif cur then
             if policy.update_admin and cur.admin ~= nil and cur.admin ~= admin then
                 d.modify[#d.modify + 1] = { username = cur.username, admin = admin }
             else
@@ -173,31 +168,7 @@ local function plan_domain(want, current, policy, budget)
         end
         sort(d.delete)
     end
-    -- Deleted mailboxes free their slots before anything is created.
-    local short = #d.create - free - #d.delete
-    if short > 0 then
-        local need = math.floor((short + PAK_SIZE - 1) / PAK_SIZE)
-        local allowed = 0
-        if policy.buy_paks then
-            allowed = math.min(need, budget.paks_left)
-            if policy.max_spend and policy.pak_price then
-                allowed = math.min(allowed, math.floor((budget.spend_left + 1e-9) / policy.pak_price))
-            end
-            allowed = math.max(allowed, 0)
-        end
-        d.buy = allowed
-        budget.paks_left = budget.paks_left - allowed
-        if policy.pak_price then
-            budget.spend_left = budget.spend_left - allowed * policy.pak_price
-        end
-        local capacity = free + #d.delete + allowed * PAK_SIZE
-        local reason = policy.buy_paks and "no free slot: the run's pak or spending cap is reached"
-            or "no free slot and buying paks is not allowed (policy buy_paks)"
-        while #d.create > capacity do
-            local m = table.remove(d.create)
-            d.blocked[#d.blocked + 1] = { username = m.username, reason = reason }
-        end
-    end
+    fit(d, free, policy, budget)
     return d
 end
 
@@ -205,48 +176,46 @@ end
 -- out what to buy, create, modify and delete. Nothing that changes state
 -- is sent. `desired` is an array of { domain = "x.com" (or sld, tld),
 -- mailboxes = { { username, display_name, admin, password }, ... } }.
--- @return plan, or nil and an error
+-- A mailbox that breaks SetUpPOP3User's rules is `invalid` in the plan,
+-- with the reason; it is never sent and never causes a purchase.
+-- @return plan, or nil and an error (kind "invalid": bad input or policy,
+--   with `field` or `option`; kind "callback": the admin hook raised)
 function _M.plan(client, desired, policy)
-    policy = _M.policy(policy)
-    if type(desired) ~= "table" or #desired == 0 then
-        return nil, "desired must be a non-empty array of domains"
+    local perr
+    policy, perr = _M.policy(policy)
+    if not policy then
+        return nil, perr
     end
-    local seen = {}
-    for i, want in ipairs(desired) do
-        local sld, tld = split_domain(want)
-        if not sld then
-            return nil, "desired[" .. i .. "]: domain must be like example.com (or give sld and tld)"
-        end
-        local key = lower(sld .. "." .. tld)
-        if seen[key] then
-            return nil, "desired[" .. i .. "]: domain " .. key .. " appears twice"
-        end
-        seen[key] = true
-        local names = {}
-        for j, m in ipairs(want.mailboxes or {}) do
-            if type(m.username) ~= "string" or m.username == "" then
-                return nil, ("desired[%d].mailboxes[%d].username is missing"):format(i, j)
-            end
-            local k = lower(m.username)
-            if names[k] then
-                return nil, ("desired[%d].mailboxes[%d].username repeats mailboxes[%d]"):format(i, j, names[k])
-            end
-            names[k] = j
-        end
+    local bad = select(2, plan_mod.check_desired(desired))
+    if bad then
+        return nil, bad
     end
     local run = runner.new(client, policy)
-    local states = run:read_all(desired)
+    local states = {}
+    for i, want in ipairs(desired) do
+        local sld, tld = split_domain(want)
+        run:spawn(function(r)
+            local res, err = r:call_retry("get_pop3", { sld = sld, tld = tld })
+            states[i] = res and { res = res } or { err = err }
+        end)
+    end
+    run:loop()
     local budget = { paks_left = policy.max_paks_per_run, spend_left = policy.max_spend or math.huge }
     local plan = setmetatable({ domains = {}, policy = policy, errors = {} }, Plan)
     local secrets = {}
     PASSWORDS[plan] = secrets
     for i, want in ipairs(desired) do
         local st = states[i]
-        if st.err then
-            local sld, tld = split_domain(want)
-            plan.errors[#plan.errors + 1] = { domain = sld .. "." .. tld, error = tostring(st.err) }
+        local sld, tld = split_domain(want)
+        if not st or st.err then
+            plan.errors[#plan.errors + 1] = { domain = sld .. "." .. tld,
+                error = st and tostring(st.err) or tostring(run.stopped) }
         else
-            local d = plan_domain(want, st.res, policy, budget)
+            local ok, d = pcall(plan_domain, want, st.res, policy, budget)
+            if not ok then
+                return nil, errors.new("callback", "the admin policy hook raised an error: " .. tostring(d),
+                    { maybe_delivered = false })
+            end
             for _, m in ipairs(d.create) do
                 if m.password then
                     secrets[d.domain .. "\0" .. lower(m.username)] = m.password
@@ -259,105 +228,52 @@ function _M.plan(client, desired, policy)
     return plan
 end
 
---- Totals of a plan: buy, create, modify, delete, keep, blocked.
-function Plan.totals(self)
-    local t = { buy = 0, create = 0, modify = 0, delete = 0, keep = 0, blocked = 0, domains = #self.domains }
-    for _, d in ipairs(self.domains) do
-        t.buy = t.buy + d.buy
-        t.create = t.create + #d.create
-        t.modify = t.modify + #d.modify
-        t.delete = t.delete + #d.delete
-        t.keep = t.keep + #d.keep
-        t.blocked = t.blocked + #d.blocked
+-- Merge the options, make the locker, the report and the runner.
+local function start(client, opts)
+    local policy, perr = _M.policy(opts)
+    if not policy then
+        return nil, perr
     end
-    return t
+    local locker, lerr = apply_mod.locker(policy.lock)
+    if not locker then
+        return nil, lerr
+    end
+    local rep, ferr = report_mod.new(policy.report_file, policy.progress)
+    if not rep then
+        return nil, errors.new("io", "cannot open the report file: " .. tostring(ferr), { maybe_delivered = false })
+    end
+    local run = runner.new(client, policy)
+    rep.on_error = function(err)
+        run.failure = run.failure or err
+        run:stop("the progress callback raised an error (see the report's error)")
+    end
+    return { policy = policy, locker = locker, report = rep, run = run, spend = { paks = 0, in_doubt = 0 },
+        own_locker = type(policy.lock) ~= "table" }
 end
 
---- The plan as readable text.
-function Plan.format(self)
-    local out = {}
-    local function add(s)
-        out[#out + 1] = s
+local function finish(s, domains, passwords)
+    local stats = apply_mod.run(s.run, domains, passwords, s.policy, s.report, s.locker, s.spend)
+    if s.own_locker and s.locker.close then
+        -- A locker made here from a backend name: its connections go too.
+        s.locker:close()
     end
-    for _, d in ipairs(self.domains) do
-        add(("%s: %d mailboxes, %d paks now"):format(d.domain, d.current.mailboxes, #d.current.paks))
-        if d.buy > 0 then
-            add(("  buy      %d pak(s) of %d mailboxes"):format(d.buy, PAK_SIZE))
-        end
-        local function names(list)
-            local n = {}
-            for i, m in ipairs(list) do
-                n[i] = type(m) == "table" and (m.username .. (m.admin and " (admin)" or "")) or m
-            end
-            return concat(n, ", ")
-        end
-        if #d.create > 0 then add("  create   " .. #d.create .. ": " .. names(d.create)) end
-        if #d.modify > 0 then add("  modify   " .. #d.modify .. ": " .. names(d.modify)) end
-        if #d.delete > 0 then add("  delete   " .. #d.delete .. ": " .. names(d.delete)) end
-        if #d.keep > 0 then add("  ok       " .. #d.keep .. ": " .. names(d.keep)) end
-        for _, b in ipairs(d.blocked) do
-            add("  blocked  " .. b.username .. ": " .. b.reason)
-        end
-        for _, n in ipairs(d.notes) do
-            add("  note     " .. n)
-        end
-    end
-    for _, e in ipairs(self.errors) do
-        add(e.domain .. ": cannot plan: " .. e.error)
-    end
-    local t = self:totals()
-    add(("total: %d domains, buy %d paks, create %d, modify %d, delete %d, already right %d, blocked %d")
-        :format(t.domains, t.buy, t.create, t.modify, t.delete, t.keep, t.blocked))
-    return concat(out, "\n")
+    s.report:finish(stats, s.spend)
+    return s.report
 end
 
-Plan.__tostring = function(self)
-    local t = self:totals()
-    return ("enom.plan (%d domains: buy %d, create %d, modify %d, delete %d)")
-        :format(t.domains, t.buy, t.create, t.modify, t.delete)
-end
-
---- Save the plan as JSON (no passwords: those given in the input must be
--- given again to `apply`, generated ones are generated at apply time).
-function Plan.save(self, path)
-    local f, err = io.open(path, "w")
-    if not f then
-        return nil, err
-    end
-    local copy = { domains = self.domains, errors = self.errors, totals = self:totals() }
-    f:write(json.encode(copy), "\n")
-    f:close()
-    return true
-end
-
---- Load a saved plan. `passwords` (optional) maps "domain/username" to
--- the passwords given in the original input.
-function _M.load_plan(path, policy, passwords)
-    local f, err = io.open(path, "r")
-    if not f then
-        return nil, err
-    end
-    local data, derr = json.decode(f:read("a"))
-    f:close()
-    if not data then
-        return nil, derr
-    end
-    local plan = setmetatable({ domains = data.domains or {}, errors = data.errors or {},
-        policy = _M.policy(policy) }, Plan)
-    local secrets = {}
-    for k, v in pairs(passwords or {}) do
-        local dom, user = k:match("^(.-)/(.+)$")
-        if dom then
-            secrets[lower(dom) .. "\0" .. lower(user)] = v
-        end
-    end
-    PASSWORDS[plan] = secrets
-    return plan
-end
-
---- Apply a plan. Re-reads each domain first, so a stale plan or a second
--- run does no harm. Returns the report (see enom.report).
--- opts: on_password, report_file, and any policy option to override.
+--- Apply a plan. Takes each domain's lease, re-reads the domain, so a
+-- stale plan, a second run or a concurrent one does no harm. opts: any
+-- policy option to override (on_password, progress, report_file,
+-- password_file, lock, ...).
+--
+-- The contract when something goes wrong: failures of the world end up
+-- in the report, per mailbox. A callback (on_password, progress, retry,
+-- backoff) that raises stops the run after the requests in flight; the
+-- report, file included, is complete up to there with its summary,
+-- `report.error` holds what was raised, `report.ok` is false, and apply
+-- still returns the report (it never raises for it).
+-- @return the report (see enom.report), or nil and an error (kind
+--   "invalid": a bad option; kind "io": the report file cannot be opened)
 function _M.apply(client, plan, opts)
     local merged = {}
     for k, v in pairs(plan.policy or {}) do
@@ -366,13 +282,56 @@ function _M.apply(client, plan, opts)
     for k, v in pairs(opts or {}) do
         merged[k] = v
     end
-    local policy = _M.policy(merged)
-    local rep = report_mod.new(policy.report_file)
-    local run = runner.new(client, policy, rep)
-    run:apply(plan.domains, PASSWORDS[plan] or {})
-    rep:finish(run)
-    return rep
+    local s, err = start(client, merged)
+    if not s then
+        return nil, err
+    end
+    return finish(s, plan.domains, PASSWORDS[plan] or {})
 end
+
+--- Plan and apply in one run: each domain is read once, under its lease,
+-- planned from that read and applied at once (no second read). For runs
+-- that need no review between plan and apply (a cron job, an API call).
+-- Same `desired` as `plan`, same options and contract as `apply`.
+-- @return the report, or nil and an error (as plan and apply)
+function _M.ensure(client, desired, opts)
+    local bad = select(2, plan_mod.check_desired(desired))
+    if bad then
+        return nil, bad
+    end
+    local s, err = start(client, opts)
+    if not s then
+        return nil, err
+    end
+    local policy = s.policy
+    local budget = { paks_left = policy.max_paks_per_run, spend_left = policy.max_spend or math.huge }
+    local secrets, domains = {}, {}
+    for i, want in ipairs(desired) do
+        local sld, tld = split_domain(want)
+        local names = {}
+        for j, m in ipairs(want.mailboxes or {}) do
+            names[j] = { username = m.username }
+        end
+        -- Until the domain is read, every mailbox stands as one to create.
+        domains[i] = {
+            domain = sld .. "." .. tld, sld = sld, tld = tld, buy = 0,
+            create = names, modify = {}, delete = {}, keep = {}, blocked = {}, invalid = {},
+            planner = function(cur)
+                local d = plan_domain(want, cur, policy, budget)
+                for _, m in ipairs(d.create) do
+                    if m.password then
+                        secrets[d.domain .. "\0" .. lower(m.username)] = m.password
+                        m.password = nil
+                    end
+                end
+                return d
+            end,
+        }
+    end
+    return finish(s, domains, secrets)
+end
+
+_M.load_plan = plan_mod.load
 
 --- Plan, print nothing, send nothing that changes state.
 function _M.dry_run(client, desired, policy)

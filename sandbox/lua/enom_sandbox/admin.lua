@@ -10,6 +10,7 @@
 --   DELETE /admin/faults     -> clear it
 --   GET    /admin/requests   -> recent /interface.asp requests (names only)
 --   GET    /admin/summary    -> plain-text overview of accounts and domains
+--   POST   /admin/settings   -> change live settings: {"purchase_delay_ms": N}
 
 local cjson = require("cjson.safe")
 local state = require("enom_sandbox.state")
@@ -83,6 +84,14 @@ end
 routes["DELETE /admin/faults"] = function()
   faults.clear()
   return reply(200, faults.describe())
+end
+
+routes["POST /admin/settings"] = function()
+  local t, err = json_body()
+  if t == false then return reply(400, { error = err }) end
+  local ok, serr = state.update_settings(t or {})
+  if not ok then return reply(400, { error = serr }) end
+  return reply(200, state.settings())
 end
 
 routes["GET /admin/requests"] = function() return reply(200, reqlog.list()) end

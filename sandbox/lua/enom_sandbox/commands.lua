@@ -17,6 +17,7 @@
 -- whose number no recorded answer shows) has none here either.
 
 local state = require("enom_sandbox.state")
+local orders = require("enom_sandbox.orders")
 
 local M = {}
 
@@ -178,18 +179,26 @@ function M.purchasepopbundle(p, account, dom)
       ", the available balance is " .. money(have / 100), 524181)
   end
   account.balance = (have - cost) / 100
+  -- The order exists from now on; its paks appear after the configured
+  -- delay, also when the client has given up waiting by then.
+  local order = state.add_order({ uid = account.uid, domain = dom.name, product = "POP Pak",
+    quantity = qty, date = os.date("!%m/%d/%Y %I:%M:%S %p", ngx.time()) })
+  local delay = settings.purchase_delay_ms or 0
+  if delay > 0 then ngx.sleep(delay / 1000) end
   local ids = {}
   for i = 1, qty do
     local id = state.next_bundle_id()
     ids[i] = { id }
+    order.bundle_ids[i] = id
     dom.paks[#dom.paks + 1] = {
       bundle_id = id, size = settings.pak_size, exp_date = exp_date_in_a_year(),
       auto_renew = true, quota = settings.quota,
     }
   end
+  order.status = "Closed"
   return {
     items = {
-      field("orderid", state.next_order_id()),
+      field("orderid", order.order_id),
       { group = true, wrap = "Bundles", cols = { { "BundleID", "BundleID" } }, rows = ids },
       field("BundleCount", qty),
     },
@@ -535,6 +544,8 @@ M.table = {
   getdotnameforwarding = { name = "GetDotNameForwarding", fn = M.getdotnameforwarding, domain = true },
   setdotnameforwarding = { name = "SetDotNameForwarding", fn = M.setdotnameforwarding, domain = true },
   getbalance = { name = "GetBalance", fn = M.getbalance },
+  getorderlist = { name = "GetOrderList", fn = orders.getorderlist },
+  getorderdetail = { name = "GetOrderDetail", fn = orders.getorderdetail },
 }
 
 function M.lookup(command)

@@ -56,8 +56,14 @@ local function normalize(t)
     next_bundle_id = tonumber(s.next_bundle_id) or 0,
     next_order_id = tonumber(s.next_order_id) or 157230001,
     next_mail_id = tonumber(s.next_mail_id) or 0,
+    -- eNom's PurchasePOPBundle can take seconds: the order is recorded
+    -- when it arrives and its paks appear this long after.
+    purchase_delay_ms = tonumber(s.purchase_delay_ms) or 0,
   }
-  local out = { settings = settings, accounts = {}, domains = {} }
+  if settings.purchase_delay_ms < 0 or settings.purchase_delay_ms > 600000 then
+    return nil, "settings.purchase_delay_ms must be 0..600000"
+  end
+  local out = { settings = settings, accounts = {}, domains = {}, orders = {} }
 
   local uids = {}
   for i, a in ipairs(list(t.accounts)) do
@@ -173,6 +179,21 @@ local function normalize(t)
       if not f.mail_id then max_mail = max_mail + 1; f.mail_id = max_mail end
     end
   end
+  -- The order history (GetOrderList, GetOrderDetail), oldest first.
+  local max_order = 0
+  for i, o in ipairs(list(t.orders)) do
+    local id = tonumber(type(o) == "table" and o.order_id)
+    if not id or id ~= math.floor(id) or id <= 0 then
+      return nil, "orders[" .. i .. "]: order_id must be a positive integer"
+    end
+    if id > max_order then max_order = id end
+    out.orders[i] = {
+      order_id = id, uid = str(o.uid, ""), domain = str(o.domain, ""), product = str(o.product, "POP Pak"),
+      quantity = tonumber(o.quantity) or 1, status = str(o.status, "Closed"),
+      date = str(o.date, ""), bundle_ids = list(o.bundle_ids),
+    }
+  end
+  if settings.next_order_id <= max_order then settings.next_order_id = max_order + 1 end
   if settings.next_bundle_id <= max_bundle then settings.next_bundle_id = max_bundle + 1 end
   if settings.next_mail_id <= max_mail then settings.next_mail_id = max_mail + 1 end
   return out
@@ -294,6 +315,32 @@ function M.next_order_id()
   local id = current.settings.next_order_id
   current.settings.next_order_id = id + 1
   return id
+end
+
+-- Records an order; returns it (status "Open" until it is complete).
+function M.add_order(o)
+  o.order_id = M.next_order_id()
+  o.status = o.status or "Open"
+  o.bundle_ids = o.bundle_ids or {}
+  current.orders[#current.orders + 1] = o
+  return o
+end
+
+function M.orders() return current.orders end
+
+-- Changes settings of the live state (purchase_delay_ms); nil, msg if bad.
+function M.update_settings(t)
+  if type(t) ~= "table" then return nil, "body must be a JSON object" end
+  for k, v in pairs(t) do
+    if k == "purchase_delay_ms" then
+      local ms = tonumber(v)
+      if not ms or ms < 0 or ms > 600000 then return nil, "purchase_delay_ms must be 0..600000" end
+      current.settings.purchase_delay_ms = ms
+    else
+      return nil, "setting '" .. tostring(k) .. "' cannot be changed"
+    end
+  end
+  return true
 end
 
 function M.next_mail_id()

@@ -1,0 +1,173 @@
+--- Buying POP paks for one domain, never twice: after an ambiguous
+-- PurchasePOPBundle nothing more is bought until its outcome is known.
+-- The domain is read back and eNom's order history (GetOrderList,
+-- GetOrderDetail) is searched for the order, within a settle window; a
+-- purchase still in doubt at its end stops the domain (`unknown`) and
+-- stays counted against the run's caps (max_paks_per_run, max_spend).
+local clock = require "enom.clock"
+local paks = require "enom.paks"
+local orders = require "enom.apply.orders"
+
+local _M = { _VERSION = "0.1.0" }
+
+local ipairs = ipairs
+local tostring = tostring
+local min, max, floor = math.min, math.max, math.floor
+
+local function reason(err)
+    return require("enom.apply").reason(err)
+end
+
+-- How many of `want` paks the run's caps still allow, counting the
+-- purchases in flight and in doubt.
+local function allowed(dom, want)
+    local s, p = dom.spend, dom.policy
+    local used = s.paks + s.in_doubt
+    local n = min(want, p.max_paks_per_run - used)
+    if p.max_spend and p.pak_price and p.pak_price > 0 then
+        n = min(n, floor((p.max_spend - used * p.pak_price) / p.pak_price + 1e-9))
+    end
+    return max(0, n)
+end
+
+local function bundle_set(list)
+    local set = {}
+    for _, p in ipairs(list) do
+        set[p.bundle_id] = true
+    end
+    return set
+end
+
+-- Paks in `cur` that were not there `before`.
+local function new_paks(cur, before)
+    local n = 0
+    for _, p in ipairs(cur.paks) do
+        if not before[p.bundle_id] then n = n + 1 end
+    end
+    return n
+end
+
+-- Wait for the outcome of an ambiguous purchase. Returns "bought", n;
+-- "none" (the order history shows no such order once the window is
+-- over, and no new pak) or "unknown".
+local function settle(dom, before, mark, sent_at)
+    local run, p = dom.run, dom.policy
+    local deadline = sent_at + p.settle
+    local bought
+    while true do
+        run:reconciled()
+        local cur = dom:read()
+        local n = cur and new_paks(cur, before) or 0
+        if n > 0 then
+            return "bought", n
+        end
+        local state, count = nil, nil
+        if mark then
+            state, count = orders.find(dom, mark, before)
+        end
+        if state == "complete" then
+            -- Paid for; the paks are on their way to GetPOP3.
+            bought = count
+        end
+        local now = clock.now()
+        if now >= deadline or run.stopped or dom.halted then
+            if bought then
+                return "bought", bought
+            end
+            if state == "none" and cur and not run.stopped and not dom.halted then
+                return "none"
+            end
+            return "unknown"
+        end
+        run:sleep(min(p.settle_interval, deadline - now))
+    end
+end
+
+-- One order of `qty` paks, with its retries. Returns "bought", n |
+-- "failed" | "unknown".
+local function order(dom, qty, mark)
+    local run, d, p = dom.run, dom.d, dom.policy
+    local attempt = 0
+    while true do
+        attempt = attempt + 1
+        if not dom:hold() then
+            return "failed"
+        end
+        local before = bundle_set(dom.cur.paks)
+        local sent_at = clock.now()
+        dom.spend.in_doubt = dom.spend.in_doubt + qty
+        local res, err = run:request("purchase_pop_bundle",
+            { sld = d.sld, tld = d.tld, quantity = qty, timeout = p.purchase_timeout })
+        dom.spend.in_doubt = dom.spend.in_doubt - qty
+        if res then
+            dom.spend.paks = dom.spend.paks + qty
+            orders.known(dom, res.order_id)
+            local ids = res.bundle_ids or {}
+            if #ids == qty then
+                -- The answer names the new paks: no read needed.
+                for _, id in ipairs(ids) do
+                    dom.cur.paks[#dom.cur.paks + 1] = { bundle_id = id, free = paks.PAK_SIZE, purchased = paks.PAK_SIZE }
+                end
+            else
+                dom:read()
+            end
+            dom:event("paks", "bought", tostring(qty), attempt)
+            return "bought", qty
+        end
+        if err.kind == "stopped" then
+            return "failed"
+        end
+        local retry = run.retry(err) and attempt < p.attempts
+        if err.maybe_delivered == false or err.kind == "api" then
+            -- Surely not bought: refused before sending, or eNom said no.
+            if not retry then
+                dom:event("paks", "failed", reason(err), attempt)
+                return "failed"
+            end
+            run:back_off(attempt)
+        else
+            dom.spend.in_doubt = dom.spend.in_doubt + qty
+            local state, n = settle(dom, before, mark, sent_at)
+            dom.spend.in_doubt = dom.spend.in_doubt - qty
+            if state == "bought" then
+                dom.spend.paks = dom.spend.paks + n
+                dom:event("paks", "bought", tostring(n), attempt)
+                return "bought", n
+            elseif state == "unknown" then
+                -- Counted as spent for the rest of the run.
+                dom.spend.in_doubt = dom.spend.in_doubt + qty
+                dom:event("paks", "unknown", ("%d pak(s): %s; not confirmed within %g s, not bought again")
+                    :format(qty, reason(err), p.settle), attempt)
+                return "unknown"
+            elseif not retry then
+                dom:event("paks", "failed", reason(err), attempt)
+                return "failed"
+            end
+            run:back_off(attempt)
+        end
+    end
+end
+
+--- Buy `want` paks for the domain `dom` (an enom.apply Domain), in
+-- orders of at most paks.MAX_PER_ORDER.
+function _M.run(dom, want)
+    local mark = orders.mark(dom)
+    local left = want
+    while left > 0 and not dom.halted do
+        local qty = allowed(dom, min(left, paks.MAX_PER_ORDER))
+        if qty == 0 then
+            dom:event("paks", "failed", "the run's pak or spending cap is reached")
+            return
+        end
+        local state = order(dom, qty, mark)
+        if state == "unknown" then
+            return dom:halt("a pak purchase is in doubt: nothing more is done on this domain in this run",
+                "unknown")
+        elseif state ~= "bought" then
+            return
+        end
+        left = left - qty
+    end
+end
+
+return _M

@@ -1,0 +1,129 @@
+--- Provisioning options: their defaults, and checks that name the
+-- option at fault. Used by enom.provision for `plan` and `apply`.
+local errors = require "enom.errors"
+
+local _M = { _VERSION = "0.1.0" }
+
+local type = type
+local pairs = pairs
+local tostring = tostring
+local huge = math.huge
+
+local DEFAULTS = {
+    buy_paks = false,          -- buying paks spends money: off unless asked
+    max_paks_per_run = 10,     -- across the whole run, purchases in doubt included
+    prune = false,             -- delete mailboxes that are not desired
+    update_admin = true,       -- set IsAdmin on existing mailboxes when it differs
+    batch_size = 10,           -- users per SetUpPOP3User request
+    concurrency = 8,           -- requests in flight across domains
+    attempts = 5,              -- tries per request
+    backoff_base = 0.2,        -- seconds
+    backoff_cap = 5,           -- seconds
+    budget = 900,              -- seconds for the whole run
+    circuit = 12,              -- consecutive failures that stop the run
+    purchase_timeout = 180,    -- seconds for one PurchasePOPBundle (eNom can take 12 s and more)
+    settle = 120,              -- seconds to wait for an ambiguous purchase to show
+    settle_interval = 3,       -- seconds between checks while it settles
+    lock = "default",          -- enom.lease backend name, or a locker
+    lease_ttl = 60,            -- seconds a domain lease lives unless renewed
+    lease_wait = 30,           -- seconds to wait for a busy domain before `busy`
+}
+_M.DEFAULTS = DEFAULTS
+
+-- Each option's check: nil when the value is right, else what it must be.
+local function integer(lo, hi)
+    return function(v)
+        if type(v) ~= "number" or v ~= v or v % 1 ~= 0 or v < lo or v > hi then
+            return ("must be an integer from %d to %d"):format(lo, hi)
+        end
+    end
+end
+
+local function number(lo, hi)
+    return function(v)
+        if type(v) ~= "number" or v ~= v or v < lo or v > hi then
+            return ("must be a number from %s to %s"):format(tostring(lo), tostring(hi))
+        end
+    end
+end
+
+local function of_type(t)
+    return function(v)
+        if type(v) ~= t then
+            return "must be a " .. t
+        end
+    end
+end
+
+local function locker(v)
+    if type(v) == "string" then
+        return nil
+    end
+    if type(v) == "table" and type(v.acquire) == "function" then
+        return nil
+    end
+    return "must be a lease backend name or a locker (a table with acquire)"
+end
+
+local DAY = 86400
+local CHECKS = {
+    buy_paks = of_type("boolean"), prune = of_type("boolean"), update_admin = of_type("boolean"),
+    max_paks_per_run = integer(0, 100000),
+    batch_size = integer(1, 10),
+    concurrency = integer(1, 1024),
+    attempts = integer(1, 100),
+    circuit = integer(1, 100000),
+    backoff_base = number(0, 3600),
+    backoff_cap = number(0, 3600),
+    budget = number(0, 30 * DAY),
+    purchase_timeout = number(0.1, 3600),
+    settle = number(0, DAY),
+    settle_interval = number(0.01, 3600),
+    lock = locker,
+    lease_ttl = number(1, DAY),
+    lease_wait = number(0, DAY),
+    -- Without a default:
+    retry = of_type("function"),       -- function(err) -> may this failure be retried?
+    backoff = of_type("function"),     -- function(policy, attempt) -> seconds to wait
+    admin = of_type("function"),       -- function(mailbox, domain) -> may be admin?
+    on_password = of_type("function"), -- function(domain, username, password)
+    progress = of_type("function"),    -- function(record) after each outcome
+    password = of_type("table"),       -- an enom.templates password policy
+    pak_price = number(0, huge),
+    max_spend = number(0, huge),
+    report_file = of_type("string"),   -- JSON lines, no secrets
+    password_file = of_type("string"), -- where passwords go when on_password fails
+}
+
+--- Merge `opts` over the defaults and check every option.
+-- @return the policy, or nil and an error of kind "invalid" naming the
+--   option (`err.option`)
+function _M.merge(opts)
+    if opts ~= nil and type(opts) ~= "table" then
+        return nil, errors.new("invalid", "policy must be a table", { maybe_delivered = false })
+    end
+    local p = {}
+    for k, v in pairs(DEFAULTS) do
+        p[k] = v
+    end
+    for k, v in pairs(opts or {}) do
+        local check = CHECKS[k]
+        if not check then
+            return nil, errors.new("invalid", "unknown policy option '" .. tostring(k) .. "'",
+                { option = tostring(k), maybe_delivered = false })
+        end
+        local why = check(v)
+        if why then
+            return nil, errors.new("invalid", "policy option '" .. k .. "' " .. why,
+                { option = k, maybe_delivered = false })
+        end
+        p[k] = v
+    end
+    if p.backoff_cap < p.backoff_base then
+        return nil, errors.new("invalid", "policy option 'backoff_cap' must not be below backoff_base",
+            { option = "backoff_cap", maybe_delivered = false })
+    end
+    return p
+end
+
+return _M
