@@ -19,6 +19,7 @@ static const luaL_Reg core_funcs[] = {
     { "now", enom_l_now },
     { "sleep", enom_l_sleep },
     { "append_private", enom_l_append_private },
+    { "sigint", enom_l_sigint },
     { NULL, NULL }
 };
 

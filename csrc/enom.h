@@ -44,4 +44,7 @@ int enom_l_now(lua_State *L);
 int enom_l_sleep(lua_State *L);
 int enom_l_append_private(lua_State *L);
 
+/* signal.c: core.sigint([action]) -> SIGINTs counted since "catch" */
+int enom_l_sigint(lua_State *L);
+
 #endif /* ENOM_H */
