@@ -192,6 +192,7 @@ describe("enom command", function()
             assert.equal(before, H.total_received())
             -- No account at all: exit 3 with what to do.
             env.XDG_CONFIG_HOME = WORK .. "/nothing"
+            local _
             code, _, err = enom({ "balance" }, { env = env })
             assert.equal(3, code)
             assert.truthy(err:find("ENOM_UID", 1, true), err)
@@ -207,6 +208,7 @@ describe("enom command", function()
                 if a.uid == H.UID then a.allowed_ips = { "203.0.113.7" } end
             end
             H.reset(st)
+            local _
             code, _, err = enom { "mailboxes", "list", "resellerdocs.com" }
             assert.equal(3, code, err)
             assert.truthy(err:find("not permitted from this IP", 1, true), err)
@@ -216,6 +218,7 @@ describe("enom command", function()
         it("exit 4 when eNom cannot be reached, 5 when it refuses", function()
             local code, _, err = enom({ "balance" }, { env = { ENOM_ENDPOINT = "https://127.0.0.1:1/interface.asp" } })
             assert.equal(4, code, err)
+            local _
             code, _, err = enom { "paks", "delete", "resellerdocs.com", "5134", "--yes" }
             assert.equal(5, code, err)
             assert.truthy(err:find("holds mailboxes", 1, true) or err:find("api error", 1, true), err)
@@ -269,6 +272,7 @@ describe("enom command", function()
             m = mailboxes("resellerdocs.com")
             assert.equal("dave@resellerdocs.com " .. m.dave.password .. "\n", out)
             -- The pak is full now (2 + 4 of 10 used... then 4 more do not fit 4 free): exit 5, nothing sent.
+            local _
             code, _, err = enom { "mailboxes", "add", "resellerdocs.com", "e1", "e2", "e3", "e4", "e5", "--passwords", pw }
             assert.equal(5, code, err)
             assert.truthy(err:find("paks buy", 1, true), err)
@@ -279,11 +283,13 @@ describe("enom command", function()
             assert.equal(0, code, err)
             assert.truthy(out:find("modified 1"), out)
             assert.equal(true, mailboxes("resellerdocs.com").support.admin)
+            local _
             code, _, err = enom({ "mailboxes", "modify", "resellerdocs.com", "support", "--password-stdin" },
                 { stdin = "New-Support-Pass9\n" })
             assert.equal(0, code, err)
             assert.equal("New-Support-Pass9", mailboxes("resellerdocs.com").support.password)
             -- Declined: nothing deleted.
+            local _
             code, _, err = enom({ "mailboxes", "delete", "resellerdocs.com", "support" }, { stdin = "n\n" })
             assert.equal(2, code)
             assert.truthy(err:find("not confirmed", 1, true), err)
@@ -325,6 +331,7 @@ describe("enom command", function()
             assert.equal(2, #doc.forwards)
             assert.equal("info", doc.forwards[1].alias)
             code, out = enom { "forwarding", "get", "resellerdocs.com" }
+            assert.equal(0, code)
             assert.truthy(out:find("^ALIAS%s+FORWARD_TO"), out)
             -- Leaving "sales" out deletes it: asked first.
             code = enom({ "forwarding", "set", "resellerdocs.com", "info=ann@example.net" }, { stdin = "no\n" })
@@ -357,6 +364,7 @@ describe("enom command", function()
             assert.falsy(out:find("Mbx-James-Secret1", 1, true))
             -- eNom's refusal: exit 5.
             local err
+            local _
             code, _, err = enom { "call", "GetPOP3", "SLD=nosuchdomain", "TLD=com" }
             assert.equal(5, code, err)
         end)
@@ -398,6 +406,7 @@ describe("enom command", function()
             assert.equal(36, doc.totals.create)
             assert.equal(4, doc.totals.buy)
             -- Without a place for the passwords, apply refuses before anything.
+            local _
             code, _, err = enom { "apply", plan }
             assert.equal(2, code)
             assert.truthy(err:find("--passwords", 1, true), err)

@@ -143,10 +143,6 @@ function _M.mailboxes_add(ctx, a)
     end
     local res, err = cli.client(ctx):setup_pop3_users { sld = sld, tld = tld, bundle_id = bundle, users = list }
     local result = res or (err and err.result)
-    local created = {}
-    if res then
-        for _, u in ipairs(users) do created[#created + 1] = u end
-    end
     if a.passwords == "-" and res then
         for i, u in ipairs(users) do
             io.stdout:write(u, "@", a.domain, " ", pws[i], "\n")

@@ -13,7 +13,6 @@ local _M = { _VERSION = "0.1.0" }
 
 local EXIT = cli.EXIT
 local ipairs = ipairs
-local pairs = pairs
 local tostring = tostring
 local lower = string.lower
 
