@@ -255,8 +255,8 @@ describe("enom command", function()
             assert.equal("600", io.popen("stat -c %a " .. q(pw)):read("l"))
             local m = mailboxes("resellerdocs.com")
             local file = read(pw)
-            assert.truthy(file:find("ann@resellerdocs.com " .. m.ann.password .. "\n", 1, true), file)
-            assert.truthy(file:find("bob@resellerdocs.com " .. m.bob.password .. "\n", 1, true), file)
+            assert.truthy(file:find("resellerdocs.com\tann\t" .. m.ann.password .. "\n", 1, true), file)
+            assert.truthy(file:find("resellerdocs.com\tbob\t" .. m.bob.password .. "\n", 1, true), file)
             assert.falsy(out:find(m.ann.password, 1, true))
             -- From stdin, as the admin of the domain.
             code, out, err = enom({ "mailboxes", "add", "resellerdocs.com", "carol", "--password-stdin", "--admin",
@@ -270,7 +270,7 @@ describe("enom command", function()
             code, out = enom({ "mailboxes", "add", "resellerdocs.com", "dave", "--passwords", "-" }, { shows_secrets = true })
             assert.equal(0, code)
             m = mailboxes("resellerdocs.com")
-            assert.equal("dave@resellerdocs.com " .. m.dave.password .. "\n", out)
+            assert.equal("resellerdocs.com\tdave\t" .. m.dave.password .. "\n", out)
             -- The pak is full now (2 + 4 of 10 used... then 4 more do not fit 4 free): exit 5, nothing sent.
             local _
             code, _, err = enom { "mailboxes", "add", "resellerdocs.com", "e1", "e2", "e3", "e4", "e5", "--passwords", pw }
@@ -422,7 +422,7 @@ describe("enom command", function()
             assert.equal(36, count(m))
             local given = {}
             for _, l in ipairs(lines_of(read(pw))) do
-                local user, p = l:match("^([^@]+)@emptydomain%.com (%S+)$")
+                local user, p = l:match("^emptydomain%.com\t([^\t]+)\t(.+)$")
                 assert.truthy(user, l)
                 assert.is_nil(given[user], "password handed out twice for " .. user)
                 given[user] = p
@@ -522,7 +522,7 @@ describe("enom command", function()
             end
             -- Every password handed out so far is the mailbox's.
             for _, l in ipairs(lines_of(read(pw))) do
-                local user, p = l:match("^([^@]+)@emptydomain%.com (%S+)$")
+                local user, p = l:match("^emptydomain%.com\t([^\t]+)\t(.+)$")
                 if m[user] then assert.equal(m[user].password, p) end
             end
             -- The second apply does the rest, nothing twice.
@@ -535,7 +535,7 @@ describe("enom command", function()
             assert.equal(4, #H.domain("emptydomain.com").paks)
             local last = {}
             for _, l in ipairs(lines_of(read(pw))) do
-                local user, p = l:match("^([^@]+)@emptydomain%.com (%S+)$")
+                local user, p = l:match("^emptydomain%.com\t([^\t]+)\t(.+)$")
                 last[user] = p
             end
             for user, mb in pairs(m) do

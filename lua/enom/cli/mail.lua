@@ -134,7 +134,7 @@ function _M.mailboxes_add(ctx, a)
     if a.passwords and a.passwords ~= "-" then
         local lines = {}
         for i, u in ipairs(users) do
-            lines[i] = u .. "@" .. a.domain .. " " .. pws[i] .. "\n"
+            lines[i] = a.domain .. "\t" .. u .. "\t" .. pws[i] .. "\n"
         end
         local ok, err = enom.append_private(a.passwords, concat(lines))
         if not ok then
@@ -145,7 +145,7 @@ function _M.mailboxes_add(ctx, a)
     local result = res or (err and err.result)
     if a.passwords == "-" and res then
         for i, u in ipairs(users) do
-            io.stdout:write(u, "@", a.domain, " ", pws[i], "\n")
+            io.stdout:write(a.domain, "\t", u, "\t", pws[i], "\n")
         end
     end
     if ctx.out.json and result then

@@ -13,6 +13,7 @@ local _M = { _VERSION = "0.1.0" }
 
 local EXIT = cli.EXIT
 local ipairs = ipairs
+local pairs = pairs
 local tostring = tostring
 local lower = string.lower
 
@@ -237,6 +238,12 @@ local function follower(path, on_record)
     end
 end
 
+-- Does this version of enom.provision take policy option `name`?
+local function accepts(name)
+    local ok, p = pcall(provision.policy, { [name] = name == "progress" and function() end or "x" })
+    return ok and p ~= nil
+end
+
 local function interrupted()
     return core.sigint() > 0
 end
@@ -278,79 +285,87 @@ function _M.apply(ctx, a)
         io.stderr:write("enom: ", tostring(e.domain), ": cannot plan: ", tostring(e.error), "\n")
     end
 
-    -- The report file is where the run's record lives; without --report
-    -- it is a private temporary file, read for the progress line.
-    local report_path, temp = a.report, nil
-    if not report_path then
-        temp = os.tmpname()
-        report_path = temp
-    else
-        local f, err = io.open(report_path, "a")
-        if not f then
-            cli.fail(EXIT.usage, "--report: " .. tostring(err))
+    -- Every mailbox of the plan ends as one report record.
+    local expected = 0
+    for k, n in pairs(totals) do
+        if k ~= "buy" and k ~= "domains" and type(n) == "number" then
+            expected = expected + n
         end
-        f:close()
     end
-    local expected = totals.create + totals.modify + totals.delete + totals.keep + totals.blocked
     local bar = progress.new { label = "apply", total = expected, force = a.progress }
     local stream = ctx.out.json
-    local poll, close = follower(report_path, function(rec)
+    local function on_record(rec)
         if rec.type == "mailbox" then
             bar:step(1, FAILED[rec.outcome] and 1 or 0)
         end
         if stream and rec.type ~= "summary" then
             ctx.out:jsonl(rec)
         end
-    end)
-    bar:draw(true)
-
-    local function check()
-        poll()
+    end
+    local function stopping()
         if interrupted() then
             bar.note = "Ctrl-C: stopping after the requests in flight"
             bar:draw(true)
-            error(INTERRUPT, 0)
+            return true
         end
     end
 
-    local function on_password(domain, user, pw)
-        local line = user .. "@" .. domain .. " " .. pw .. "\n"
-        if a.passwords == "-" then
-            io.stdout:write(line)
-            io.stdout:flush()
-        else
-            assert(enom.append_private(a.passwords, line))
-        end
-    end
-
-    local opts = { report_file = report_path, concurrency = a.concurrency }
+    -- Passwords are "domain<TAB>user<TAB>password" lines, the format in
+    -- which the run itself writes those it could not hand out.
+    local opts = { report_file = a.report, concurrency = a.concurrency }
+    local pw_spill
     if a.passwords then
-        opts.on_password = function(domain, user, pw)
-            on_password(domain, user, pw)
-            check()
+        local target = a.passwords
+        if a.passwords == "-" then
+            opts.on_password = function(domain, user, pw)
+                io.stdout:write(domain, "\t", user, "\t", pw, "\n")
+                io.stdout:flush()
+            end
+            -- Where the run puts passwords it could not hand out (after
+            -- Ctrl-C, say), printed when it ends.
+            pw_spill = os.tmpname()
+            target = pw_spill
+        else
+            opts.on_password = function(domain, user, pw)
+                assert(enom.append_private(a.passwords, domain .. "\t" .. user .. "\t" .. pw .. "\n"))
+            end
+        end
+        if accepts("password_file") then
+            opts.password_file = target
         end
     end
-    -- The progress hook, where the run offers one: it is where Ctrl-C is
-    -- noticed between requests.
-    if pcall(provision.policy, { progress = function() end }) then
-        opts.progress = function()
-            check()
+    local poll, close = function() end, function() end
+    local temp
+    if accepts("progress") then
+        -- The run hands over each record as it is kept; raising from
+        -- here stops it after the requests in flight, report complete.
+        opts.progress = function(rec)
+            on_record(rec)
+            if stopping() then
+                error(INTERRUPT, 0)
+            end
         end
+    else
+        -- Follow the report file as the run writes it.
+        if not opts.report_file then
+            temp = os.tmpname()
+            opts.report_file = temp
+        end
+        poll, close = follower(opts.report_file, on_record)
     end
-    -- Requests report through the client's logger: the progress line
-    -- moves with every answer.
+    -- Requests report through the client's logger: the line moves (rate,
+    -- time left) with every answer.
     ctx.on_event = function(ev)
         if ev.event == "response" or ev.event == "error" then
             poll()
-            if interrupted() then
-                bar.note = "Ctrl-C: stopping after the requests in flight"
-            end
+            stopping()
             bar:draw()
         end
     end
+    bar:draw(true)
 
     core.sigint("catch")
-    local ok, rep = pcall(provision.apply, client, plan, opts)
+    local ok, rep, aerr = pcall(provision.apply, client, plan, opts)
     local signals = core.sigint("restore")
     ctx.on_event = nil
     poll()
@@ -359,15 +374,23 @@ function _M.apply(ctx, a)
     if temp then
         os.remove(temp)
     end
+    if pw_spill then
+        local f = io.open(pw_spill, "r")
+        if f then
+            io.stdout:write(f:read("a"))
+            f:close()
+        end
+        os.remove(pw_spill)
+    end
     if not ok then
         if rep == INTERRUPT or signals > 0 then
             cli.fail(EXIT.interrupted, "stopped by Ctrl-C" .. (a.report and ("; what was done is in " .. a.report) or "")
                 .. "; run the same command again to finish")
         end
-        if a.passwords and a.passwords ~= "-" and tostring(rep):find(a.passwords, 1, true) then
-            cli.fail(EXIT.usage, "--passwords: " .. tostring(rep))
-        end
         error(rep, 0)
+    end
+    if not rep then
+        cli.fail_err(aerr, "cannot apply")
     end
     if stream then
         ctx.out:jsonl({ type = "summary", counts = rep.counts, ok = rep.ok, stopped = rep.stopped,
@@ -382,7 +405,7 @@ function _M.apply(ctx, a)
             io.stderr:write("report: ", a.report, "\n")
         end
     end
-    if signals > 0 or rep == INTERRUPT then
+    if signals > 0 then
         io.stderr:write("enom: stopped by Ctrl-C; run the same command again to finish\n")
         return EXIT.interrupted
     end
