@@ -298,6 +298,7 @@ function _M.parser()
     c:argument("file", "People or mailboxes: .csv or .json.")
     plan_options(c)
     c:option("--save", "Write the plan as JSON (no passwords) for `enom apply`."):argname("<file>")
+    c:flag("--progress", "Draw the progress line even when stderr is not a terminal.")
 
     c = p:command("apply", "Carry out a saved plan, or plan and apply a people/mailboxes file.")
         :epilog("Ctrl-C stops after the requests in flight and writes the report; run the same\n"

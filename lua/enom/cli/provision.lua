@@ -145,7 +145,25 @@ end
 local function make_plan(ctx, a)
     local desired, all_given = desired_from(a.file, a)
     local client = cli.client(ctx)
+    -- Many domains: a progress line as each one is read.
+    local bar
+    if #desired > 1 then
+        bar = progress.new { label = "plan", total = #desired, force = a.progress }
+        local seen = 0
+        ctx.on_event = function(ev)
+            if (ev.event == "response" or ev.event == "error") and tostring(ev.command):lower() == "getpop3" then
+                seen = seen + 1
+                if seen <= #desired then
+                    bar:step(1, ev.event == "error" and 1 or 0)
+                end
+            end
+        end
+    end
     local ok, plan, err = pcall(provision.plan, client, desired, policy_from(a))
+    ctx.on_event = nil
+    if bar then
+        bar:finish()
+    end
     if not ok then
         cli.fail(EXIT.usage, "cannot plan: " .. tostring(plan))
     end
