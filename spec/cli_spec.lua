@@ -215,8 +215,14 @@ describe("enom command", function()
             assert.truthy(err:find("allow list", 1, true), err)
         end)
 
-        it("exit 4 when eNom cannot be reached, 5 when it refuses", function()
-            local code, _, err = enom({ "balance" }, { env = { ENOM_ENDPOINT = "https://127.0.0.1:1/interface.asp" } })
+        it("reads are tried again; exit 4 when eNom cannot be reached, 5 when it refuses", function()
+            H.faults { rules = { { kind = "close_before", command = "GetPOP3", times = 2 } } }
+            local code, out, err = enom { "mailboxes", "list", "resellerdocs.com" }
+            assert.equal(0, code, err)
+            assert.truthy(out:find("james"), out)
+            assert.equal(3, H.received("GetPOP3"))
+            local _
+            code, _, err = enom({ "balance" }, { env = { ENOM_ENDPOINT = "https://127.0.0.1:1/interface.asp" } })
             assert.equal(4, code, err)
             local _
             code, _, err = enom { "paks", "delete", "resellerdocs.com", "5134", "--yes" }

@@ -146,6 +146,27 @@ function _M.client(ctx, extra)
     return cl
 end
 
+-- Failures worth another try for a request that changes nothing.
+local TRANSIENT = { transport = true, timeout = true, http = true, incomplete = true, parse = true }
+local READ_ATTEMPTS = 3
+
+--- A read (a typed method that changes nothing): sent again after a
+-- transport failure or a time-out, up to 3 times, with a short pause.
+function _M.read(ctx, method, args)
+    local client = _M.client(ctx)
+    local res, err
+    for attempt = 1, READ_ATTEMPTS do
+        res, err = client[method](client, args)
+        if res or not TRANSIENT[err.kind] or (err.kind == "http" and (err.status or 500) < 500) then
+            return res, err
+        end
+        if attempt < READ_ATTEMPTS then
+            require("enom.core").sleep(0.5 * attempt)
+        end
+    end
+    return res, err
+end
+
 local function example(text)
     return "Example:\n" .. text:gsub("^%s+", ""):gsub("\n%s+", "\n"):gsub("([^\n]+)", "   %1")
 end

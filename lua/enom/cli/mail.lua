@@ -54,7 +54,7 @@ end
 --- mailboxes list DOMAIN
 function _M.mailboxes_list(ctx, a)
     local sld, tld = cli.domain(a.domain)
-    local res, err = cli.client(ctx):get_pop3 { sld = sld, tld = tld, include_passwords = a.show_passwords or nil }
+    local res, err = cli.read(ctx, "get_pop3", { sld = sld, tld = tld, include_passwords = a.show_passwords or nil })
     if not res then
         cli.fail_err(err, "cannot list " .. a.domain)
     end
@@ -81,7 +81,7 @@ end
 
 -- A pak of the domain with `n` free slots, or a clear stop.
 local function pick_pak(ctx, sld, tld, domain, n)
-    local pop, err = cli.client(ctx):get_pop3 { sld = sld, tld = tld }
+    local pop, err = cli.read(ctx, "get_pop3", { sld = sld, tld = tld })
     if not pop then
         cli.fail_err(err, "cannot read " .. domain)
     end
@@ -214,7 +214,7 @@ end
 --- paks list DOMAIN
 function _M.paks_list(ctx, a)
     local sld, tld = cli.domain(a.domain)
-    local res, err = cli.client(ctx):get_pop3 { sld = sld, tld = tld }
+    local res, err = cli.read(ctx, "get_pop3", { sld = sld, tld = tld })
     if not res then
         cli.fail_err(err, "cannot list the paks of " .. a.domain)
     end
@@ -277,7 +277,7 @@ end
 --- forwarding get DOMAIN
 function _M.forwarding_get(ctx, a)
     local sld, tld = cli.domain(a.domain)
-    local res, err = cli.client(ctx):get_forwarding { sld = sld, tld = tld }
+    local res, err = cli.read(ctx, "get_forwarding", { sld = sld, tld = tld })
     if not res then
         cli.fail_err(err, "cannot read the forwarding of " .. a.domain)
     end
@@ -337,7 +337,7 @@ end
 
 --- balance
 function _M.balance(ctx)
-    local res, err = cli.client(ctx):get_balance {}
+    local res, err = cli.read(ctx, "get_balance", {})
     if not res then
         cli.fail_err(err, "cannot read the balance")
     end
