@@ -43,7 +43,7 @@ LUA_FILES := $(shell find lua -name '*.lua' | sort)
 DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libxml2-dev \
 	luajit2 libluajit2-5.1-dev lua-busted lua-check luarocks lua-cjson lua-expat lua-socket lua-sec \
 	nginx-light libnginx-mod-http-lua lua-resty-core openssl curl ca-certificates wrk valgrind \
-	iproute2 procps redis-server lua-redis lua-nginx-redis lua-argparse lua-ldoc lua-term tmux help2man
+	iproute2 procps redis-server lua-redis lua-nginx-redis lua-argparse lua-ldoc lua-term tmux help2man man-db
 
 .PHONY: all luajit asan deps test test-fast demo sandbox bench fuzz doc install uninstall clean lint
 
