@@ -187,6 +187,9 @@ can read ($XDG_CONFIG_HOME/enom/config, or --config FILE):
    [other]                  # --profile other
    uid = ...
 
+With --config or --profile the file alone is used; otherwise ENOM_*
+variables win over the default file, setting by setting.
+
 Exit status: 0 done, 1 partly done (some items failed), 2 usage or bad
 input, 3 authentication or permission (including eNom's IP allow list),
 4 transport or time-out after retries, 5 eNom refused the request,
