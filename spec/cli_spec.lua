@@ -549,6 +549,26 @@ describe("enom command", function()
             end
         end)
 
+        it("Ctrl-C elsewhere: exit 130, one line, no traceback", function()
+            H.faults { rules = { { kind = "delay", command = "GetPOP3", ms = 1500 } } }
+            local env = {}
+            for k, v in pairs(BASE_ENV) do env[#env + 1] = k .. "=" .. q(v) end
+            local cmd = ("cd %s && env %s %s mailboxes list resellerdocs.com > %s 2> %s < /dev/null & "
+                .. "echo $! > %s; wait $!; echo $? > %s"):format(q(ROOT), table.concat(env, " "), q(BIN),
+                q(WORK .. "/sig.out"), q(WORK .. "/sig.err"), q(WORK .. "/sig.pid"), q(WORK .. "/sig.rc"))
+            os.remove(WORK .. "/sig.rc")
+            os.remove(WORK .. "/sig.pid")
+            local bg = io.popen("sh -c " .. q(cmd) .. " &")
+            bg:close()
+            assert.truthy(wait_for(function() return H.received("GetPOP3") > 0 end, 10))
+            os.execute("kill -INT " .. read(WORK .. "/sig.pid"):match("%d+"))
+            assert.truthy(wait_for(function() return read(WORK .. "/sig.rc") ~= nil end, 10))
+            H.faults {}
+            local err = read(WORK .. "/sig.err")
+            assert.equal(130, tonumber(read(WORK .. "/sig.rc")), err)
+            assert.equal("enom: interrupted\n", err)
+        end)
+
         it("shows a progress line on a terminal (tmux), done/total, failures, rate, ETA", function()
             local sock = "enom-cli-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e6))
             local script = WORK .. "/tty.sh"
