@@ -576,9 +576,10 @@ describe("enom command", function()
             for k, v in pairs(BASE_ENV) do env[#env + 1] = k .. "=" .. q(v) end
             H.faults { rules = { { kind = "delay", command = "SetUpPOP3User", ms = 150 } } }
             write(script, ("cd %s && env %s %s apply examples/people.csv --domain emptydomain.com --buy-paks "
-                .. "--concurrency 1 --passwords %s > %s; echo rc=$? > %s; sleep 30\n")
-                :format(q(ROOT), table.concat(env, " "), q(BIN), q(WORK .. "/tty-pw.txt"), q(WORK .. "/tty.out"),
-                    q(WORK .. "/tty.rc")))
+                .. "--concurrency 1 --passwords %s --report %s > %s; echo rc=$? > %s; sleep 30\n")
+                :format(q(ROOT), table.concat(env, " "), q(BIN), q(WORK .. "/tty-pw.txt"), q(WORK .. "/tty.jsonl"),
+                    q(WORK .. "/tty.out"), q(WORK .. "/tty.rc")))
+            os.remove(WORK .. "/tty.jsonl")
             os.remove(WORK .. "/tty.rc")
             assert(os.execute(("tmux -L %s -f /dev/null new-session -d -x 120 -y 10 'sh %s'"):format(sock, q(script))))
             local ok, res = pcall(function()

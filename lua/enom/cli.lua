@@ -407,6 +407,8 @@ function _M.main(argv)
     end
     local key = args.command .. (args.sub and (" " .. args.sub) or "")
     local h = HANDLERS[key]
+    -- Lines reach a pipe in the order they were written beside stderr.
+    io.stdout:setvbuf("line")
     local ctx = { args = args, out = output.new(io.stdout, args.json) }
     local status
     local done, err = xpcall(function()

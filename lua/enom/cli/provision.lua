@@ -225,10 +225,12 @@ end
 -- Follows the report file as the run writes it: one JSON line per
 -- mailbox outcome, for the progress line and for --json's stream.
 local function follower(path, on_record)
+    -- Only what this run appends: an existing report is not read again.
     local f = io.open(path, "r")
     local pos = f and f:seek("end") or 0
     local partial = ""
     return function()
+        f = f or io.open(path, "r")
         if not f then
             return
         end
