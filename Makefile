@@ -9,12 +9,15 @@
 #   make sandbox   run the eNom sandbox in the foreground (Ctrl-C stops it)
 #   make bench     benchmarks, results as ratios against in-run baselines
 #   make fuzz      libFuzzer on the parsers and the encoder (FUZZ_SECONDS=60 each)
-#   make install   install into $(DESTDIR)$(PREFIX)
+#   make doc       the Lua API reference (LDoc) and the enom(1) man page -> build/doc/
+#   make install   install the module, the enom command and its man page into $(DESTDIR)$(PREFIX)
 
 LUA_VERSION ?= 5.4
 PREFIX      ?= /usr/local
 LUA_LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_SHAREDIR?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
 CC          ?= cc
 PKG_CONFIG  ?= pkg-config
 
@@ -40,9 +43,9 @@ LUA_FILES := $(shell find lua -name '*.lua' | sort)
 DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libxml2-dev \
 	luajit2 libluajit2-5.1-dev lua-busted lua-check luarocks lua-cjson lua-expat lua-socket lua-sec \
 	nginx-light libnginx-mod-http-lua lua-resty-core openssl curl ca-certificates wrk valgrind \
-	iproute2 procps redis-server lua-redis lua-nginx-redis lua-argparse lua-ldoc lua-term tmux help2man
+	iproute2 procps redis-server lua-redis lua-nginx-redis lua-argparse lua-ldoc lua-term tmux help2man man-db
 
-.PHONY: all luajit asan deps test test-fast demo sandbox bench fuzz install uninstall clean lint
+.PHONY: all luajit asan deps test test-fast demo sandbox bench fuzz doc install uninstall clean lint
 
 all: build/5.4/enom/core.so
 
@@ -106,7 +109,7 @@ build/bench/delaylink: bench/delaylink.c
 	$(CC) -std=gnu99 $(WARN) $(OPT) -D_GNU_SOURCE $(CFLAGS) -o $@ $< $(LDFLAGS)
 
 lint:
-	luacheck -q lua spec examples bench sandbox
+	luacheck -q lua spec examples bench sandbox bin/enom doc/man.lua doc/ldoc_items.lua doc/methods.lua
 
 # libFuzzer, under ASan and UBSan, FUZZ_SECONDS for each harness:
 #   parse_fuzz   the response parsers, seeded with the spec fixtures
@@ -130,14 +133,33 @@ fuzz:
 	build/fuzz/parse_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 build/fuzz/corpus
 	build/fuzz/encode_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 build/fuzz/encode_corpus
 
-install: all
-	install -d $(DESTDIR)$(LUA_LIBDIR)/enom $(DESTDIR)$(LUA_SHAREDIR)/enom
+# The reference: LDoc over the public modules (a warning fails the
+# build), and the man page from the command's own help texts.
+doc: all build/doc/src/methods.lua
+	@mkdir -p build/doc/man
+	cd doc && ldoc --fatalwarnings -c config.ld .
+	@$(MAKE) --no-print-directory build/doc/man/enom.1
+
+# The typed methods' reference, written from the command table.
+build/doc/src/methods.lua: doc/methods.lua lua/enom/commands.lua
+	@mkdir -p $(dir $@)
+	LUA_PATH="lua/?.lua;;" lua5.4 doc/methods.lua > $@.tmp && mv $@.tmp $@
+
+build/doc/man/enom.1: bin/enom doc/man.lua lua/enom/cli.lua build/5.4/enom/core.so
+	@mkdir -p $(dir $@)
+	LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" lua5.4 doc/man.lua > $@.tmp && mv $@.tmp $@
+
+install: all build/doc/man/enom.1
+	install -d $(DESTDIR)$(LUA_LIBDIR)/enom $(DESTDIR)$(LUA_SHAREDIR)/enom $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 build/5.4/enom/core.so $(DESTDIR)$(LUA_LIBDIR)/enom/core.so
 	cd lua && for f in $$(find . -name '*.lua'); do \
 		install -D -m 0644 $$f $(DESTDIR)$(LUA_SHAREDIR)/$$f; done
+	install -m 0755 bin/enom $(DESTDIR)$(BINDIR)/enom
+	install -m 0644 build/doc/man/enom.1 $(DESTDIR)$(MANDIR)/man1/enom.1
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/enom $(DESTDIR)$(LUA_SHAREDIR)/enom $(DESTDIR)$(LUA_SHAREDIR)/enom.lua
+	rm -f $(DESTDIR)$(BINDIR)/enom $(DESTDIR)$(MANDIR)/man1/enom.1
 
 clean:
 	rm -rf build

@@ -23,6 +23,7 @@ description = {
 -- build for LuaJIT with `make luajit` (csrc/compat.h bridges the rest).
 dependencies = {
    "lua >= 5.2",
+   -- The enom command also needs argparse (Debian: lua-argparse).
 }
 external_dependencies = {
    -- Debian keeps curl's header in a multiarch folder the compiler
@@ -37,7 +38,7 @@ build = {
          sources = {
             "csrc/buffer.c", "csrc/client.c", "csrc/core.c", "csrc/encode.c", "csrc/lock.c",
             "csrc/parse.c", "csrc/parse_kv.c", "csrc/parse_result.c", "csrc/parse_xml.c",
-            "csrc/system.c", "csrc/transfer.c", "csrc/url.c",
+            "csrc/signal.c", "csrc/system.c", "csrc/transfer.c", "csrc/url.c",
          },
          defines = { "_GNU_SOURCE" },
          libraries = { "curl", "xml2" },
@@ -50,6 +51,13 @@ build = {
       ["enom.apply.create"] = "lua/enom/apply/create.lua",
       ["enom.apply.orders"] = "lua/enom/apply/orders.lua",
       ["enom.batch"] = "lua/enom/batch.lua",
+      ["enom.cli"] = "lua/enom/cli.lua",
+      ["enom.cli.config"] = "lua/enom/cli/config.lua",
+      ["enom.cli.mail"] = "lua/enom/cli/mail.lua",
+      ["enom.cli.output"] = "lua/enom/cli/output.lua",
+      ["enom.cli.progress"] = "lua/enom/cli/progress.lua",
+      ["enom.cli.provision"] = "lua/enom/cli/provision.lua",
+      ["enom.cli.sandbox"] = "lua/enom/cli/sandbox.lua",
       ["enom.client"] = "lua/enom/client.lua",
       ["enom.clock"] = "lua/enom/clock.lua",
       ["enom.commands"] = "lua/enom/commands.lua",
@@ -76,5 +84,9 @@ build = {
       ["enom.transport.http1"] = "lua/enom/transport/http1.lua",
       ["enom.transport.ngx"] = "lua/enom/transport/ngx.lua",
       ["enom.transport.ngx_threads"] = "lua/enom/transport/ngx_threads.lua",
+   },
+   install = {
+      -- The command line; LuaRocks wraps it so it finds the tree's modules.
+      bin = { enom = "bin/enom" },
    },
 }

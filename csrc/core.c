@@ -18,6 +18,7 @@ static const luaL_Reg core_funcs[] = {
     { "sleep", enom_l_sleep },
     { "append_private", enom_l_append_private },
     { "parse_url", enom_l_parse_url },
+    { "sigint", enom_l_sigint },
     { NULL, NULL }
 };
 

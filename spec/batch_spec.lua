@@ -89,3 +89,38 @@ describe("call_many", function()
         assert.falsy(H.contains(errs[1], H.PW))
     end)
 end)
+
+describe("batch:cancel", function()
+    before_each(function()
+        H.reset()
+    end)
+
+    it("withdraws the requests not yet sent, which never reach eNom; those in flight finish", function()
+        local c = H.client()
+        local b = c:batch { concurrency = 1 }
+        for i = 1, 5 do
+            b:add_method("get_pop3", { sld = ("shop%02d"):format(i), tld = "com" })
+        end
+        local before = H.received("GetPOP3")
+        local i, res, err = b:next()
+        assert.equal(1, i)
+        assert.is_nil(err)
+        assert.truthy(res.mailboxes)
+        -- Request 2 is in flight now; 3 to 5 are queued.
+        assert.equal(3, b:cancel("stopped by the caller"))
+        local seen = {}
+        for j, r, e in b:each() do
+            seen[j] = { r, e }
+        end
+        assert.truthy(seen[2][1], "the request in flight finishes")
+        for j = 3, 5 do
+            assert.is_nil(seen[j][1])
+            assert.equal("stopped", seen[j][2].kind)
+            assert.is_false(seen[j][2].maybe_delivered)
+            assert.equal("stopped by the caller", seen[j][2].message)
+        end
+        assert.equal(2, H.received("GetPOP3") - before)
+        assert.equal(0, b:remaining())
+        assert.equal(0, b:cancel())
+    end)
+end)

@@ -103,6 +103,11 @@ describe("examples", function()
         local dir = out:match("(/tmp/enom%-demo%.[%w]+)/passwords%.txt")
         assert.truthy(dir, out)
         assert.is_nil(io.open(dir .. "/sandbox/env"), "the demo's sandbox directory was left behind")
+        -- The passwords stay for the user to read, and the demo says where.
+        assert.truthy(out:find("kept in " .. dir .. "/passwords.txt (mode 0600)", 1, true), out)
+        assert.equal("600", io.popen("stat -c %a " .. dir .. "/passwords.txt"):read("l"))
+        assert.truthy(out:find("enom paks list emptydomain.com", 1, true), out)
+        os.execute("rm -rf " .. dir)
     end)
 
     it("with_policy.lua: three policies, dry run sends nothing that changes state", function()

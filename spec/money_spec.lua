@@ -187,6 +187,7 @@ describe("money", function()
                     add_method = function() return 1 end,
                     add = function() return 1 end,
                     remaining = function() return 1 end,
+                    cancel = function() return 0 end,
                     next = function() error("transport exploded") end,
                 }
             end,

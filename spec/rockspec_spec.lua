@@ -58,10 +58,14 @@ describe("rockspec", function()
     it("installs with luarocks and loads from any directory", function()
         local tmp = os.tmpname()
         os.remove(tmp)
-        local rc, out = sh(("mkdir -p %s/src && cp -r %s/csrc %s/lua %s/enom-0.1.0-1.rockspec %s/src/ && cd %s/src && "
+        local rc, out = sh(("mkdir -p %s/src && cp -r %s/csrc %s/lua %s/bin %s/enom-0.1.0-1.rockspec %s/src/ && cd %s/src && "
             .. "luarocks --lua-version=5.4 make --tree %s/tree enom-0.1.0-1.rockspec")
-            :format(tmp, ROOT, ROOT, ROOT, tmp, tmp, tmp))
+            :format(tmp, ROOT, ROOT, ROOT, ROOT, tmp, tmp, tmp))
         assert.equal(0, rc, out)
+        -- The command is installed too, and runs from the tree.
+        rc, out = sh(("cd / && %s/tree/bin/enom --version"):format(tmp))
+        assert.equal(0, rc, out)
+        assert.truthy(out:find("^enom 0%.1%.0"), out)
         rc, out = sh(("cd / && LUA_PATH='%s/tree/share/lua/5.4/?.lua;;' LUA_CPATH='%s/tree/lib/lua/5.4/?.so;;' "
             .. "lua5.4 -e 'local e = require \"enom\"; assert(package.searchpath(\"enom.core\", package.cpath):find(\"%s\", 1, true)); "
             .. "io.write(e.encode{ a = \"b c\" }, \" \", require(\"enom.provision\")._VERSION)'"):format(tmp, tmp, tmp))
@@ -83,6 +87,13 @@ describe("rockspec", function()
         f:close()
         f = io.open(tmp .. "/usr/local/share/lua/5.4/enom.lua")
         assert.truthy(f)
+        f:close()
+        -- The command and its man page.
+        f = io.open(tmp .. "/usr/local/bin/enom")
+        assert.truthy(f)
+        f:close()
+        f = io.open(tmp .. "/usr/local/share/man/man1/enom.1")
+        assert.truthy(f and f:read("a"):find(".TH ENOM 1", 1, true))
         f:close()
         os.execute("rm -rf " .. tmp)
     end)

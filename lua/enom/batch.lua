@@ -183,6 +183,26 @@ function _M.wait(self)
     return res, errs
 end
 
+--- Withdraw every request not yet sent: each completes with an error of
+-- kind "stopped" (maybe_delivered = false), never going over the wire;
+-- requests in flight finish as usual. Returns how many were withdrawn.
+-- @param self the batch
+-- @param why the reason the errors carry (optional)
+function _M.cancel(self, why)
+    local n = 0
+    while self.qhead <= self.qtail do
+        local index = self.queue[self.qhead]
+        self.queue[self.qhead] = nil
+        self.qhead = self.qhead + 1
+        local item = self.items[index]
+        complete(self, index, nil, item.err or errors.new("stopped", why or "withdrawn before it was sent", {
+            command = item.command, maybe_delivered = false,
+        }))
+        n = n + 1
+    end
+    return n
+end
+
 --- Requests added and not yet handed out.
 function _M.remaining(self)
     return self.total - self.done

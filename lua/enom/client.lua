@@ -181,6 +181,7 @@ function _M.close(self)
 end
 
 --- Call any eNom command by name.
+-- @param self the client
 -- @param command eNom's command name, e.g. "GetBalance"
 -- @param params table of eNom parameter names (letters, digits, "_", ".",
 --   "-") to scalars; an array value becomes indexed parameters (Name1,
@@ -222,6 +223,7 @@ for _, spec in pairs(commands.list) do
 end
 
 --- A batch of concurrent requests on this client; see `enom.batch`.
+-- @param self the client
 -- @param opts { concurrency = 8, progress = function(done, total, i, res, err) }
 function _M.batch(self, opts)
     return batch.new(self, opts)

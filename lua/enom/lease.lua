@@ -219,6 +219,7 @@ local function _margin(self, opts, ttl)
 end
 
 --- Take the lease on `key`, trying until `wait` seconds have passed.
+-- @param self the locker
 -- @param key a non-empty string (a domain name)
 -- @param opts `ttl`, `wait`, `margin`, `sleep` for this call
 -- @return a lease, or `nil, err`: `err.kind == "busy"` when another holds

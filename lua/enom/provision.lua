@@ -42,7 +42,13 @@ _M.PAK_SIZE = PAK_SIZE
 local Plan = plan_mod.Plan
 local PASSWORDS = plan_mod.PASSWORDS
 
-
+--- Check one desired mailbox with the typed methods' rules (user name,
+-- password, flags) before anything is planned for it.
+-- @function check_mailbox
+-- @param m { username, password?, admin?, display_name? }
+-- @param sld the domain's second-level name
+-- @param tld the domain's top-level name
+-- @return nil when it may be created, else the reason (a string)
 _M.check_mailbox = plan_mod.check_mailbox
 
 --- Merge `policy` over the defaults and check it (see enom.policy).
@@ -331,6 +337,14 @@ function _M.ensure(client, desired, opts)
     return finish(s, domains, secrets)
 end
 
+--- Load a plan saved with `plan:save(path)`; it holds no passwords, so
+-- mailboxes to create get theirs from `passwords` or are generated.
+-- @function load_plan
+-- @param path the JSON file written by plan:save
+-- @param policy options merged over the saved plan's policy (optional)
+-- @param passwords { ["domain/username"] = password } (optional): the
+--   passwords given in the original input
+-- @return the plan, or nil and an error
 _M.load_plan = plan_mod.load
 
 --- Plan, print nothing, send nothing that changes state.

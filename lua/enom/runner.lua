@@ -69,10 +69,12 @@ function _M.new(client, policy)
     }, mt)
 end
 
---- Stop the run: requests not yet sent fail with kind "stopped".
+--- Stop the run: requests not yet sent, queued ones included, fail with
+-- kind "stopped"; only those already in flight finish.
 function _M.stop(self, why)
     if not self.stopped then
         self.stopped = why
+        self.batch:cancel(why)
     end
 end
 

@@ -1,0 +1,187 @@
+--- Where the enom command finds its account: ENOM_UID/ENOM_PW and the
+-- other ENOM_* variables, or a config file that only its owner may read.
+-- Never the command line, which `ps` and shell history would show.
+--
+-- The file holds `key = value` lines (`#` starts a comment), an optional
+-- `[profile]` section per account:
+--
+--     uid = resellid
+--     pw = ...
+--     endpoint = test          # live, test or an https URL
+--     ca = /etc/ssl/enom-ca.pem
+--
+--     [shop]
+--     uid = shopreseller
+--     pw = ...
+local _M = { _VERSION = "0.1.0" }
+
+local ENV = {
+    uid = "ENOM_UID", pw = "ENOM_PW", endpoint = "ENOM_ENDPOINT", ca = "ENOM_CA",
+    timeout = "ENOM_TIMEOUT",
+}
+_M.ENV = ENV
+
+local KEYS = { uid = true, pw = true, endpoint = true, ca = true, timeout = true }
+
+local function quote(s)
+    return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- The default config file: $XDG_CONFIG_HOME/enom/config, else
+-- ~/.config/enom/config.
+function _M.default_path()
+    local xdg = os.getenv("XDG_CONFIG_HOME")
+    if xdg and xdg ~= "" then
+        return xdg .. "/enom/config"
+    end
+    local home = os.getenv("HOME")
+    if home and home ~= "" then
+        return home .. "/.config/enom/config"
+    end
+end
+
+-- Mode bits and owner of a file, following links; nil when it is absent.
+local function stat(path)
+    local p = io.popen("stat -L -c '%a %u %F' -- " .. quote(path) .. " 2>/dev/null")
+    local line = p and p:read("l")
+    if p then
+        p:close()
+    end
+    if not line then
+        return nil
+    end
+    local mode, uid, kind = line:match("^(%d+) (%d+) (.+)$")
+    return tonumber(mode, 8), tonumber(uid), kind
+end
+
+local function my_uid()
+    local p = io.popen("id -u")
+    local id = p and tonumber(p:read("l"))
+    if p then
+        p:close()
+    end
+    return id
+end
+
+--- Parse config text. Returns { [profile] = { key = value } } (the part
+-- before any section is profile "default"), or nil and "line N: ...".
+function _M.parse(text)
+    local profiles = { default = {} }
+    local cur = profiles.default
+    local n = 0
+    for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+        n = n + 1
+        line = line:gsub("\r$", "")
+        local body = line:match("^%s*(.-)%s*$")
+        if body ~= "" and not body:find("^#") then
+            local section = body:match("^%[%s*([%w_.-]+)%s*%]$")
+            if section then
+                profiles[section] = profiles[section] or {}
+                cur = profiles[section]
+            else
+                local k, v = body:match("^([%w_]+)%s*=%s*(.-)$")
+                if not k then
+                    return nil, "line " .. n .. ": expected key = value or [profile]"
+                end
+                if not KEYS[k] then
+                    return nil, "line " .. n .. ": unknown key '" .. k .. "' (uid, pw, endpoint, ca, timeout)"
+                end
+                -- A trailing comment, unless the value is quoted.
+                local q = v:match('^"(.*)"$') or v:match("^'(.*)'$")
+                if q then
+                    v = q
+                else
+                    v = v:gsub("%s+#.*$", "")
+                end
+                cur[k] = v
+            end
+        end
+    end
+    return profiles
+end
+
+--- Read a config file, refusing one that group or others may read.
+-- Returns the profiles, or nil (absent file) and nothing, or nil and err.
+function _M.read(path, required)
+    local mode, uid, kind = stat(path)
+    if not mode then
+        if required then
+            return nil, "config file " .. path .. " does not exist"
+        end
+        return nil
+    end
+    if kind ~= "regular file" then
+        return nil, "config file " .. path .. " is not a regular file"
+    end
+    if mode % 64 ~= 0 then -- any group or other permission bit
+        return nil, ("config file %s has mode %03o: others may read it; run chmod 600 %s")
+            :format(path, mode % 512, path)
+    end
+    local me = my_uid()
+    if me and uid ~= me then
+        return nil, "config file " .. path .. " belongs to another user"
+    end
+    local f, err = io.open(path, "r")
+    if not f then
+        return nil, "cannot read config file: " .. tostring(err)
+    end
+    local text = f:read("a")
+    f:close()
+    local profiles, perr = _M.parse(text)
+    if not profiles then
+        return nil, "config file " .. path .. ", " .. perr
+    end
+    return profiles
+end
+
+--- The settings to use: { uid, pw, endpoint, ca, timeout, source }.
+-- An explicit --config or --profile reads the file; otherwise ENOM_*
+-- variables win over the default file, key by key.
+-- @param opts { config = path|nil, profile = name|nil, endpoint, ca }
+function _M.resolve(opts)
+    local explicit = opts.config ~= nil or opts.profile ~= nil
+    local path = opts.config or os.getenv("ENOM_CONFIG") or _M.default_path()
+    local profile = opts.profile or os.getenv("ENOM_PROFILE") or "default"
+    local settings = {}
+    local profiles, err
+    if path then
+        profiles, err = _M.read(path, opts.config ~= nil)
+        if err then
+            return nil, err
+        end
+    end
+    if profiles then
+        local p = profiles[profile]
+        if not p then
+            return nil, "profile '" .. profile .. "' is not in " .. path
+        end
+        for k, v in pairs(p) do
+            settings[k] = v
+        end
+        settings.source = path .. (profile ~= "default" and (" [" .. profile .. "]") or "")
+    elseif opts.profile then
+        return nil, "--profile " .. opts.profile .. " needs a config file (" .. tostring(path) .. ")"
+    end
+    if not explicit then
+        for k, name in pairs(ENV) do
+            local v = os.getenv(name)
+            if v and v ~= "" then
+                settings[k] = v
+                settings.source = settings.source and (settings.source .. " and the environment") or "the environment"
+            end
+        end
+    end
+    -- Neither is secret: the command line may set them.
+    settings.endpoint = opts.endpoint or settings.endpoint or "live"
+    settings.ca = opts.ca or settings.ca
+    if settings.timeout then
+        local t = tonumber(settings.timeout)
+        if not t or t <= 0 then
+            return nil, "timeout must be a positive number of seconds"
+        end
+        settings.timeout = t
+    end
+    return settings
+end
+
+return _M

@@ -1,0 +1,92 @@
+--- A progress line on stderr for long runs: done/total, failures, rate
+-- and time left. Drawn only when stderr is a terminal, so cron mails and
+-- pipes get nothing of it.
+local core = require "enom.core"
+
+local _M = { _VERSION = "0.1.0" }
+local mt = { __index = _M }
+
+local now = core.now
+local format = string.format
+
+local REDRAW = 0.1 -- seconds between redraws
+
+local function isatty(stream)
+    local ok, term = pcall(require, "term")
+    if ok and term.isatty then
+        return term.isatty(stream)
+    end
+    -- Without lua-term: ask the shell about descriptor 2.
+    return os.execute("test -t 2") == true
+end
+
+local function duration(s)
+    if s ~= s or s == math.huge then
+        return "?"
+    end
+    s = math.floor(s + 0.5)
+    if s >= 3600 then
+        return format("%dh%02dm", math.floor(s / 3600), math.floor(s % 3600 / 60))
+    elseif s >= 60 then
+        return format("%dm%02ds", math.floor(s / 60), s % 60)
+    end
+    return s .. "s"
+end
+
+--- A progress line. opts: label, total, stream (io.stderr), force (draw
+-- even when the stream is not a terminal).
+function _M.new(opts)
+    local stream = opts.stream or io.stderr
+    return setmetatable({
+        label = opts.label or "", total = opts.total or 0, done = 0, failed = 0,
+        stream = stream, on = opts.force or isatty(stream), started = now(), drawn = 0,
+        note = nil,
+    }, mt)
+end
+
+--- The line as it would be drawn.
+function _M.text(self)
+    local elapsed = now() - self.started
+    local rate = elapsed > 0 and self.done / elapsed or 0
+    local left = self.total - self.done
+    local eta = (rate > 0 and left >= 0) and duration(left / rate) or "?"
+    local s = format("%s %d/%d done, %d failed, %.1f/s, ETA %s", self.label, self.done, self.total,
+        self.failed, rate, self.done >= self.total and "0s" or eta)
+    if self.note then
+        s = s .. " (" .. self.note .. ")"
+    end
+    return s
+end
+
+--- Redraw (at most every 0.1 s unless `force`).
+function _M.draw(self, force)
+    if not self.on then
+        return
+    end
+    local t = now()
+    if not force and t - self.drawn < REDRAW then
+        return
+    end
+    self.drawn = t
+    self.stream:write("\r\27[K", self:text())
+    self.stream:flush()
+end
+
+--- Count `n` more items done, `f` of them failed.
+function _M.step(self, n, f)
+    self.done = self.done + (n or 1)
+    self.failed = self.failed + (f or 0)
+    self:draw()
+end
+
+--- Draw the last state and end the line.
+function _M.finish(self)
+    if self.on then
+        self:draw(true)
+        self.stream:write("\n")
+        self.stream:flush()
+        self.on = false
+    end
+end
+
+return _M
