@@ -57,6 +57,7 @@ build = {
       ["enom.cli.output"] = "lua/enom/cli/output.lua",
       ["enom.cli.progress"] = "lua/enom/cli/progress.lua",
       ["enom.cli.provision"] = "lua/enom/cli/provision.lua",
+      ["enom.cli.parser"] = "lua/enom/cli/parser.lua",
       ["enom.cli.sandbox"] = "lua/enom/cli/sandbox.lua",
       ["enom.client"] = "lua/enom/client.lua",
       ["enom.clock"] = "lua/enom/clock.lua",

@@ -1,7 +1,7 @@
 --- One measured run of the latency benchmark, in the client's network
--- namespace: plan + apply for the first N domains of a workload through
--- enom.provision with `concurrency` requests in flight, over HTTPS on the
--- delayed link. Prints one line: wall time, requests by command, outcomes.
+-- namespace: provision.ensure (plan and apply on one read per domain) for
+-- the first N domains of a workload, with `concurrency` requests in
+-- flight, over HTTPS on the delayed link. Prints one line: wall time, requests by command, outcomes.
 --
 --   lua5.4 bench/latency_client.lua URL CA WORKLOAD N CONCURRENCY [fresh]
 --
@@ -40,9 +40,11 @@ local desired = jobs.desired(w, n)
 local t0 = now()
 local client = assert(enom.new { uid = jobs.UID, pw = jobs.PW, endpoint = url, cainfo = ca,
     max_connections = conc, transport = transport })
-local policy = { buy_paks = true, max_paks_per_run = 100000, concurrency = conc }
-local plan = assert(provision.plan(client, desired, policy))
-local rep = provision.apply(client, plan, { on_password = function() end })
+-- ensure: plan and apply on one read per domain, as a cron job or an
+-- API call runs it (no review between plan and apply).
+local rep = assert(provision.ensure(client, desired, {
+    buy_paks = true, max_paks_per_run = 100000, concurrency = conc, on_password = function() end,
+}))
 local wall = now() - t0
 client:close()
 assert(rep.ok, rep:format())
@@ -51,6 +53,5 @@ for k, v in pairs(rep.requests or {}) do
     reqs[#reqs + 1] = k .. ":" .. v
 end
 table.sort(reqs)
--- plan's reads are not in apply's report: count them from the sandbox.
 print(("LAT wall=%.3f created=%d present=%d apply_requests=%s")
     :format(wall, rep.counts.created or 0, rep.counts.already_present or 0, table.concat(reqs, ",")))
