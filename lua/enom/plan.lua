@@ -51,7 +51,8 @@ function _M.check_mailbox(m, sld, tld)
         users = { { username = m.username, password = m.password or "Checked-Later-1",
             admin = m.admin and true or false, display_name = m.display_name } },
     })
-    return err and err.message or nil
+    -- The check sends one mailbox: "users[1]." names nothing the caller gave.
+    return err and (err.message:gsub("^users%[1%]%.", "")) or nil
 end
 
 --- The shape of `desired` (see enom.provision.plan): nil, or nil and an
