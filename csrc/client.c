@@ -439,17 +439,5 @@ static const luaL_Reg client_methods[] = {
 
 void enom_client_register(lua_State *L)
 {
-    luaL_newmetatable(L, CLIENT_MT);
-    lua_newtable(L);
-    luaL_setfuncs(L, client_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, CLIENT_MT);
-    lua_setfield(L, -2, "__name");
-    lua_pop(L, 1);
+    enom_udata_type(L, CLIENT_MT, client_methods, l_close, l_tostring);
 }

@@ -22,6 +22,25 @@ static const luaL_Reg core_funcs[] = {
     { NULL, NULL }
 };
 
+void enom_udata_type(lua_State *L, const char *name, const luaL_Reg *methods,
+                     lua_CFunction close, lua_CFunction tostring)
+{
+    luaL_newmetatable(L, name);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    /* close is safe twice: it runs as __gc after an explicit close. */
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+}
+
 /* Global library state is set up once per process, on first load.
  * Neither curl_global_cleanup nor xmlCleanupParser is ever called:
  * another module in the same process may still be using them. */

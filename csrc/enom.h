@@ -41,6 +41,11 @@ int enom_l_parse(lua_State *L);
 int enom_l_client(lua_State *L);
 void enom_client_register(lua_State *L);
 
+/* core.c: registers userdata type `name`: methods as __index, close as
+ * __gc and __close (it must be safe to run twice), tostring, __name. */
+void enom_udata_type(lua_State *L, const char *name, const luaL_Reg *methods,
+                     lua_CFunction close, lua_CFunction tostring);
+
 /* url.c: enom.core.parse_url(url) -> parts | nil, err; and whether a
  * host (as libcurl's URL parser gives it) can only be this machine. */
 int enom_l_parse_url(lua_State *L);

@@ -303,18 +303,6 @@ static const luaL_Reg lock_funcs[] = {
 /* Adds the functions to the module table on top of the stack. */
 void enom_lock_register(lua_State *L)
 {
-    luaL_newmetatable(L, LOCK_MT);
-    lua_newtable(L);
-    luaL_setfuncs(L, lock_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, LOCK_MT);
-    lua_setfield(L, -2, "__name");
-    lua_pop(L, 1);
+    enom_udata_type(L, LOCK_MT, lock_methods, l_close, l_tostring);
     luaL_setfuncs(L, lock_funcs, 0);
 }
