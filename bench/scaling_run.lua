@@ -30,7 +30,7 @@ for d = 1, ndomains do
 end
 local t0, c0 = now(), os.clock()
 local client = assert(enom.new { uid = fixtures.UID, pw = fixtures.PW, endpoint = url, cainfo = ca })
-local plan = assert(provision.plan(client, desired, { buy_paks = true, max_paks_per_run = 1000000 }))
+local plan = assert(provision.plan(client, desired, { buy_paks = true, max_paks_per_run = 100000 }))
 local rep = provision.apply(client, plan, { on_password = function() end })
 local wall, cpu = now() - t0, os.clock() - c0
 client:close()
