@@ -5,6 +5,7 @@
 #   make luajit    build the LuaJIT core    -> build/jit/enom/core.so
 #   make asan      build the sanitizer core -> build/asan/enom/core.so
 #   make test      deps, all builds, then every spec against a local sandbox
+#   make unit      the unit specs only: no sandbox, no sockets, a few seconds
 #   make demo      deps, build, start the sandbox, provision a domain from a CSV
 #   make sandbox   run the eNom sandbox in the foreground (Ctrl-C stops it)
 #   make bench     benchmarks, results as ratios against in-run baselines
@@ -45,7 +46,7 @@ DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libxml
 	nginx-light libnginx-mod-http-lua lua-resty-core openssl curl ca-certificates wrk valgrind \
 	iproute2 procps redis-server lua-redis lua-nginx-redis lua-argparse lua-ldoc lua-term tmux help2man man-db
 
-.PHONY: all luajit asan deps test test-fast demo sandbox bench fuzz doc install uninstall clean lint
+.PHONY: all luajit asan deps test unit test-fast demo sandbox bench fuzz doc install uninstall clean lint
 
 all: build/5.4/enom/core.so
 
@@ -61,7 +62,7 @@ build/jit/enom/core.so: $(SRCS) $(HDRS)
 
 asan: build/asan/enom/core.so build/asan/keep_loaded.so
 
-build/asan/keep_loaded.so: spec/keep_loaded.c
+build/asan/keep_loaded.so: spec/support/keep_loaded.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -o $@ $<
 
@@ -88,6 +89,9 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all luajit asan
 	@bash spec/run
+
+unit: all
+	@lua5.4 /usr/bin/busted --cpath='build/5.4/?.so' spec/unit
 
 test-fast: all luajit
 	@ENOM_SKIP_ASAN=1 bash spec/run

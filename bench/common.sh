@@ -2,7 +2,7 @@
 # temp dir on 127.0.0.1, stopped on exit (also on failure), seeded with
 # bench/fixtures.lua, and the GetPOP3 bodies the parse benchmarks read.
 
-export LUA_PATH="bench/?.lua;lua/?.lua;;"
+export LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;;"
 export LUA_CPATH="build/5.4/?.so;;"
 # Loopback only: no proxy may see a request.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY

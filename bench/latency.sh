@@ -9,7 +9,7 @@
 #   bash bench/latency.sh        (bench/run runs it; needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export LUA_PATH="bench/?.lua;lua/?.lua;;"
+export LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;;"
 export LUA_CPATH="build/5.4/?.so;;"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 

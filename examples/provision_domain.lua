@@ -10,7 +10,7 @@
 -- variables (see README); `make demo` points them at the local sandbox.
 local enom = require "enom"
 local provision = require "enom.provision"
-local input = require "enom.input"
+local input = require "enom.provision.input"
 
 local csv = arg[1] or "examples/people.csv"
 local domain = arg[2] or "emptydomain.com"

@@ -6,7 +6,7 @@
 -- changes state is sent.
 local enom = require "enom"
 local provision = require "enom.provision"
-local input = require "enom.input"
+local input = require "enom.provision.input"
 
 local policy_file, csv, domain, mode = arg[1], arg[2], arg[3], arg[4]
 assert(policy_file and csv and domain, "usage: with_policy.lua POLICY.lua PEOPLE.csv DOMAIN [--apply]")

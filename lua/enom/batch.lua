@@ -15,7 +15,7 @@
 local request = require "enom.request"
 local errors = require "enom.errors"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 local mt = { __index = _M, __name = "enom.batch" }
 
 local type = type

@@ -13,7 +13,7 @@ local enom = require "enom"
 local config = require "enom.cli.config"
 local output = require "enom.cli.output"
 
-local _M = { _VERSION = enom._VERSION }
+local _M = {}
 
 local type = type
 local tostring = tostring

@@ -13,7 +13,7 @@ local request = require "enom.request"
 local batch = require "enom.batch"
 local DEFAULTS = require "enom.defaults"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 local mt = { __index = _M, __name = "enom.client" }
 
 local type = type

@@ -3,7 +3,7 @@
 -- clock that moves only when the event loop turns and jumps with the
 -- system time), and a sleep that suits where the code runs: `ngx.sleep`
 -- inside nginx (it yields, never blocking the worker), nanosleep elsewhere.
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local core = require "enom.core"
 

@@ -34,7 +34,7 @@
 --   lists   = { out = { xml = "elem", key = "Col", type } }: repeated leaves
 --             of one XML element, an indexed key in Text (BundleID1..N).
 --   type: "string" (default), "integer", "number", "boolean".
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local SLD = { name = "SLD", required = true, max = 63 }
 local TLD = { name = "TLD", required = true, max = 15 }

@@ -3,7 +3,8 @@
 -- `enom.new` merges a caller's options over these and hands every
 -- transport the complete set, so the curl transport, the nginx transport
 -- and the C core all send the same User-Agent and keep the same limits.
-local VERSION = "0.1.0"
+-- The version is the C core's (csrc/enom.h), so the two never disagree.
+local VERSION = require("enom.core")._VERSION
 
 return {
     endpoint = "live",

@@ -14,7 +14,7 @@
 --   incomplete the response parsed but has no Done=true: it was cut
 --   api        eNom reported errors (ErrCount > 0)
 --   invalid    the request was refused before sending (bad input)
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local setmetatable = setmetatable
 local concat = table.concat

@@ -1,7 +1,7 @@
 --- A small JSON encoder for plans and reports (objects with sorted keys,
 -- so the same report gives the same bytes). Decoding uses lua-cjson when
 -- it is installed.
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local pairs = pairs

@@ -31,7 +31,7 @@
 -- assert(l:check())                          -- before each action
 -- l:renew()                                   -- well before ttl runs out
 -- l:release()
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local core = require "enom.core"
 local errors = require "enom.errors"

@@ -15,7 +15,7 @@ local commands = require "enom.commands"
 local validate = require "enom.validate"
 local results = require "enom.results"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local pairs = pairs

@@ -24,7 +24,7 @@
 -- load()ed once per spec: see `compile` for why and for the figures.
 local commands = require "enom.commands"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local pairs = pairs

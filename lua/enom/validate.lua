@@ -5,7 +5,7 @@
 -- may be a password.
 local errors = require "enom.errors"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local pairs = pairs

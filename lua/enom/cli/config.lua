@@ -13,7 +13,7 @@
 --     [shop]
 --     uid = shopreseller
 --     pw = ...
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local ENV = {
     uid = "ENOM_UID", pw = "ENOM_PW", endpoint = "ENOM_ENDPOINT", ca = "ENOM_CA",

@@ -4,9 +4,9 @@
 local enom = require "enom"
 local cli = require "enom.cli"
 local output = require "enom.cli.output"
-local templates = require "enom.templates"
+local templates = require "enom.provision.templates"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local EXIT = cli.EXIT
 local ipairs = ipairs

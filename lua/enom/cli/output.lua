@@ -3,7 +3,7 @@
 -- Lua API's; passwords are dropped unless the user asked for them.
 local json = require "enom.json"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local pairs = pairs

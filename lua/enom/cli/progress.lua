@@ -3,7 +3,7 @@
 -- pipes get nothing of it.
 local core = require "enom.core"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 local mt = { __index = _M }
 
 local now = core.now

@@ -5,11 +5,11 @@ local enom = require "enom"
 local core = require "enom.core"
 local cli = require "enom.cli"
 local provision = require "enom.provision"
-local input = require "enom.input"
+local input = require "enom.provision.input"
 local json = require "enom.json"
 local progress = require "enom.cli.progress"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local EXIT = cli.EXIT
 local ipairs = ipairs

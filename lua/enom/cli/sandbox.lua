@@ -4,7 +4,7 @@
 local enom = require "enom"
 local cli = require "enom.cli"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local EXIT = cli.EXIT
 

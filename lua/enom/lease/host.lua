@@ -14,7 +14,7 @@
 -- so a cron job and an interactive run of the same user meet in the same
 -- directory; processes of different users exclude each other only
 -- through a `dir` they share (or the redis backend).
-local _M = { _VERSION = "0.1.0", OPTIONS = { dir = "string" } }
+local _M = { OPTIONS = { dir = "string" } }
 
 local core = require "enom.core"
 local errors = require "enom.errors"

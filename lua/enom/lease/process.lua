@@ -2,7 +2,7 @@
 -- Coroutines of one runner and several runners of one process (or of one
 -- nginx worker) share it through the module cache. Nothing here yields,
 -- so a take, a renewal and a release are each one step.
-local _M = { _VERSION = "0.1.0", OPTIONS = {} }
+local _M = { OPTIONS = {} }
 
 local clock = require "enom.clock"
 

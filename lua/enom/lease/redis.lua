@@ -18,7 +18,6 @@
 -- shows in no error, nor in the locker's fields.
 -- luacheck: read globals ngx
 local _M = {
-    _VERSION = "0.1.0",
     OPTIONS = {
         host = "string", port = "number", db = "number", prefix = "string", username = "string",
         password_env = "string", password_file = "string", connect_timeout = "number", timeout = "number",

@@ -8,7 +8,7 @@
 --
 --   lua_shared_dict enom_lease 1m;     # in the http block; `dict` names it
 -- luacheck: read globals ngx
-local _M = { _VERSION = "0.1.0", OPTIONS = { dict = "string" } }
+local _M = { OPTIONS = { dict = "string" } }
 
 local clock = require "enom.clock"
 local errors = require "enom.errors"

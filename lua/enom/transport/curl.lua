@@ -5,7 +5,7 @@
 -- sequential requests and by concurrent batches alike.
 local core = require "enom.core"
 
-local _M = { _VERSION = "0.1.0", name = "curl" }
+local _M = { name = "curl" }
 local mt = { __index = _M }
 
 local OPTIONS = {

@@ -12,7 +12,7 @@
 -- local r = http1.reader(sock, { deadline = now() + 60, max_response = 8 * 1024 * 1024, now = now })
 -- local status, headers, version = r:head()
 -- if status then assert(r:body(status, headers)) print(r:text()) end
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local Reader = {}
 local reader_mt = { __index = Reader }

@@ -32,7 +32,7 @@ local threads = require "enom.transport.ngx_threads"
 -- cached wall clock.
 local now = require("enom.clock").now
 
-local _M = { _VERSION = "0.1.0", name = "ngx" }
+local _M = { name = "ngx" }
 local mt = { __index = _M }
 
 local type = type

@@ -5,7 +5,7 @@
 -- The functions work on the transport's own fields: `threads` (id ->
 -- thread, submitted and not yet reaped), `nthreads`, `done` (completions
 -- not yet handed out) and `last_id`.
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local pairs = pairs
 local pcall = pcall

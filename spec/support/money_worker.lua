@@ -1,5 +1,5 @@
 -- One provisioning run as its own OS process, for spec/concurrency_spec:
---   lua5.4 spec/money_worker.lua DOMAIN COUNT OUT [START_FILE]
+--   lua5.4 spec/support/money_worker.lua DOMAIN COUNT OUT [START_FILE]
 -- waits for START_FILE (so that several start at once), plans and applies
 -- COUNT mailboxes on DOMAIN, and writes OUT.json: the report's figures
 -- and the passwords handed out. Each record is also appended to

@@ -1,7 +1,7 @@
 --- Reading people and mailboxes from CSV and JSON files.
 local json = require "enom.json"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local concat = table.concat
 

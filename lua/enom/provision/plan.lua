@@ -3,12 +3,12 @@
 -- Passwords given in the input are kept beside the plan, never in it.
 local errors = require "enom.errors"
 local json = require "enom.json"
-local paks = require "enom.paks"
-local policy_mod = require "enom.policy"
+local paks = require "enom.provision.paks"
+local policy_mod = require "enom.provision.policy"
 local commands = require "enom.commands"
 local validate = require "enom.validate"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local pairs = pairs
@@ -21,7 +21,7 @@ local PAK_SIZE = paks.PAK_SIZE
 
 local Plan = {}
 Plan.__index = Plan
-Plan.__name = "enom.plan"
+Plan.__name = "enom.provision.plan"
 _M.Plan = Plan
 
 -- Passwords of a plan live here, keyed by the plan, never in it.

@@ -2,7 +2,7 @@
 -- and decoded, in eNom's fields, errors and response texts, in XML, Text
 -- and HTML), every string reachable from every result, error, log event
 -- and plan holds no secret, as given or URL-encoded, for single calls,
--- typed calls, batches and call_many. The server (spec/echo_server.lua)
+-- typed calls, batches and call_many. The server (spec/support/echo_server.lua)
 -- runs as a process of its own on 127.0.0.1, on a free port, and is
 -- stopped at the end, also when a test fails.
 local enom = require "enom"
@@ -85,7 +85,7 @@ local function start_server()
     server.dir = dir
     local portfile = dir .. "/port"
     -- Without the sanitizer preload of the ASan run: the server is plain Lua.
-    assert(os.execute(("cd %s && env -u LD_PRELOAD lua5.4 spec/echo_server.lua %s > %s/log 2>&1 & echo $! > %s/pid")
+    assert(os.execute(("cd %s && env -u LD_PRELOAD lua5.4 spec/support/echo_server.lua %s > %s/log 2>&1 & echo $! > %s/pid")
         :format(ROOT, portfile, dir, dir)))
     for _ = 1, 100 do
         local f = io.open(portfile)

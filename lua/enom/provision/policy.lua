@@ -2,7 +2,7 @@
 -- option at fault. Used by enom.provision for `plan` and `apply`.
 local errors = require "enom.errors"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local pairs = pairs

@@ -6,7 +6,7 @@
 local clock = require "enom.clock"
 local errors = require "enom.errors"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 local mt = { __index = _M }
 
 local pairs = pairs

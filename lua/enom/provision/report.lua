@@ -4,8 +4,8 @@
 local json = require "enom.json"
 local clock = require "enom.clock"
 
-local _M = { _VERSION = "0.1.0" }
-local mt = { __index = _M, __name = "enom.report" }
+local _M = {}
+local mt = { __index = _M, __name = "enom.provision.report" }
 
 local type = type
 local pairs = pairs

@@ -1,5 +1,5 @@
 -- Validation through enom.new's `transport` option, with a fake transport
--- (spec/fake_transport.lua): no sandbox, no network. Every bad input is an
+-- (spec/support/fake_transport.lua): no sandbox, no network. Every bad input is an
 -- `invalid` error that names the field and says nothing left; a good one
 -- leaves as exactly the parameters it should.
 local enom = require "enom"

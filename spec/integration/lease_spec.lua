@@ -38,7 +38,8 @@ end
 -- The environment a worker process needs: this run's module paths (the
 -- core under test: 5.4, LuaJIT or the sanitizer build).
 local function worker_env(extra)
-    local env = ("LUA_PATH=%s LUA_CPATH=%s"):format(q(ROOT .. "/lua/?.lua;" .. package.path), q(package.cpath))
+    local path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. package.path
+    local env = ("LUA_PATH=%s LUA_CPATH=%s"):format(q(path), q(package.cpath))
     if PRELOAD then
         env = env .. " LD_PRELOAD=" .. q(PRELOAD)
     end
@@ -79,7 +80,7 @@ local function race(backend, env, key)
     local cmds = {}
     for i = 1, PROCS do
         cmds[i] = ("(%s %s %s count %s %s %s %d %.3f > %s/w%d.out 2>&1; echo $? > %s/w%d.rc) &"):format(
-            worker_env(env), LUA, q(ROOT .. "/spec/lease_worker.lua"), backend, q(key), q(file), ITERATIONS,
+            worker_env(env), LUA, q(ROOT .. "/spec/support/lease_worker.lua"), backend, q(key), q(file), ITERATIONS,
             start_at, dir, i, dir, i)
     end
     local rc, out = sh(table.concat(cmds, "\n") .. "\nwait")
@@ -111,7 +112,7 @@ local function spawn_holder(backend, env, key, ttl)
     local dir = tmpdir()
     local ready = dir .. "/ready"
     local rc, out = sh(("%s %s %s hold %s %s %s %s > %s/out 2>&1 & echo $!"):format(worker_env(env), LUA,
-        q(ROOT .. "/spec/lease_worker.lua"), backend, q(key), q(ready), tostring(ttl), dir))
+        q(ROOT .. "/spec/support/lease_worker.lua"), backend, q(key), q(ready), tostring(ttl), dir))
     assert(rc == 0, out)
     local pid = assert(tonumber(out:match("(%d+)")), out)
     local ok, err = pcall(wait_for, ready, 10)
@@ -518,7 +519,7 @@ describe("redis backend", function()
         local addr = os.getenv("ENOM_TEST_REDIS")
         if not addr then
             own = tmpdir()
-            local rc, out = sh(("%s/spec/redis start %s"):format(q(ROOT), q(own .. "/redis")))
+            local rc, out = sh(("%s/spec/support/redis start %s"):format(q(ROOT), q(own .. "/redis")))
             assert(rc == 0, out)
             addr = read_file(own .. "/redis/env"):match("ENOM_TEST_REDIS=(%S+)")
         end
@@ -536,7 +537,7 @@ describe("redis backend", function()
             pcall(redis_cli, "ACL", "DELUSER", "enomspec")
         end
         if own then
-            sh(("%s/spec/redis stop %s; rm -rf %s"):format(q(ROOT), q(own .. "/redis"), q(own)))
+            sh(("%s/spec/support/redis stop %s; rm -rf %s"):format(q(ROOT), q(own .. "/redis"), q(own)))
         end
         if secret_dir then
             sh("rm -rf " .. q(secret_dir))
@@ -630,13 +631,13 @@ describe("redis backend", function()
 
     it("a Redis that is down is an error of kind lease, never a grant", function()
         local closed = tmpdir()
-        local rc, out = sh(("%s/spec/redis start %s"):format(q(ROOT), q(closed .. "/r")))
+        local rc, out = sh(("%s/spec/support/redis start %s"):format(q(ROOT), q(closed .. "/r")))
         assert.equal(0, rc, out)
         local addr = read_file(closed .. "/r/env"):match("ENOM_TEST_REDIS=(%S+)")
         local p = tonumber(addr:match(":(%d+)$"))
         local lk = lease.new { backend = "redis", port = p, connect_timeout = 1, timeout = 1 }
         local l = assert(lk:acquire("down.example.com", { ttl = 30 }))
-        sh(("%s/spec/redis stop %s"):format(q(ROOT), q(closed .. "/r")))
+        sh(("%s/spec/support/redis stop %s"):format(q(ROOT), q(closed .. "/r")))
         local ok, err = l:renew()
         assert.is_nil(ok)
         assert.equal("lease", err.kind)

@@ -11,9 +11,9 @@
 -- known to exist. If on_password raises, the run stops after what is in
 -- flight; the password (and those of mailboxes created after it) is
 -- written to `password_file` when one is given, and the report says so.
-local templates = require "enom.templates"
+local templates = require "enom.provision.templates"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local ipairs = ipairs
 local tostring = tostring
@@ -22,7 +22,7 @@ local lower = string.lower
 local min = math.min
 
 local function reason(err)
-    return require("enom.apply").reason(err)
+    return require("enom.provision.domain").reason(err)
 end
 
 local function append_private(path, text)

@@ -8,7 +8,7 @@ local ROOT = os.getenv("PWD")
 local function run(script, args, env)
     local out = os.tmpname()
     local vars = {
-        ("LUA_PATH='%s/lua/?.lua;;'"):format(ROOT),
+        ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;'"):format(ROOT, ROOT),
         ("LUA_CPATH='%s/build/5.4/?.so;;'"):format(ROOT),
         ("ENOM_ENDPOINT='%s'"):format(H.HTTPS_URL),
         ("ENOM_CA='%s'"):format(H.CA),

@@ -32,7 +32,7 @@ describe("rockspec", function()
         for file in p:lines() do
             assert.truthy(listed[file], file .. " is not in the rockspec")
             if file:match("%.lua$") then
-                local mod = file:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/", ".")
+                local mod = file:gsub("^lua/", ""):gsub("/init%.lua$", ""):gsub("%.lua$", ""):gsub("/", ".")
                 assert.equal(mod, listed[file])
             end
         end
@@ -66,11 +66,14 @@ describe("rockspec", function()
         rc, out = sh(("cd / && %s/tree/bin/enom --version"):format(tmp))
         assert.equal(0, rc, out)
         assert.truthy(out:find("^enom 0%.1%.0"), out)
-        rc, out = sh(("cd / && LUA_PATH='%s/tree/share/lua/5.4/?.lua;;' LUA_CPATH='%s/tree/lib/lua/5.4/?.so;;' "
-            .. "lua5.4 -e 'local e = require \"enom\"; assert(package.searchpath(\"enom.core\", package.cpath):find(\"%s\", 1, true)); "
-            .. "io.write(e.encode{ a = \"b c\" }, \" \", require(\"enom.provision\")._VERSION)'"):format(tmp, tmp, tmp))
+        local share = tmp .. "/tree/share/lua/5.4"
+        rc, out = sh(("cd / && LUA_PATH='%s/?.lua;%s/?/init.lua;;' LUA_CPATH='%s/tree/lib/lua/5.4/?.so;;' "
+            .. "lua5.4 -e 'local e = require \"enom\"; "
+            .. "assert(package.searchpath(\"enom.core\", package.cpath):find(\"%s\", 1, true)); "
+            .. "io.write(e.encode{ a = \"b c\" }, \" \", e._VERSION, \" \", type(require(\"enom.provision\").ensure))'")
+            :format(share, share, tmp, tmp))
         assert.equal(0, rc, out)
-        assert.truthy(out:find("a=b%+c 0%.1%.0"), out)
+        assert.truthy(out:find("a=b%+c 0%.1%.0 function"), out)
         os.execute("rm -rf " .. tmp)
     end)
 
@@ -82,7 +85,7 @@ describe("rockspec", function()
         local f = io.open(tmp .. "/usr/local/lib/lua/5.4/enom/core.so")
         assert.truthy(f)
         f:close()
-        f = io.open(tmp .. "/usr/local/share/lua/5.4/enom/provision.lua")
+        f = io.open(tmp .. "/usr/local/share/lua/5.4/enom/provision/init.lua")
         assert.truthy(f)
         f:close()
         f = io.open(tmp .. "/usr/local/share/lua/5.4/enom.lua")

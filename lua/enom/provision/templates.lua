@@ -12,7 +12,7 @@
 local core = require "enom.core"
 local commands = require "enom.commands"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local tostring = tostring

@@ -11,7 +11,7 @@ local clock = require "enom.clock"
 local ROOT = os.getenv("PWD")
 local WORK = os.getenv("ENOM_TEST_WORK") or "/tmp"
 local CPATH = ROOT .. "/build/5.4/?.so;" .. package.cpath
-local LPATH = ROOT .. "/lua/?.lua;" .. ROOT .. "/spec/?.lua;" .. package.path
+local LPATH = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. ROOT .. "/spec/support/?.lua;" .. package.path
 
 local PROCS, TRIALS, BOXES = 4, 5, 25
 
@@ -30,7 +30,7 @@ end
 -- Start a worker in the background; returns the file prefix of its output.
 local function spawn(domain, n, out, start, lock)
     local cmd = ("cd %s && ENOM_TEST_LOCK=%s LUA_PATH='%s' LUA_CPATH='%s' sh -c "
-        .. "'echo $$ > %s.pid; exec lua5.4 spec/money_worker.lua %s %d %s %s' > %s.log 2>&1 &")
+        .. "'echo $$ > %s.pid; exec lua5.4 spec/support/money_worker.lua %s %d %s %s' > %s.log 2>&1 &")
         :format(ROOT, lock or "default", LPATH, CPATH, out, domain, n, out, start or "", out)
     assert(sh(cmd))
     return out

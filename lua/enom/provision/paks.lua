@@ -1,5 +1,5 @@
 --- POP pak arithmetic, in one place: a pak holds PAK_SIZE mailboxes.
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local ipairs = ipairs
 local floor = math.floor

@@ -6,7 +6,7 @@
 -- OrderStatus, "Open" while eNom still processes it. A mark (the newest
 -- order id before a purchase, taken while the domain's lease is held)
 -- bounds the search: only orders after it can be the one in doubt.
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local ipairs = ipairs
 local pairs = pairs

@@ -7,11 +7,11 @@
 -- purchase in doubt, the run stopped, a callback that raised) records
 -- what it did not reach as `busy` or `not_done`, with the reason.
 local errors = require "enom.errors"
-local paks = require "enom.paks"
-local buy = require "enom.apply.buy"
-local create = require "enom.apply.create"
+local paks = require "enom.provision.paks"
+local buy = require "enom.provision.buy"
+local create = require "enom.provision.create"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local ipairs = ipairs

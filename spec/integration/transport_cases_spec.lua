@@ -1,7 +1,7 @@
--- The shared transport cases (spec/transport_cases.lua) with the curl
+-- The shared transport cases (spec/support/transport_cases.lua) with the curl
 -- transport; spec/nginx/run runs the same list with the ngx transport.
 local curl = require "enom.transport.curl"
-local cases = require "spec.transport_cases"
+local cases = require "transport_cases"
 local socket = require "socket"
 
 local function env(name)

@@ -1,6 +1,6 @@
 -- User names, display names and passwords from people's records.
-local templates = require "enom.templates"
-local input = require "enom.input"
+local templates = require "enom.provision.templates"
+local input = require "enom.provision.input"
 
 describe("templates", function()
     it("builds user names: lower case, accents folded, invalid characters dropped", function()

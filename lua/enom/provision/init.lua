@@ -16,16 +16,16 @@
 -- domain is read back (GetPOP3) and only what is still missing is sent.
 -- Requests that surely never left are retried as they are. Everything is
 -- Lua the caller can replace: `policy.retry`, `policy.backoff`, ...
-local templates = require "enom.templates"
-local runner = require "enom.runner"
-local apply_mod = require "enom.apply"
-local report_mod = require "enom.report"
-local policy_mod = require "enom.policy"
-local paks = require "enom.paks"
+local templates = require "enom.provision.templates"
+local runner = require "enom.provision.scheduler"
+local apply_mod = require "enom.provision.domain"
+local report_mod = require "enom.provision.report"
+local policy_mod = require "enom.provision.policy"
+local paks = require "enom.provision.paks"
 local errors = require "enom.errors"
-local plan_mod = require "enom.plan"
+local plan_mod = require "enom.provision.plan"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local type = type
 local pairs = pairs

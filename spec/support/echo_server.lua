@@ -5,7 +5,7 @@
 -- Used by spec/secrets_spec.lua to prove that nothing a server sends back
 -- carries a secret to the caller.
 --
---   lua5.4 spec/echo_server.lua PORTFILE
+--   lua5.4 spec/support/echo_server.lua PORTFILE
 --
 -- Listens on 127.0.0.1 on a free port, writes the port to PORTFILE, and
 -- serves one connection at a time until killed, or until it has been idle

@@ -1,5 +1,5 @@
 -- Results and error values through enom.new's `transport` option, with a
--- fake transport (spec/fake_transport.lua) answering eNom's documented
+-- fake transport (spec/support/fake_transport.lua) answering eNom's documented
 -- answers: shaped records in each response format, every error kind, a
 -- partly failed batch, and call_many / batch over submit and poll. No
 -- sandbox, no network; the sandbox specs cover the wire.

@@ -5,7 +5,7 @@
 local H = require "helper"
 local enom = require "enom"
 local core = require "enom.core"
-local templates = require "enom.templates"
+local templates = require "enom.provision.templates"
 
 local ROOT = os.getenv("PWD")
 
@@ -329,8 +329,8 @@ describe("one request pipeline", function()
                 { { domain = "resellerdocs.com", mailboxes = { { username = "james" } } } }, {}))
             print("domains", #plan.domains, #plan.errors)
         ]]
-        local out = sh(("cd %s && env -u LD_PRELOAD LUA_PATH='%s/lua/?.lua;;' LUA_CPATH='%s/build/5.4/?.so;;' "
-            .. "PW='%s' URL='%s' CA='%s' lua5.4 -e %q"):format(ROOT, ROOT, ROOT, H.PW, H.HTTPS_URL, H.CA, script))
+        local out = sh(("cd %s && env -u LD_PRELOAD LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/5.4/?.so;;' "
+            .. "PW='%s' URL='%s' CA='%s' lua5.4 -e %q"):format(ROOT, ROOT, ROOT, ROOT, H.PW, H.HTTPS_URL, H.CA, script))
         assert.truthy(out:find("domains\t1\t0"), out)
         assert.truthy(out:find("rc=0"), out)
     end)

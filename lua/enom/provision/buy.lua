@@ -5,17 +5,17 @@
 -- purchase still in doubt at its end stops the domain (`unknown`) and
 -- stays counted against the run's caps (max_paks_per_run, max_spend).
 local clock = require "enom.clock"
-local paks = require "enom.paks"
-local orders = require "enom.apply.orders"
+local paks = require "enom.provision.paks"
+local orders = require "enom.provision.orders"
 
-local _M = { _VERSION = "0.1.0" }
+local _M = {}
 
 local ipairs = ipairs
 local tostring = tostring
 local min, max, floor = math.min, math.max, math.floor
 
 local function reason(err)
-    return require("enom.apply").reason(err)
+    return require("enom.provision.domain").reason(err)
 end
 
 -- How many of `want` paks the run's caps still allow, counting the

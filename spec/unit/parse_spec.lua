@@ -4,7 +4,7 @@ local core = require "enom.core"
 
 local concat = table.concat
 
-local DIR = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "fixtures/parse/"
+local DIR = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "../fixtures/parse/"
 
 -- A string that must never appear in an error message.
 local SECRET = "S3cretPassw0rd!"

@@ -99,7 +99,7 @@ describe("reference manual", function()
         local plan = assert(provision.load_plan(path))
         os.remove(path)
         local mt = getmetatable(plan)
-        assert.same({}, missing(public(type(mt.__index) == "table" and mt.__index or mt), docs, "enom.provision", "enom.plan"))
+        assert.same({}, missing(public(type(mt.__index) == "table" and mt.__index or mt), docs, "enom.provision", "enom.provision.plan"))
         -- A client's methods: the module's functions and the typed ones.
         local client = assert(enom.new { uid = "u", pw = "p", endpoint = "https://127.0.0.1:9/" })
         local methods = public(getmetatable(client).__index)
