@@ -19,8 +19,7 @@
 #define CLIENT_MT "enom.core.client"
 
 #define MAX_CONNECTIONS_LIMIT 1024
-#define MAX_SECONDS 1e6
-
+/* Exported as core.HTTP_NOT_ALLOWED: every transport says the same. */
 #define HTTP_NOT_ALLOWED "plain http is not allowed (pass allow_http = true for a loopback sandbox)"
 
 /* Room for the messages of transfer.c, libcurl's included. */
@@ -38,6 +37,8 @@ static enom_client *check_open(lua_State *L)
 
 /* ---- options ---------------------------------------------------------- */
 
+/* A transport's options, exported as core.client_options: the Lua side
+ * hands exactly these to any transport. */
 static const char *const OPTION_NAMES[] = {
     "allow_http", "cainfo", "timeout", "connect_timeout", "max_response",
     "user_agent", "max_connections", NULL
@@ -70,7 +71,7 @@ static long opt_seconds(lua_State *L, int idx, const char *name, double dflt)
         if (lua_type(L, -1) != LUA_TNUMBER)
             luaL_argerror(L, idx, lua_pushfstring(L, "option '%s' must be a number of seconds", name));
         s = lua_tonumber(L, -1);
-        if (!(s > 0 && s <= MAX_SECONDS))
+        if (!(s > 0 && s <= ENOM_MAX_SECONDS))
             luaL_argerror(L, idx, lua_pushfstring(L, "option '%s' must be > 0 and <= 1e6 seconds", name));
     }
     lua_pop(L, 1);
@@ -439,5 +440,14 @@ static const luaL_Reg client_methods[] = {
 
 void enom_client_register(lua_State *L)
 {
+    int i;
     enom_udata_type(L, CLIENT_MT, client_methods, l_close, l_tostring);
+    lua_newtable(L);
+    for (i = 0; OPTION_NAMES[i]; i++) {
+        lua_pushstring(L, OPTION_NAMES[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "client_options");
+    lua_pushliteral(L, HTTP_NOT_ALLOWED);
+    lua_setfield(L, -2, "HTTP_NOT_ALLOWED");
 }

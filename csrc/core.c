@@ -17,6 +17,8 @@ static const luaL_Reg core_funcs[] = {
     { "now", enom_l_now },
     { "sleep", enom_l_sleep },
     { "append_private", enom_l_append_private },
+    { "read_private", enom_l_read_private },
+    { "isatty", enom_l_isatty },
     { "parse_url", enom_l_parse_url },
     { "sigint", enom_l_sigint },
     { NULL, NULL }
@@ -62,6 +64,8 @@ LUALIB_API int luaopen_enom_core(lua_State *L)
     enom_lock_register(L);
     lua_pushliteral(L, ENOM_VERSION);
     lua_setfield(L, -2, "_VERSION");
+    lua_pushnumber(L, ENOM_MAX_SECONDS);
+    lua_setfield(L, -2, "MAX_SECONDS");
     lua_pushstring(L, curl_version());
     lua_setfield(L, -2, "curl_version");
     return 1;

@@ -10,6 +10,10 @@
 /* The module's version, also the default User-Agent's. */
 #define ENOM_VERSION "0.1.0"
 
+/* The longest time limit a request may ask for, in seconds; exported as
+ * core.MAX_SECONDS for the Lua side's checks. */
+#define ENOM_MAX_SECONDS 1e6
+
 /* A growable malloc'd byte buffer with a hard cap. Used where bytes are
  * gathered inside a C library's callback, where nothing may raise. */
 typedef struct enom_buf {
@@ -56,6 +60,8 @@ int enom_l_random_bytes(lua_State *L);
 int enom_l_now(lua_State *L);
 int enom_l_sleep(lua_State *L);
 int enom_l_append_private(lua_State *L);
+int enom_l_read_private(lua_State *L);
+int enom_l_isatty(lua_State *L);
 
 /* lock.c: flock-based host leases; adds lock_dir, lock_open, geteuid */
 void enom_lock_register(lua_State *L);

@@ -1,7 +1,8 @@
 /*
  * system.c - what the Lua side needs from the operating system:
  * secure random bytes (for passwords), a monotonic clock and a sleep
- * (for retry back-off outside nginx).
+ * (for retry back-off outside nginx), private files (the password file
+ * written, the config file read) and whether a descriptor is a terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -141,5 +142,86 @@ int enom_l_append_private(lua_State *L)
         return 2;
     }
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+#define ENOM_PRIVATE_READ_MAX (1024 * 1024)
+
+static int read_refused(lua_State *L, int fd, const char *path, const char *why, const char *reason, int mode)
+{
+    if (fd >= 0)
+        close(fd);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s %s", path, why);
+    lua_pushstring(L, reason);
+    if (mode >= 0)
+        lua_pushinteger(L, mode);
+    else
+        lua_pushnil(L);
+    return 4;
+}
+
+/* core.read_private(path) -> text | nil, err, reason, mode: the whole of
+ * a regular file owned by the effective user that neither group nor
+ * others may read or write (a config file holding an account password).
+ * The checks are made with fstat on the descriptor that is then read,
+ * so what is checked is what is read. reason: "absent", "kind", "owner",
+ * "mode", "size" or "io"; mode is the file's permission bits when known. */
+int enom_l_read_private(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    luaL_Buffer b;
+    char *p;
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            return read_refused(L, -1, path, "does not exist", "absent", -1);
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot open %s: %s", path, strerror(e));
+        lua_pushliteral(L, "io");
+        lua_pushnil(L);
+        return 4;
+    }
+    if (fstat(fd, &st) != 0)
+        return read_refused(L, fd, path, "cannot be examined", "io", -1);
+    if (!S_ISREG(st.st_mode))
+        return read_refused(L, fd, path, "is not a regular file", "kind", -1);
+    if (st.st_uid != geteuid())
+        return read_refused(L, fd, path, "belongs to another user", "owner", (int)(st.st_mode & 07777));
+    if (st.st_mode & 077)
+        return read_refused(L, fd, path, "may be read or written by others than its owner", "mode",
+                            (int)(st.st_mode & 07777));
+    if (st.st_size > ENOM_PRIVATE_READ_MAX)
+        return read_refused(L, fd, path, "is larger than 1 MiB", "size", -1);
+    luaL_buffinit(L, &b);
+    p = luaL_prepbuffsize(&b, (size_t)st.st_size + 1);
+    for (;;) {
+        ssize_t r = read(fd, p + got, (size_t)st.st_size + 1 - got);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return read_refused(L, fd, path, "cannot be read", "io", -1);
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+        if (got > (size_t)st.st_size)
+            return read_refused(L, fd, path, "grew while it was read", "io", -1);
+    }
+    close(fd);
+    luaL_addsize(&b, got);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* core.isatty(fd) -> boolean: is descriptor fd (0, 1, 2...) a terminal? */
+int enom_l_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, fd >= 0 && fd <= 1024, 1, "not a file descriptor");
+    lua_pushboolean(L, isatty((int)fd) == 1);
     return 1;
 }

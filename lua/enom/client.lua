@@ -41,9 +41,8 @@ local OPTION_TYPES = {
 
 local RESPONSE_TYPES = { xml = "XML", text = "Text", html = "HTML" }
 
-local TRANSPORT_OPTIONS = {
-    "allow_http", "cainfo", "timeout", "connect_timeout", "max_response", "user_agent", "max_connections",
-}
+-- A transport's settings: the C core's list, which every transport takes.
+local TRANSPORT_OPTIONS = core.client_options
 
 local function invalid(msg)
     return nil, errors.new("invalid", msg, { maybe_delivered = false })
@@ -72,7 +71,7 @@ local function check_endpoint(endpoint, allow_http)
     local scheme = lower(u.scheme or "")
     if scheme == "http" then
         if not allow_http then
-            return nil, "plain http is not allowed (pass allow_http = true for a loopback sandbox)"
+            return nil, core.HTTP_NOT_ALLOWED
         end
         if not u.loopback then
             return nil, "plain http is allowed only to a loopback address (127.0.0.0/8, ::1, localhost)"
@@ -198,16 +197,6 @@ function _M.call(self, command, params, opts)
         return nil, err
     end
     return request.send(self, req)
-end
-
---- Run a typed method: validate, split into requests of `batch_size`
--- records, send, shape.
-function _M.run(self, method, args)
-    local reqs, err = request.method(method, args, false, 2)
-    if not reqs then
-        return nil, err
-    end
-    return request.run(self, reqs)
 end
 
 -- Typed methods, one per command entry: client:setup_pop3_users{...} etc.

@@ -34,19 +34,17 @@
 --   lists   = { out = { xml = "elem", key = "Col", type } }: repeated leaves
 --             of one XML element, an indexed key in Text (BundleID1..N).
 --   type: "string" (default), "integer", "number", "boolean".
+local names = require "enom.names"
+
 local _M = {}
 
-local SLD = { name = "SLD", required = true, max = 63 }
-local TLD = { name = "TLD", required = true, max = 15 }
+local SLD = { name = "SLD", required = true, max = names.SLD_MAX }
+local TLD = { name = "TLD", required = true, max = names.TLD_MAX }
 
--- eNom documents 30 characters for a POP user name (DeletePOP3's page
--- says 16, an inconsistency; 30 is what SetUpPOP3User accepts).
-local USERNAME_MAX = 30
+local USERNAME_MAX = names.USERNAME_MAX
 local PASSWORD_MAX = 50
 
-_M.USERNAME_MAX = USERNAME_MAX
 _M.PASSWORD_MAX = PASSWORD_MAX
-_M.USERNAME_PATTERN = "^[%w][%w%._%-]*$"
 
 local domain = { sld = SLD, tld = TLD }
 
@@ -66,7 +64,7 @@ _M.list = {
             arg = "users", name = "users", min = 1, unique = "username", batch = 10,
             fields = {
                 { key = "username", name = "UserName", required = true, max = USERNAME_MAX,
-                  pattern = _M.USERNAME_PATTERN },
+                  pattern = names.USERNAME_PATTERN },
                 { key = "password", name = "Password", required = true, max = PASSWORD_MAX, secret = true },
                 { key = "admin", name = "IsAdmin", type = "boolean" },
                 { key = "display_name", name = "DisplayName", max = 60 },

@@ -27,7 +27,7 @@ local BATCH_SIZE_MAX = 100
 _M.BATCH_SIZE_MAX = BATCH_SIZE_MAX
 
 -- Longest time limit a single request may ask for, in seconds.
-local MAX_SECONDS = 1e6
+local MAX_SECONDS = require("enom.core").MAX_SECONDS
 
 local RESPONSE_TYPES = { xml = "XML", text = "Text", html = "HTML" }
 _M.RESPONSE_TYPES = RESPONSE_TYPES

@@ -7,28 +7,15 @@
 local clock = require "enom.clock"
 local paks = require "enom.provision.paks"
 local orders = require "enom.provision.orders"
+local report = require "enom.provision.report"
 
 local _M = {}
 
 local ipairs = ipairs
 local tostring = tostring
-local min, max, floor = math.min, math.max, math.floor
+local min = math.min
 
-local function reason(err)
-    return require("enom.provision.domain").reason(err)
-end
-
--- How many of `want` paks the run's caps still allow, counting the
--- purchases in flight and in doubt.
-local function allowed(dom, want)
-    local s, p = dom.spend, dom.policy
-    local used = s.paks + s.in_doubt
-    local n = min(want, p.max_paks_per_run - used)
-    if p.max_spend and p.pak_price and p.pak_price > 0 then
-        n = min(n, floor((p.max_spend - used * p.pak_price) / p.pak_price + 1e-9))
-    end
-    return max(0, n)
-end
+local reason = report.reason
 
 local function bundle_set(list)
     local set = {}
@@ -51,11 +38,11 @@ end
 -- "none" (the order history shows no such order once the window is
 -- over, and no new pak) or "unknown".
 local function settle(dom, before, mark, sent_at)
-    local run, p = dom.run, dom.policy
+    local sched, p = dom.sched, dom.policy
     local deadline = sent_at + p.settle
     local bought
     while true do
-        run:reconciled()
+        sched:reconciled()
         local cur = dom:read()
         local n = cur and new_paks(cur, before) or 0
         if n > 0 then
@@ -70,23 +57,23 @@ local function settle(dom, before, mark, sent_at)
             bought = count
         end
         local now = clock.now()
-        if now >= deadline or run.stopped or dom.halted then
+        if now >= deadline or sched.stopped or dom.halted then
             if bought then
                 return "bought", bought
             end
-            if state == "none" and cur and not run.stopped and not dom.halted then
+            if state == "none" and cur and not sched.stopped and not dom.halted then
                 return "none"
             end
             return "unknown"
         end
-        run:sleep(min(p.settle_interval, deadline - now))
+        sched:sleep(min(p.settle_interval, deadline - now))
     end
 end
 
 -- One order of `qty` paks, with its retries. Returns "bought", n |
 -- "failed" | "unknown".
 local function order(dom, qty, mark)
-    local run, d, p = dom.run, dom.d, dom.policy
+    local sched, run, d, p = dom.sched, dom.run, dom.d, dom.policy
     local attempt = 0
     while true do
         attempt = attempt + 1
@@ -95,13 +82,13 @@ local function order(dom, qty, mark)
         end
         local before = bundle_set(dom.cur.paks)
         local sent_at = clock.now()
-        dom.spend.in_doubt = dom.spend.in_doubt + qty
-        local res, err = run:request("purchase_pop_bundle",
+        run:doubt(qty)
+        local res, err = sched:request("purchase_pop_bundle",
             { sld = d.sld, tld = d.tld, quantity = qty, timeout = p.purchase_timeout })
-        dom.spend.in_doubt = dom.spend.in_doubt - qty
+        run:doubt(-qty)
         if res then
-            dom.spend.paks = dom.spend.paks + qty
-            orders.known(dom, res.order_id)
+            run:bought(qty)
+            orders.known(run, res.order_id)
             local ids = res.bundle_ids or {}
             if #ids == qty then
                 -- The answer names the new paks: no read needed.
@@ -117,25 +104,25 @@ local function order(dom, qty, mark)
         if err.kind == "stopped" then
             return "failed"
         end
-        local retry = run.retry(err) and attempt < p.attempts
+        local retry = sched.retry(err) and attempt < p.attempts
         if err.maybe_delivered == false or err.kind == "api" then
             -- Surely not bought: refused before sending, or eNom said no.
             if not retry then
                 dom:event("paks", "failed", reason(err), attempt)
                 return "failed"
             end
-            run:back_off(attempt)
+            sched:back_off(attempt)
         else
-            dom.spend.in_doubt = dom.spend.in_doubt + qty
+            run:doubt(qty)
             local state, n = settle(dom, before, mark, sent_at)
-            dom.spend.in_doubt = dom.spend.in_doubt - qty
+            run:doubt(-qty)
             if state == "bought" then
-                dom.spend.paks = dom.spend.paks + n
+                run:bought(n)
                 dom:event("paks", "bought", tostring(n), attempt)
                 return "bought", n
             elseif state == "unknown" then
                 -- Counted as spent for the rest of the run.
-                dom.spend.in_doubt = dom.spend.in_doubt + qty
+                run:doubt(qty)
                 dom:event("paks", "unknown", ("%d pak(s): %s; not confirmed within %g s, not bought again")
                     :format(qty, reason(err), p.settle), attempt)
                 return "unknown"
@@ -143,18 +130,18 @@ local function order(dom, qty, mark)
                 dom:event("paks", "failed", reason(err), attempt)
                 return "failed"
             end
-            run:back_off(attempt)
+            sched:back_off(attempt)
         end
     end
 end
 
---- Buy `want` paks for the domain `dom` (an enom.apply Domain), in
+--- Buy `want` paks for `dom` (an enom.provision.domain job), in
 -- orders of at most paks.MAX_PER_ORDER.
-function _M.run(dom, want)
+function _M.paks(dom, want)
     local mark = orders.mark(dom)
     local left = want
     while left > 0 and not dom.halted do
-        local qty = allowed(dom, min(left, paks.MAX_PER_ORDER))
+        local qty = dom.run:allowed(min(left, paks.MAX_PER_ORDER))
         if qty == 0 then
             dom:event("paks", "failed", "the run's pak or spending cap is reached")
             return

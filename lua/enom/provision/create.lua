@@ -11,7 +11,9 @@
 -- known to exist. If on_password raises, the run stops after what is in
 -- flight; the password (and those of mailboxes created after it) is
 -- written to `password_file` when one is given, and the report says so.
+local core = require "enom.core"
 local templates = require "enom.provision.templates"
+local report = require "enom.provision.report"
 
 local _M = {}
 
@@ -21,13 +23,8 @@ local pcall = pcall
 local lower = string.lower
 local min = math.min
 
-local function reason(err)
-    return require("enom.provision.domain").reason(err)
-end
-
-local function append_private(path, text)
-    return require("enom").append_private(path, text)
-end
+local reason = report.reason
+local append_private = core.append_private
 
 -- Hand the password of a mailbox this run created to the caller.
 -- Returns the extra fields for its report record.
@@ -42,8 +39,7 @@ local function hand_out(dom, m, pw, generated)
         if ok then
             return nil
         end
-        dom.run.failure = err
-        dom.run:stop("on_password raised an error (see the report's error)")
+        dom.run:fail(err, "on_password raised an error (see the report's error)")
         why = "on_password raised an error"
     else
         why = "on_password was not called: the run stopped after an error"
@@ -65,15 +61,15 @@ end
 local function password_of(dom, st, key)
     local pw = st.pw[key]
     if not pw then
-        pw = dom.passwords[dom.d.domain .. "\0" .. key]
+        pw = dom.given[key]
         if pw then
             st.given[key] = true
         else
             pw = templates.password(dom.policy.password)
+            -- Kept to scrub what a callback raises before it reaches the report.
+            dom.run:secret(pw)
         end
         st.pw[key] = pw
-        -- Kept to scrub what a callback raises before it reaches the report.
-        dom.shared.secrets[#dom.shared.secrets + 1] = pw
     end
     return pw
 end
@@ -81,8 +77,8 @@ end
 -- Work out the users of one failed SetUp from a read-back. Returns
 -- false when the domain cannot be read: the outcome is then unknown.
 local function reconcile(dom, st, chunk, err)
-    local run, p = dom.run, dom.policy
-    run:reconciled()
+    local sched, p = dom.sched, dom.policy
+    sched:reconciled()
     local now, rerr = dom:read(true)
     if not now then
         for _, m in ipairs(chunk) do
@@ -92,7 +88,7 @@ local function reconcile(dom, st, chunk, err)
         dom:halt("the domain could not be read back after a doubtful SetUpPOP3User", "unknown")
         return false
     end
-    local retry = run.retry(err)
+    local retry = sched.retry(err)
     for _, m in ipairs(chunk) do
         local key = lower(m.username)
         local found = now.by_name[key]
@@ -111,14 +107,14 @@ local function reconcile(dom, st, chunk, err)
         mb.password = nil
     end
     if retry then
-        run:back_off(st.round)
+        sched:back_off(st.round)
     end
     return true
 end
 
 -- Send one SetUpPOP3User for `chunk` into `pak` and sort out its users.
 local function send(dom, st, pak, chunk)
-    local run, d, p = dom.run, dom.d, dom.policy
+    local sched, d, p = dom.sched, dom.d, dom.policy
     local users = {}
     for i, m in ipairs(chunk) do
         local key = lower(m.username)
@@ -126,7 +122,7 @@ local function send(dom, st, pak, chunk)
             display_name = m.display_name }
         st.tries[key] = (st.tries[key] or 0) + 1
     end
-    local res, err = run:request("setup_pop3_users", {
+    local res, err = sched:request("setup_pop3_users", {
         sld = d.sld, tld = d.tld, bundle_id = pak.bundle_id, users = users,
     })
     if res then
@@ -140,11 +136,11 @@ local function send(dom, st, pak, chunk)
         -- Surely never sent: the same request may go again as it is.
         for _, m in ipairs(chunk) do
             local key = lower(m.username)
-            if st.tries[key] >= p.attempts or not run.retry(err) then
+            if st.tries[key] >= p.attempts or not sched.retry(err) then
                 st.final[key] = { "failed", reason(err) }
             end
         end
-        run:back_off(st.round)
+        sched:back_off(st.round)
     else
         return reconcile(dom, st, chunk, err)
     end
@@ -187,7 +183,7 @@ local function wave(dom, st, again, queue)
         i = i + 1
         if (pak.free or 0) > 0 then
             local chunk = {}
-            local room = min(pak.free, dom.policy.batch_size)
+            local room = min(pak.free, dom.policy.per_request)
             while #chunk < room and #again > 0 do
                 chunk[#chunk + 1] = table.remove(again)
             end
@@ -211,12 +207,11 @@ local function one(dom, st, c, again)
     end
 end
 
---- Create the plan's mailboxes of the domain `dom` (an enom.apply Domain).
+--- Create the planned mailboxes of `dom` (an enom.provision.domain job).
 -- The SetUps of different paks go at once (each names its own BundleID).
-function _M.run(dom)
+function _M.all(dom)
     local d = dom.d
-    local st = { pw = {}, given = {}, tries = {}, created = {}, final = {}, round = 0 }
-    dom.tries = st.tries
+    local st = { pw = {}, given = {}, tries = dom.tries, created = {}, final = {}, round = 0 }
     local queue = { head = 1 }
     for _, m in ipairs(d.create) do
         if dom.cur.by_name[lower(m.username)] then
@@ -226,7 +221,7 @@ function _M.run(dom)
         end
     end
     local again = {}
-    while (#again > 0 or queue.head <= #queue) and not dom.run.stopped and not st.stop and not dom.halted do
+    while (#again > 0 or queue.head <= #queue) and not dom.sched.stopped and not st.stop and not dom.halted do
         st.round = st.round + 1
         local chunks = wave(dom, st, again, queue)
         if #chunks == 0 then
@@ -238,10 +233,10 @@ function _M.run(dom)
             for i, c in ipairs(chunks) do
                 fns[i] = function() one(dom, st, c, again) end
             end
-            dom.run:join(fns)
+            dom.sched:join(fns)
         end
     end
-    local why = dom.halted or dom.run.stopped
+    local why = dom.halted or dom.sched.stopped
     local rest = dom.rest_outcome or (why and "not_done" or "blocked")
     for _, m in ipairs(again) do
         dom:mailbox(m.username, "create", rest, why or "no free slot in any pak", st.tries[lower(m.username)] or 0)

@@ -49,21 +49,21 @@ local function column(parsed, record, key)
 end
 
 -- A read of the history, tried again as reads are.
-local function ask(run, command, params)
+local function ask(sched, command, params)
     local res, err
-    for attempt = 1, run.policy.attempts do
-        res, err = run:call(command, params)
-        if res or not run.retry(err) or attempt == run.policy.attempts then
+    for attempt = 1, sched.policy.attempts do
+        res, err = sched:call(command, params)
+        if res or not sched.retry(err) or attempt == sched.policy.attempts then
             return res, err
         end
-        run:back_off(attempt)
+        sched:back_off(attempt)
     end
     return res, err
 end
 
 -- Order ids on one page of GetOrderList, newest first.
-local function page(run, start)
-    local res, err = ask(run, "GetOrderList", { Start = start })
+local function page(sched, start)
+    local res, err = ask(sched, "GetOrderList", { Start = start })
     if not res then
         return nil, err
     end
@@ -80,26 +80,31 @@ local function page(run, start)
     return ids
 end
 
+--- The run's order history: what it learnt of eNom's orders.
+function _M.new()
+    return { known = {}, details = {}, taken = false, pending = false, mark = nil }
+end
+
 --- The newest order id before the run's first purchase (one
 -- GetOrderList per run that buys), or nil when the history is unavailable.
 function _M.mark(dom)
-    local o = dom.shared.orders
+    local o = dom.run.orders
     while o.pending do
-        dom.run:sleep(0.01)
+        dom.sched:sleep(0.01)
     end
     if o.taken then
         return o.mark
     end
     o.pending = true
-    local ids = page(dom.run, 1)
+    local ids = page(dom.sched, 1)
     o.pending = nil
     o.taken, o.mark = true, ids and (ids[1] or 0) or nil
     return o.mark
 end
 
---- Remember an order this run placed and knows about.
-function _M.known(dom, order_id)
-    local o = dom.shared.orders
+--- Remember an order `run` placed and knows about.
+function _M.known(run, order_id)
+    local o = run.orders
     local id = tonumber(order_id)
     if id then
         o.known[id] = true
@@ -109,11 +114,11 @@ end
 -- The items of one order; a closed order never changes, so it is
 -- fetched once per run.
 local function items(dom, id)
-    local cache = dom.shared.orders.details
+    local cache = dom.run.orders.details
     if cache[id] then
         return cache[id]
     end
-    local res = ask(dom.run, "GetOrderDetail", { OrderID = id })
+    local res = ask(dom.sched, "GetOrderDetail", { OrderID = id })
     if not res then
         return nil
     end
@@ -179,11 +184,11 @@ end
 -- those whose paks are in `before` (a set of bundle ids). Returns
 -- "complete", quantity | "open" | "none" | nil (history unavailable).
 function _M.find(dom, mark, before)
-    local known = dom.shared.orders.known
+    local known = dom.run.orders.known
     local found, qty = "none", 0
     local start = 1
     for _ = 1, MAX_PAGES do
-        local ids = page(dom.run, start)
+        local ids = page(dom.sched, start)
         if not ids then
             return nil
         end
@@ -198,7 +203,7 @@ function _M.find(dom, mark, before)
                 elseif state == "open" then
                     found = "open"
                 elseif state == "complete" then
-                    _M.known(dom, id)
+                    _M.known(dom.run, id)
                     qty = qty + n
                     if found == "none" then found = "complete" end
                 end

@@ -30,13 +30,4 @@ function _M.slots(n)
     return n * _M.PAK_SIZE
 end
 
---- The first pak with a free slot, or nil.
-function _M.first_free(paks)
-    for _, p in ipairs(paks) do
-        if (p.free or 0) > 0 then
-            return p
-        end
-    end
-end
-
 return _M

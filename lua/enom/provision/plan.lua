@@ -1,12 +1,16 @@
 --- A provisioning plan (made by enom.provision.plan): per domain what to
 -- buy, create, modify and delete, readable, totalled, saved and loaded.
 -- Passwords given in the input are kept beside the plan, never in it.
+--
+-- A saved plan is a request, not an authority: loading checks every
+-- field of the file (a malformed plan is an "invalid" error naming the
+-- place), and applying it re-reads each domain, checks every mailbox
+-- again and keeps within the policy of the run that applies it.
 local errors = require "enom.errors"
 local json = require "enom.json"
 local paks = require "enom.provision.paks"
-local policy_mod = require "enom.provision.policy"
-local commands = require "enom.commands"
-local validate = require "enom.validate"
+local planner = require "enom.provision.planner"
+local names = require "enom.names"
 
 local _M = {}
 
@@ -14,19 +18,23 @@ local type = type
 local pairs = pairs
 local ipairs = ipairs
 local tostring = tostring
+local setmetatable = setmetatable
 local lower = string.lower
 local concat = table.concat
+local floor = math.floor
 
 local PAK_SIZE = paks.PAK_SIZE
 
+-- The format of a saved plan, written into it.
+local FORMAT = "enom.plan/1"
+
 local Plan = {}
 Plan.__index = Plan
-Plan.__name = "enom.provision.plan"
-_M.Plan = Plan
+Plan.__name = "enom.plan"
 
--- Passwords of a plan live here, keyed by the plan, never in it.
-_M.PASSWORDS = setmetatable({}, { __mode = "k" })
-local PASSWORDS = _M.PASSWORDS
+-- Passwords of a plan live here, keyed by the plan, never in it:
+-- plan -> { [domain] = { [lower name] = password } }.
+local PASSWORDS = setmetatable({}, { __mode = "k" })
 
 local function invalid(msg, fields)
     fields = fields or {}
@@ -34,66 +42,27 @@ local function invalid(msg, fields)
     return nil, errors.new("invalid", msg, fields)
 end
 
---- sld, tld of a desired domain entry (domain = "x.com", or sld and tld).
-function _M.split_domain(d)
-    if type(d.sld) == "string" and type(d.tld) == "string" then
-        return d.sld, d.tld
-    end
-    local sld, tld = tostring(d.domain or ""):match("^([^.]+)%.(.+)$")
-    return sld, tld
+--- A plan of `domains` (each the planner's actions) and `errs` (domains
+-- that could not be read: { domain, error }), with the given passwords
+-- ({ [domain] = { [lower name] = password } }).
+function _M.new(domains, errs, passwords)
+    local plan = setmetatable({ domains = domains, errors = errs, made_at = os.time() }, Plan)
+    PASSWORDS[plan] = passwords or {}
+    return plan
 end
 
---- Check one desired mailbox with the rules of the typed methods
--- (SetUpPOP3User's): nil when it may be created, else the reason.
-function _M.check_mailbox(m, sld, tld)
-    local _, err = validate.build(commands.by_method.setup_pop3_users, {
-        sld = sld, tld = tld, bundle_id = 1,
-        users = { { username = m.username, password = m.password or "Checked-Later-1",
-            admin = m.admin and true or false, display_name = m.display_name } },
-    })
-    -- The check sends one mailbox: "users[1]." names nothing the caller gave.
-    return err and (err.message:gsub("^users%[1%]%.", "")) or nil
-end
-
---- The shape of `desired` (see enom.provision.plan): nil, or nil and an
--- error of kind "invalid" naming the entry at fault (`err.field`).
-function _M.check_desired(desired)
-    if type(desired) ~= "table" or #desired == 0 then
-        return invalid("desired must be a non-empty array of domains", { field = "desired" })
+--- The intents that applying the plan carries out, one per domain (see
+-- enom.provision.planner.intent_of_plan).
+function Plan.intents(self)
+    local pw = PASSWORDS[self] or {}
+    local out = {}
+    for i, d in ipairs(self.domains) do
+        local intent = planner.intent_of_plan(d, pw[d.domain])
+        intent.planned = d
+        out[i] = intent
     end
-    local seen = {}
-    for i, want in ipairs(desired) do
-        local where = "desired[" .. i .. "]"
-        if type(want) ~= "table" then
-            return invalid(where .. " must be a table", { field = where })
-        end
-        local sld, tld = _M.split_domain(want)
-        if not sld then
-            return invalid(where .. ": domain must be like example.com (or give sld and tld)", { field = where })
-        end
-        local key = lower(sld .. "." .. tld)
-        if seen[key] then
-            return invalid(where .. ": domain " .. key .. " appears twice", { field = where })
-        end
-        seen[key] = true
-        if want.mailboxes ~= nil and type(want.mailboxes) ~= "table" then
-            return invalid(where .. ".mailboxes must be an array", { field = where .. ".mailboxes" })
-        end
-        local names = {}
-        for j, m in ipairs(want.mailboxes or {}) do
-            local at = ("%s.mailboxes[%d]"):format(where, j)
-            if type(m) ~= "table" or type(m.username) ~= "string" or m.username == "" then
-                return invalid(at .. ".username is missing", { field = at })
-            end
-            local k = lower(m.username)
-            if names[k] then
-                return invalid(("%s.username repeats mailboxes[%d]"):format(at, names[k]), { field = at })
-            end
-            names[k] = j
-        end
-    end
+    return out
 end
-
 
 --- Totals of a plan: buy, create, modify, delete, keep, blocked, invalid.
 function Plan.totals(self)
@@ -106,45 +75,47 @@ function Plan.totals(self)
         t.delete = t.delete + #d.delete
         t.keep = t.keep + #d.keep
         t.blocked = t.blocked + #d.blocked
-        t.invalid = t.invalid + #(d.invalid or {})
+        t.invalid = t.invalid + #d.invalid
     end
     return t
 end
 
---- The plan as readable text.
-function Plan.format(self)
+--- The plan as readable text. `shown` (optional) escapes text that came
+-- from outside (names from a file, eNom's texts) for a terminal.
+function Plan.format(self, shown)
+    shown = shown or tostring
     local out = {}
     local function add(s)
         out[#out + 1] = s
     end
+    local function list(l)
+        local n = {}
+        for i, m in ipairs(l) do
+            n[i] = type(m) == "table" and (shown(m.username) .. (m.admin and " (admin)" or "")) or shown(m)
+        end
+        return concat(n, ", ")
+    end
     for _, d in ipairs(self.domains) do
-        add(("%s: %d mailboxes, %d paks now"):format(d.domain, d.current.mailboxes, #d.current.paks))
+        add(("%s: %d mailboxes, %d paks now"):format(shown(d.domain), d.current.mailboxes, #d.current.paks))
         if d.buy > 0 then
-            add(("  buy      %d pak(s) of %d mailboxes"):format(d.buy, PAK_SIZE))
+            add(("  buy      %d pak%s of %d mailboxes"):format(d.buy, d.buy == 1 and "" or "s", PAK_SIZE))
         end
-        local function names(list)
-            local n = {}
-            for i, m in ipairs(list) do
-                n[i] = type(m) == "table" and (m.username .. (m.admin and " (admin)" or "")) or m
-            end
-            return concat(n, ", ")
-        end
-        if #d.create > 0 then add("  create   " .. #d.create .. ": " .. names(d.create)) end
-        if #d.modify > 0 then add("  modify   " .. #d.modify .. ": " .. names(d.modify)) end
-        if #d.delete > 0 then add("  delete   " .. #d.delete .. ": " .. names(d.delete)) end
-        if #d.keep > 0 then add("  ok       " .. #d.keep .. ": " .. names(d.keep)) end
+        if #d.create > 0 then add("  create   " .. #d.create .. ": " .. list(d.create)) end
+        if #d.modify > 0 then add("  modify   " .. #d.modify .. ": " .. list(d.modify)) end
+        if #d.delete > 0 then add("  delete   " .. #d.delete .. ": " .. list(d.delete)) end
+        if #d.keep > 0 then add("  ok       " .. #d.keep .. ": " .. list(d.keep)) end
         for _, b in ipairs(d.blocked) do
-            add("  blocked  " .. b.username .. ": " .. b.reason)
+            add("  blocked  " .. shown(b.username) .. ": " .. b.reason)
         end
-        for _, b in ipairs(d.invalid or {}) do
-            add("  invalid  " .. b.username .. ": " .. b.reason)
+        for _, b in ipairs(d.invalid) do
+            add("  invalid  " .. shown(b.username) .. ": " .. b.reason)
         end
         for _, n in ipairs(d.notes) do
-            add("  note     " .. n)
+            add("  note     " .. shown(n))
         end
     end
     for _, e in ipairs(self.errors) do
-        add(e.domain .. ": cannot plan: " .. e.error)
+        add(shown(e.domain) .. ": cannot plan: " .. shown(tostring(e.error)))
     end
     local t = self:totals()
     add(("total: %d domains, buy %d paks, create %d, modify %d, delete %d, already right %d, blocked %d, invalid %d")
@@ -158,6 +129,17 @@ Plan.__tostring = function(self)
         :format(t.domains, t.buy, t.create, t.modify, t.delete)
 end
 
+--- The plan as a JSON-ready table (no passwords).
+function Plan.document(self)
+    local errs = {}
+    for i, e in ipairs(self.errors) do
+        errs[i] = { domain = e.domain, error = tostring(e.error),
+            kind = type(e.error) == "table" and e.error.kind or nil }
+    end
+    return { format = FORMAT, made_at = self.made_at, domains = self.domains, errors = errs,
+        totals = self:totals() }
+end
+
 --- Save the plan as JSON (no passwords: those given in the input must be
 -- given again to `apply`, generated ones are generated at apply time).
 -- @return true, or nil and an error (kind "io") when the file cannot
@@ -167,8 +149,7 @@ function Plan.save(self, path)
     if not f then
         return nil, errors.new("io", "cannot save the plan: " .. tostring(err), { maybe_delivered = false })
     end
-    local copy = { domains = self.domains, errors = self.errors, totals = self:totals() }
-    local ok, werr = f:write(json.encode(copy), "\n")
+    local ok, werr = f:write(json.encode(self:document()), "\n")
     local closed, cerr = f:close()
     if not ok or not closed then
         return nil, errors.new("io", "cannot save the plan: " .. tostring(werr or cerr), { maybe_delivered = false })
@@ -176,33 +157,141 @@ function Plan.save(self, path)
     return true
 end
 
---- Load a saved plan. `passwords` (optional) maps "domain/username" to
--- the passwords given in the original input.
-function _M.load(path, policy, passwords)
-    local p, perr = policy_mod.merge(policy)
-    if not p then
-        return nil, perr
+-- ---- checking a saved plan ------------------------------------------
+
+local function is_array(v)
+    if type(v) ~= "table" then
+        return false
     end
+    local n = #v
+    for k in pairs(v) do
+        if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
+            return false
+        end
+    end
+    return true
+end
+
+-- One saved domain, checked; returns the domain as the planner makes it
+-- or nil and the reason (naming the place).
+local function check_domain(d, at)
+    if type(d) ~= "table" then
+        return nil, at .. " must be an object"
+    end
+    local sld, why = names.split_domain(d.domain)
+    if not sld then
+        return nil, at .. ".domain " .. why
+    end
+    local out = { domain = sld .. "." .. why, sld = sld, tld = why, notes = {} }
+    if type(d.buy) ~= "number" or d.buy < 0 or d.buy % 1 ~= 0 or d.buy > 100000 then
+        return nil, at .. ".buy must be a whole number of paks"
+    end
+    out.buy = floor(d.buy)
+    local seen = {}
+    local function name(v, where)
+        local bad = type(v) ~= "string" and "must be a string" or names.unprintable(v)
+        if bad then
+            return nil, where .. " " .. bad
+        end
+        if seen[lower(v)] then
+            return nil, where .. " names " .. lower(v) .. " a second time"
+        end
+        seen[lower(v)] = true
+        return v
+    end
+    for _, key in ipairs { "create", "modify", "blocked", "invalid", "keep", "delete" } do
+        local l = d[key]
+        if l == nil then
+            l = {}
+        end
+        if not is_array(l) then
+            return nil, at .. "." .. key .. " must be an array"
+        end
+        local copy = {}
+        for i, m in ipairs(l) do
+            local where = ("%s.%s[%d]"):format(at, key, i)
+            if key == "keep" or key == "delete" then
+                local v, err = name(m, where)
+                if not v then
+                    return nil, err
+                end
+                copy[i] = v
+            else
+                if type(m) ~= "table" then
+                    return nil, where .. " must be an object"
+                end
+                local v, err = name(m.username, where .. ".username")
+                if not v then
+                    return nil, err
+                end
+                if m.admin ~= nil and type(m.admin) ~= "boolean" then
+                    return nil, where .. ".admin must be true or false"
+                end
+                if m.display_name ~= nil and type(m.display_name) ~= "string" then
+                    return nil, where .. ".display_name must be a string"
+                end
+                copy[i] = { username = v, admin = m.admin, display_name = m.display_name,
+                    reason = type(m.reason) == "string" and m.reason or nil }
+            end
+        end
+        out[key] = copy
+    end
+    local cur = type(d.current) == "table" and d.current or {}
+    out.current = { mailboxes = type(cur.mailboxes) == "number" and cur.mailboxes or 0,
+        paks = is_array(cur.paks) and cur.paks or {} }
+    return out
+end
+
+--- Load a saved plan.
+-- @param path the JSON file written by plan:save
+-- @param passwords { ["domain/username"] = password } (optional): the
+--   passwords given in the original input
+-- @return the plan, or nil and an error (kind "io": unreadable; kind
+--   "invalid": not a saved plan, naming the place at fault)
+function _M.load(path, passwords)
     local f, err = io.open(path, "r")
     if not f then
         return nil, errors.new("io", "cannot read the plan: " .. tostring(err), { maybe_delivered = false })
     end
-    local data, derr = json.decode(f:read("a"))
+    local text = f:read("a")
     f:close()
-    if type(data) ~= "table" then
-        return nil, errors.new("invalid", "the plan file is not a saved plan: " .. tostring(derr),
-            { maybe_delivered = false })
+    local data, derr = json.decode(text or "")
+    if type(data) ~= "table" or not is_array(data.domains) then
+        return invalid(path .. " is not a saved plan" .. (derr and (": " .. tostring(derr)) or
+            " (no \"domains\" array)"), { field = "domains" })
     end
-    local plan = setmetatable({ domains = data.domains or {}, errors = data.errors or {},
-        policy = p }, Plan)
-    local secrets = {}
-    for k, v in pairs(passwords or {}) do
-        local dom, user = k:match("^(.-)/(.+)$")
-        if dom then
-            secrets[lower(dom) .. "\0" .. lower(user)] = v
+    if data.format ~= nil and data.format ~= FORMAT then
+        return invalid(path .. " is a plan of another format (" .. tostring(data.format) .. ")", { field = "format" })
+    end
+    local domains, seen = {}, {}
+    for i, d in ipairs(data.domains) do
+        local ok, why = check_domain(d, "domains[" .. i .. "]")
+        if not ok then
+            return invalid(path .. ": " .. why, { field = "domains[" .. i .. "]" })
+        end
+        if seen[ok.domain] then
+            return invalid(path .. ": domains[" .. i .. "] repeats " .. ok.domain, { field = "domains[" .. i .. "]" })
+        end
+        seen[ok.domain] = true
+        domains[i] = ok
+    end
+    local errs = {}
+    for _, e in ipairs(is_array(data.errors) and data.errors or {}) do
+        if type(e) == "table" then
+            errs[#errs + 1] = { domain = tostring(e.domain), error = tostring(e.error) }
         end
     end
-    PASSWORDS[plan] = secrets
+    local secrets = {}
+    for k, v in pairs(passwords or {}) do
+        local dom, user = tostring(k):match("^(.-)/(.+)$")
+        if dom then
+            dom = lower(dom)
+            secrets[dom] = secrets[dom] or {}
+            secrets[dom][lower(user)] = v
+        end
+    end
+    local plan = _M.new(domains, errs, secrets)
+    plan.made_at = type(data.made_at) == "number" and data.made_at or nil
     return plan
 end
 

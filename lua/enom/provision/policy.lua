@@ -1,5 +1,5 @@
 --- Provisioning options: their defaults, and checks that name the
--- option at fault. Used by enom.provision for `plan` and `apply`.
+-- option at fault. Used by enom.provision for `plan`, `apply` and `ensure`.
 local errors = require "enom.errors"
 
 local _M = {}
@@ -14,7 +14,7 @@ local DEFAULTS = {
     max_paks_per_run = 10,     -- across the whole run, purchases in doubt included
     prune = false,             -- delete mailboxes that are not desired
     update_admin = true,       -- set IsAdmin on existing mailboxes when it differs
-    batch_size = 10,           -- users per SetUpPOP3User request
+    per_request = 10,          -- mailboxes per SetUpPOP3User or DeletePOP3 request
     concurrency = 8,           -- requests in flight across domains
     attempts = 5,              -- tries per request
     backoff_base = 0.2,        -- seconds
@@ -65,11 +65,14 @@ local function locker(v)
     return "must be a lease backend name or a locker (a table with acquire)"
 end
 
+-- Older names of options, still taken.
+local RENAMED = { batch_size = "per_request" }
+
 local DAY = 86400
 local CHECKS = {
     buy_paks = of_type("boolean"), prune = of_type("boolean"), update_admin = of_type("boolean"),
     max_paks_per_run = integer(0, 100000),
-    batch_size = integer(1, 10),
+    per_request = integer(1, 10),
     concurrency = integer(1, 1024),
     attempts = integer(1, 100),
     circuit = integer(1, 100000),
@@ -88,6 +91,7 @@ local CHECKS = {
     admin = of_type("function"),       -- function(mailbox, domain) -> may be admin?
     on_password = of_type("function"), -- function(domain, username, password)
     progress = of_type("function"),    -- function(record) after each outcome
+    stop = of_type("function"),        -- function() -> a reason to stop the run (Ctrl-C), or nil
     password = of_type("table"),       -- an enom.templates password policy
     pak_price = number(0, huge),
     max_spend = number(0, huge),
@@ -106,16 +110,17 @@ function _M.merge(opts)
     for k, v in pairs(DEFAULTS) do
         p[k] = v
     end
-    for k, v in pairs(opts or {}) do
+    for given, v in pairs(opts or {}) do
+        local k = RENAMED[given] or given
         local check = CHECKS[k]
         if not check then
-            return nil, errors.new("invalid", "unknown policy option '" .. tostring(k) .. "'",
-                { option = tostring(k), maybe_delivered = false })
+            return nil, errors.new("invalid", "unknown policy option '" .. tostring(given) .. "'",
+                { option = tostring(given), maybe_delivered = false })
         end
         local why = check(v)
         if why then
-            return nil, errors.new("invalid", "policy option '" .. k .. "' " .. why,
-                { option = k, maybe_delivered = false })
+            return nil, errors.new("invalid", "policy option '" .. given .. "' " .. why,
+                { option = given, maybe_delivered = false })
         end
         p[k] = v
     end

@@ -22,19 +22,13 @@ local sort = table.sort
 _M.OUTCOMES = { "created", "already_present", "modified", "deleted", "already_absent",
     "failed", "blocked", "not_done", "unknown", "invalid", "conflict", "busy" }
 
--- `s` with every secret of the run replaced.
-local function scrub(s, secrets)
-    if type(s) ~= "string" or not secrets then
-        return s
+--- A failure as one line for a report: eNom's own texts when it gave
+-- some, else the error's message.
+function _M.reason(err)
+    if type(err) == "table" and err.errors and #err.errors > 0 then
+        return concat(err.errors, "; ")
     end
-    for _, secret in ipairs(secrets) do
-        local i, j = s:find(secret, 1, true)
-        while i do
-            s = s:sub(1, i - 1) .. "***" .. s:sub(j + 1)
-            i, j = s:find(secret, i + 3, true)
-        end
-    end
-    return s
+    return tostring(type(err) == "table" and err.message or err)
 end
 
 -- Outcomes that leave the desired state unreached.
@@ -70,43 +64,46 @@ local function write(self, rec)
 end
 
 -- The record is kept and written first, so a progress callback that
--- raises loses nothing; its error stops the run (see on_error).
+-- raises loses nothing. What it raised is returned (once), for the run
+-- to stop on.
 local function tell(self, rec)
-    if not self.progress or self.callback_error then
-        return
+    if not self.progress or self.callback_error ~= nil then
+        return true
     end
     local ok, err = pcall(self.progress, rec)
     if not ok then
         self.callback_error = err
-        if self.on_error then
-            self.on_error(err)
-        end
+        return nil, err
     end
+    return true
 end
 
 --- One mailbox's outcome. `extra` may add password = "not_handed_out" or
 -- "written_to_file" when on_password failed.
+-- @return true, or nil and what the progress callback raised
 function _M.mailbox(self, domain, username, intended, outcome, reason, attempts, extra)
     local rec = { type = "mailbox", domain = domain, username = username, intended = intended,
         outcome = outcome, reason = reason, attempts = attempts, password = extra and extra.password }
     self.mailboxes[#self.mailboxes + 1] = rec
     write(self, rec)
-    tell(self, rec)
+    return tell(self, rec)
 end
 
 --- A domain-level event (a pak purchase).
+-- @return true, or nil and what the progress callback raised
 function _M.event(self, domain, action, outcome, detail, attempts)
     local rec = { type = "event", domain = domain, action = action, outcome = outcome,
         detail = detail, attempts = attempts }
     self.events[#self.events + 1] = rec
     write(self, rec)
-    tell(self, rec)
+    return tell(self, rec)
 end
 
---- Close the run with the runner's statistics (requests by command,
--- sent, retries, reconciles, stopped, failure) and `spend` (paks bought,
--- paks in doubt): totals, time taken, the summary line of the file.
-function _M.finish(self, stats, spend)
+--- Close the report with the scheduler's statistics (requests by
+-- command, sent, retries, reconciles), `spend` (paks bought, paks in
+-- doubt), why the run stopped and what failed it (both already free of
+-- secrets): totals, time taken, the summary line of the file.
+function _M.finish(self, stats, spend, stopped, failure)
     local counts = {}
     local short = 0
     for _, m in ipairs(self.mailboxes) do
@@ -124,12 +121,8 @@ function _M.finish(self, stats, spend)
     self.notes = stats.notes or {}
     self.paks_bought = spend and spend.paks or 0
     self.paks_in_doubt = spend and spend.in_doubt or 0
-    -- What a callback raised may quote a password: none reaches the report.
-    self.stopped = scrub(stats.stopped, self.secrets)
-    if stats.failure ~= nil then
-        self.error = scrub(tostring(stats.failure), self.secrets)
-    end
-    self.secrets = nil
+    self.stopped = stopped
+    self.error = failure
     self.seconds = clock.now() - self.started
     -- ok: the desired state was reached; a mailbox blocked for want of a
     -- slot is a shortfall too, even though nothing failed.

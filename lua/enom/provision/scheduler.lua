@@ -1,8 +1,9 @@
 --- A coroutine scheduler for many eNom requests at once: each task reads
--- like straight-line code (`run:request(...)` yields until the answer is
--- in), many tasks share one batch, with retry and capped back-off, a time
--- budget and a circuit breaker. It knows nothing of mailboxes: the
--- provisioning algorithm (enom.apply) runs on top of it.
+-- like straight-line code (`sched:request(...)` yields until the answer
+-- is in), many tasks share one batch of concurrent requests, with retry
+-- and capped back-off, a time budget and a circuit breaker. It knows
+-- nothing of mailboxes: a provisioning run (enom.provision.run) runs its
+-- domains as tasks on it.
 local clock = require "enom.clock"
 local errors = require "enom.errors"
 
@@ -16,6 +17,9 @@ local min, max = math.min, math.max
 local random = math.random
 local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
 local co_running = coroutine.running
+
+-- Seconds between two questions to `policy.stop` while requests are out.
+local STOP_POLL = 0.2
 
 --- Capped exponential back-off with full jitter: a random wait in
 -- [0, min(cap, base * 2^(attempt-1))].
@@ -58,8 +62,8 @@ function _M.new(client, policy)
         started = now,
         deadline = now + policy.budget,
         failures_in_row = 0,
-        stopped = nil,       -- why the run stopped, or nil
-        failure = nil,       -- the error a task raised, or nil
+        stopped = nil,       -- why the scheduler stopped, or nil
+        error = nil,         -- what a task raised, or nil
         waiting = {},        -- batch index -> task
         timers = {},         -- task -> time to wake it
         tasks = 0,
@@ -158,10 +162,12 @@ end
 local function resume(self, task, ...)
     local ok, want = co_resume(task, ...)
     if not ok then
-        -- A task that raises stops the run; the others end at their
+        -- A task that raises stops the scheduler; the others end at their
         -- next request, so what is in flight is still recorded.
-        self.failure = self.failure or want
-        _M.stop(self, "a task raised an error (see failure)")
+        if self.error == nil then
+            self.error = want
+        end
+        _M.stop(self, "a task raised an error")
         self.tasks = self.tasks - 1
         return
     end
@@ -253,12 +259,23 @@ end
 
 --- Run until every task has ended. Returns the statistics.
 function _M.loop(self)
+    local should_stop = self.policy.stop
     while self.tasks > 0 do
+        if should_stop and not self.stopped then
+            local why = should_stop()
+            if why then
+                _M.stop(self, why)
+            end
+        end
         local soonest = wake_due(self)
         if self.tasks == 0 then
             break
         end
         local wait = soonest and max(0, soonest - clock.now())
+        if should_stop then
+            -- Asked often enough that a stop withdraws what is queued.
+            wait = min(wait or STOP_POLL, STOP_POLL)
+        end
         if self.batch:remaining() > 0 then
             local idx, res, err, sends = self.batch:next(wait)
             if idx then
@@ -267,13 +284,13 @@ function _M.loop(self)
                 self.pending = self.pending - 1
                 self:count(err and err.command or (res and res.command) or "?", sends)
                 resume(self, task, res, err)
-            elseif idx == nil and not wait then
-                error("enom.runner: the batch ended with tasks still waiting")
+            elseif idx == nil and not soonest then
+                error("enom.provision.scheduler: the batch ended with tasks still waiting")
             end
-        elseif wait then
+        elseif soonest then
             clock.sleep(wait)
         else
-            error("enom.runner: tasks are waiting on nothing")
+            error("enom.provision.scheduler: tasks are waiting on nothing")
         end
     end
     return self:stats()
@@ -290,10 +307,10 @@ function _M.count(self, command, n)
     self.counters.sent = self.counters.sent + n
 end
 
---- The run's statistics: requests (by command), sent, retries,
--- reconciles, stopped (why, or nil), failure (what a task raised),
--- peak (most requests waiting at once), notes (things the caller should
--- know, such as a capped concurrency).
+--- The statistics: requests (by command), sent, retries, reconciles,
+-- stopped (why, or nil), error (what a task raised), peak (most requests
+-- waiting at once), notes (things the caller should know, such as a
+-- capped concurrency).
 function _M.stats(self)
     local c = self.counters
     local requests = {}
@@ -301,7 +318,7 @@ function _M.stats(self)
         requests[k] = v
     end
     return { requests = requests, sent = c.sent, retries = c.retries, reconciles = c.reconciles,
-        stopped = self.stopped, failure = self.failure, seconds = clock.now() - self.started,
+        stopped = self.stopped, error = self.error, seconds = clock.now() - self.started,
         peak = self.peak, notes = self.notes }
 end
 

@@ -20,7 +20,7 @@ local concat = table.concat
 local byte = string.byte
 local lower = string.lower
 
-local USERNAME_MAX = commands.USERNAME_MAX
+local USERNAME_MAX = require("enom.names").USERNAME_MAX
 
 -- UTF-8 Latin-1 Supplement and Latin Extended-A letters, folded to ASCII.
 local FOLD = {
@@ -83,13 +83,20 @@ end
 
 --- Resolve a clash: the first free name among name, name2, name3, ...
 -- `taken` is a set of lower-cased names; the chosen one is added to it.
-function _M.unique(name, taken)
-    local base, n = name, 1
-    local candidate = name
-    while taken[lower(candidate)] do
+-- `next` (optional, kept by the caller across calls) remembers where
+-- each base name's numbering stands, so that naming n people with one
+-- name takes n steps, not n*n/2.
+function _M.unique(name, taken, next)
+    local key = lower(name)
+    local n = next and next[key] or 1
+    local candidate = n == 1 and name or nil
+    while candidate == nil or taken[lower(candidate)] do
         n = n + 1
         local suffix = tostring(n)
-        candidate = base:sub(1, USERNAME_MAX - #suffix):gsub("[%.%-_]+$", "") .. suffix
+        candidate = name:sub(1, USERNAME_MAX - #suffix):gsub("[%.%-_]+$", "") .. suffix
+    end
+    if next then
+        next[key] = n
     end
     taken[lower(candidate)] = true
     return candidate

@@ -8,9 +8,7 @@ local core = require "enom.core"
 local _M = { name = "curl" }
 local mt = { __index = _M }
 
-local OPTIONS = {
-    "allow_http", "cainfo", "timeout", "connect_timeout", "max_response", "user_agent", "max_connections",
-}
+local OPTIONS = core.client_options
 
 --- Open a transport. `opts` takes allow_http, cainfo, timeout,
 -- connect_timeout, max_response, user_agent, max_connections: the

@@ -49,17 +49,21 @@ local max = math.max
 
 local tcp = ngx.socket.tcp
 
--- The client's defaults (enom.defaults), for a transport made directly.
+local core = require "enom.core"
+
+-- The client's defaults (enom.defaults), for a transport made directly;
+-- the options are the C core's list, which every transport takes (this
+-- one ignores `cainfo`: cosockets trust what nginx's configuration says).
 local DEFAULTS = {}
-for _, k in ipairs { "allow_http", "timeout", "connect_timeout", "max_response", "user_agent", "max_connections" } do
+for _, k in ipairs(core.client_options) do
     DEFAULTS[k] = require("enom.defaults")[k]
 end
 _M.DEFAULTS = DEFAULTS
 
 local KEEPALIVE_IDLE_MS = 30 * 1000 -- idle pooled connections are closed after this
-local MAX_SECONDS = 1e6
+local MAX_SECONDS = core.MAX_SECONDS
 
-local HTTP_NOT_ALLOWED = "plain http is not allowed (pass allow_http = true for a loopback sandbox)"
+local HTTP_NOT_ALLOWED = core.HTTP_NOT_ALLOWED
 local REQUEST_FIELDS = { url = true, body = true, fresh = true, once = true, timeout = true, connect_timeout = true }
 
 local function _seconds(opts, name)

@@ -1,0 +1,271 @@
+--- The planner: what to do to one domain, from values only.
+--
+-- desired (an intent) x current (GetPOP3's answer) x policy x budget ->
+-- actions: paks to buy, mailboxes to create, modify and delete, those
+-- already right, blocked (no slot) and invalid (eNom would refuse them).
+-- No I/O, no client: `enom.provision.plan` runs it on what it read, and
+-- a domain being applied runs it on its own read, under its lease, so a
+-- saved plan and `ensure` share one path.
+--
+-- An intent is what is asked of one domain:
+--   { domain, sld, tld, mailboxes = { { username, display_name, admin,
+--     password } }, delete = { names } | nil, buy = n | nil }
+-- `delete` limits deletion to those names (a saved plan's list), nil lets
+-- `policy.prune` delete every mailbox not wanted; `buy` caps the paks
+-- bought for the domain (a saved plan's count). A saved plan is a
+-- request, not an authority: the policy of the run applying it bounds
+-- what it may do, and every mailbox is checked again.
+local validate = require "enom.validate"
+local commands = require "enom.commands"
+local names = require "enom.names"
+local paks = require "enom.provision.paks"
+local errors = require "enom.errors"
+
+local _M = {}
+
+local type = type
+local pairs = pairs
+local ipairs = ipairs
+local lower = string.lower
+local sort = table.sort
+local min, max, floor = math.min, math.max, math.floor
+
+-- The reasons a mailbox is blocked, each naming what lifts it.
+local NO_BUY = "no free slot and buying paks is not allowed (policy buy_paks, --buy-paks)"
+local CAPPED = "no free slot: the run's pak or spending cap is reached (policy max_paks_per_run, --max-paks; max_spend)"
+local PLAN_CAP = "no free slot: the saved plan buys fewer paks for this domain (plan again)"
+
+local SETUP = commands.by_method.setup_pop3_users
+
+--- Check one desired mailbox with SetUpPOP3User's rules (user name,
+-- password, flags, display name) before anything is planned for it.
+-- @param m { username, password?, admin?, display_name? }
+-- @param sld the domain's second-level name
+-- @param tld the domain's top-level name
+-- @return nil when it may be created, else the reason (naming the field)
+function _M.check_mailbox(m, sld, tld)
+    local bad = names.check_username(m.username)
+    if bad then
+        return "username " .. bad
+    end
+    if m.display_name ~= nil then
+        bad = type(m.display_name) ~= "string" and "must be a string" or names.unprintable(m.display_name)
+        if bad then
+            return "display_name " .. bad
+        end
+    end
+    local _, err = validate.build(SETUP, {
+        sld = sld, tld = tld, bundle_id = 1,
+        users = { { username = m.username, password = m.password or "Checked-Later-1",
+            admin = m.admin and true or false, display_name = m.display_name } },
+    })
+    -- The check sends one mailbox: "users[1]." names nothing the caller gave.
+    return err and (err.message:gsub("^users%[1%]%.", "")) or nil
+end
+
+local function invalid(msg, field)
+    return nil, errors.new("invalid", msg, { field = field, maybe_delivered = false })
+end
+
+--- An intent from an entry of `desired`: { domain = "x.com" (or sld and
+-- tld), mailboxes = {...} }.
+-- @return the intent, or nil and the reason the domain name is refused
+function _M.intent(want)
+    local sld, tld, why
+    if type(want.sld) == "string" and type(want.tld) == "string" then
+        sld, tld = names.split_domain(want.sld .. "." .. want.tld)
+        why = tld
+    else
+        sld, tld = names.split_domain(want.domain)
+        why = tld
+    end
+    if not sld then
+        return nil, why
+    end
+    return { domain = sld .. "." .. tld, sld = sld, tld = tld, mailboxes = want.mailboxes or {} }
+end
+
+--- Check the shape of `desired` (an array of domains, each with its
+-- mailboxes) and make its intents.
+-- @return the intents, or nil and an error of kind "invalid" naming the
+--   entry at fault (`err.field`)
+function _M.intents(desired)
+    if type(desired) ~= "table" or #desired == 0 then
+        return invalid("desired must be a non-empty array of domains", "desired")
+    end
+    local out, seen = {}, {}
+    for i, want in ipairs(desired) do
+        local where = "desired[" .. i .. "]"
+        if type(want) ~= "table" then
+            return invalid(where .. " must be a table", where)
+        end
+        local intent, why = _M.intent(want)
+        if not intent then
+            return invalid(where .. ": the domain name " .. why .. " (give domain = \"example.com\", or sld and tld)",
+                where)
+        end
+        if seen[intent.domain] then
+            return invalid(where .. ": domain " .. intent.domain .. " appears twice", where)
+        end
+        seen[intent.domain] = true
+        if type(intent.mailboxes) ~= "table" then
+            return invalid(where .. ".mailboxes must be an array", where .. ".mailboxes")
+        end
+        local taken = {}
+        for j, m in ipairs(intent.mailboxes) do
+            local at = ("%s.mailboxes[%d]"):format(where, j)
+            if type(m) ~= "table" or type(m.username) ~= "string" or m.username == "" then
+                return invalid(at .. ".username is missing", at)
+            end
+            local k = lower(m.username)
+            if taken[k] then
+                return invalid(("%s.username repeats mailboxes[%d]"):format(at, taken[k]), at)
+            end
+            taken[k] = j
+        end
+        out[i] = intent
+    end
+    return out
+end
+
+--- A run's budget: the paks and money the policy allows across domains.
+function _M.budget(policy)
+    return { paks_left = policy.max_paks_per_run, spend_left = policy.max_spend or math.huge }
+end
+
+-- Buy what the domain lacks within the caps; block what does not fit.
+-- Deleted mailboxes free their slots before anything is created.
+local function fit(d, free, cap, policy, budget)
+    local need = paks.needed(#d.create, free + #d.delete)
+    if need == 0 then
+        return
+    end
+    local allowed, reason = 0, NO_BUY
+    if policy.buy_paks then
+        allowed, reason = min(need, budget.paks_left), CAPPED
+        if policy.max_spend and policy.pak_price and policy.pak_price > 0 then
+            allowed = min(allowed, floor((budget.spend_left + 1e-9) / policy.pak_price))
+        end
+        if cap and cap < allowed then
+            allowed, reason = cap, PLAN_CAP
+        end
+        allowed = max(allowed, 0)
+    end
+    d.buy = allowed
+    budget.paks_left = budget.paks_left - allowed
+    if policy.pak_price then
+        budget.spend_left = budget.spend_left - allowed * policy.pak_price
+    end
+    local capacity = free + #d.delete + paks.slots(allowed)
+    -- The mailboxes asked for last are the ones that wait.
+    local keep = {}
+    for i = 1, #d.create do
+        local m = d.create[i]
+        if i <= capacity then
+            keep[i] = m
+        else
+            d.blocked[#d.blocked + 1] = { username = m.username, display_name = m.display_name,
+                admin = m.admin, reason = reason }
+        end
+    end
+    d.create = keep
+end
+
+--- Compute one domain's actions.
+-- @param intent what is asked of the domain (see above)
+-- @param current the domain's GetPOP3 answer ({ mailboxes, paks })
+-- @param policy the run's policy (buy_paks, prune, update_admin,
+--   max_spend, pak_price, admin hook)
+-- @param budget the run's budget (see `budget`), spent by this call
+-- @return the actions { domain, sld, tld, buy, create, modify, delete,
+--   keep, blocked, invalid, notes, current }, and the passwords the
+--   intent gave for mailboxes to create ({ [lower name] = password }),
+--   which never go into the actions
+function _M.domain(intent, current, policy, budget)
+    local d = {
+        domain = intent.domain, sld = intent.sld, tld = intent.tld,
+        create = {}, modify = {}, delete = {}, keep = {}, blocked = {}, notes = {}, invalid = {},
+        buy = 0,
+        current = { mailboxes = #current.mailboxes, paks = {} },
+    }
+    local given = {}
+    local have = {}
+    for _, m in ipairs(current.mailboxes) do
+        have[lower(m.username)] = m
+    end
+    for _, p in ipairs(current.paks) do
+        d.current.paks[#d.current.paks + 1] = { bundle_id = p.bundle_id, free = p.free }
+    end
+    local wanted = {}
+    for _, m in ipairs(intent.mailboxes) do
+        local key = lower(m.username)
+        wanted[key] = true
+        local cur = have[key]
+        local admin = m.admin
+        if admin and policy.admin and not policy.admin(m, d.domain) then
+            d.notes[#d.notes + 1] = m.username .. ": admin refused by policy, left a regular user"
+            admin = false
+        end
+        if cur then
+            if policy.update_admin and admin ~= nil and cur.admin ~= nil and cur.admin ~= (admin and true) then
+                d.modify[#d.modify + 1] = { username = cur.username, admin = admin and true or false }
+            else
+                d.keep[#d.keep + 1] = cur.username
+            end
+            if m.display_name then
+                d.notes[#d.notes + 1] = cur.username
+                    .. ": exists; eNom sets a display name only when creating a mailbox, so it is left as is"
+            end
+        else
+            local bad = _M.check_mailbox(m, d.sld, d.tld)
+            if bad then
+                d.invalid[#d.invalid + 1] = { username = m.username, reason = bad }
+            else
+                d.create[#d.create + 1] = { username = m.username, display_name = m.display_name,
+                    admin = admin and true or false }
+                if m.password then
+                    given[key] = m.password
+                end
+            end
+        end
+    end
+    if policy.prune then
+        local allowed
+        if intent.delete then
+            allowed = {}
+            for _, n in ipairs(intent.delete) do
+                allowed[lower(n)] = true
+            end
+        end
+        for key, m in pairs(have) do
+            if not wanted[key] and (not allowed or allowed[key]) then
+                d.delete[#d.delete + 1] = m.username
+            end
+        end
+        sort(d.delete)
+    end
+    fit(d, paks.free(current.paks), intent.buy, policy, budget)
+    return d, given
+end
+
+--- The intent a saved plan's domain stands for: its mailboxes (to
+-- create, modify, keep, blocked or invalid) wanted, its deletes allowed,
+-- its purchase the most it may buy.
+-- @param d a domain of a saved plan (see enom.provision.plan)
+-- @param passwords { [lower name] = password } given for its mailboxes
+function _M.intent_of_plan(d, passwords)
+    local mailboxes = {}
+    local function add(m, admin)
+        local key = lower(m.username)
+        mailboxes[#mailboxes + 1] = { username = m.username, display_name = m.display_name,
+            admin = admin, password = passwords and passwords[key] }
+    end
+    for _, m in ipairs(d.create) do add(m, m.admin) end
+    for _, m in ipairs(d.blocked) do add(m, m.admin) end
+    for _, m in ipairs(d.invalid) do add(m, m.admin) end
+    for _, m in ipairs(d.modify) do add(m, m.admin) end
+    for _, n in ipairs(d.keep) do add({ username = n }, nil) end
+    return { domain = d.domain, sld = d.sld, tld = d.tld, mailboxes = mailboxes, delete = d.delete, buy = d.buy }
+end
+
+return _M

@@ -1,0 +1,200 @@
+--- One provisioning run (an `apply` or an `ensure`): the object that owns
+-- the run's state. Its policy, its scheduler (enom.provision.scheduler),
+-- its report, its spending ledger (paks bought and in doubt, against the
+-- caps), its planning budget, what it learnt of eNom's order history,
+-- the passwords it must keep out of the report, and its failure: `fail`
+-- is the only writer of that.
+--
+-- The domains (enom.provision.domain) are jobs of the run; they ask it
+-- to record, to spend, to fail. A bounded number of them are under way at
+-- once: each holds a lease (a lock file, a Redis key) and its state while
+-- it runs.
+local scheduler = require "enom.provision.scheduler"
+local report_mod = require "enom.provision.report"
+local planner = require "enom.provision.planner"
+local domain = require "enom.provision.domain"
+local orders = require "enom.provision.orders"
+local errors = require "enom.errors"
+local names = require "enom.names"
+
+local _M = {}
+
+local type = type
+local pairs = pairs
+local pcall = pcall
+local tostring = tostring
+local setmetatable = setmetatable
+local min, max, floor = math.min, math.max, math.floor
+
+-- Domains under way at once, per request in flight (`concurrency`).
+local ACTIVE_PER_SLOT = 4
+
+local Run = {}
+Run.__index = Run
+Run.__name = "enom.provision.run"
+
+-- The `lock` policy option as a locker: a backend name made into one
+-- here (and closed after the run), or the caller's own.
+local function locker_of(lock)
+    if type(lock) == "table" then
+        return lock, false
+    end
+    local ok, lease = pcall(require, "enom.lease")
+    if not ok then
+        return nil, errors.new("invalid", "the lock backend '" .. tostring(lock) .. "' needs enom.lease",
+            { option = "lock", maybe_delivered = false })
+    end
+    local made, locker, err = pcall(lease.new, { backend = lock })
+    if not made or not locker then
+        return nil, errors.new("invalid", "lock: " .. tostring(made and err or locker),
+            { option = "lock", maybe_delivered = false })
+    end
+    return locker, true
+end
+
+--- A run on `client` under `policy` (merged and checked: enom.provision.policy).
+-- @return the run, or nil and an error (kind "invalid": the lock backend;
+--   kind "io": the report file cannot be opened)
+function _M.new(client, policy)
+    local locker, own = locker_of(policy.lock)
+    if not locker then
+        return nil, own
+    end
+    local rep, ferr = report_mod.new(policy.report_file, policy.progress)
+    if not rep then
+        if own and locker.close then
+            locker:close()
+        end
+        return nil, errors.new("io", "cannot open the report file: " .. tostring(ferr), { maybe_delivered = false })
+    end
+    return setmetatable({
+        client = client,
+        policy = policy,
+        sched = scheduler.new(client, policy),
+        report = rep,
+        locker = locker,
+        own_locker = own,
+        spend = { paks = 0, in_doubt = 0 },
+        budget = planner.budget(policy),
+        orders = orders.new(),
+        secrets = {},       -- passwords of the run: never in the report
+        failure = nil,      -- what failed the run, or nil
+        active = {},        -- domains under way
+    }, Run)
+end
+
+function Run.__tostring(self)
+    return "enom.provision.run (" .. (self.sched.stopped and "stopped" or "running") .. ")"
+end
+
+--- Fail the run: `err` is kept (the first one only) and the run stops
+-- after the requests in flight, saying `why`.
+function Run.fail(self, err, why)
+    if self.failure == nil then
+        self.failure = err == nil and why or err
+    end
+    self.sched:stop(why)
+end
+
+--- Record one mailbox's outcome in the report.
+function Run.record(self, domain_name, username, intended, outcome, why, attempts, extra)
+    local ok, err = self.report:mailbox(domain_name, username, intended, outcome, why, attempts, extra)
+    if not ok then
+        self:fail(err, "the progress callback raised an error (see the report's error)")
+    end
+end
+
+--- Record a domain event (a pak purchase) in the report.
+function Run.event(self, domain_name, action, outcome, detail, attempts)
+    local ok, err = self.report:event(domain_name, action, outcome, detail, attempts)
+    if not ok then
+        self:fail(err, "the progress callback raised an error (see the report's error)")
+    end
+end
+
+--- Keep a password of the run out of what the report may quote.
+function Run.secret(self, pw)
+    self.secrets[#self.secrets + 1] = pw
+end
+
+--- How many of `want` paks the run's caps still allow, counting the
+-- purchases in flight and in doubt.
+function Run.allowed(self, want)
+    local s, p = self.spend, self.policy
+    local used = s.paks + s.in_doubt
+    local n = min(want, p.max_paks_per_run - used)
+    if p.max_spend and p.pak_price and p.pak_price > 0 then
+        n = min(n, floor((p.max_spend - used * p.pak_price) / p.pak_price + 1e-9))
+    end
+    return max(0, n)
+end
+
+--- Count `n` paks as in doubt (a purchase in flight or unsettled); a
+-- negative `n` takes them off again.
+function Run.doubt(self, n)
+    self.spend.in_doubt = self.spend.in_doubt + n
+end
+
+--- Count `n` paks as bought.
+function Run.bought(self, n)
+    self.spend.paks = self.spend.paks + n
+end
+
+-- The lease key of a domain: the account (in canonical form: eNom's
+-- login ids are not case sensitive) and the domain.
+local function lease_key(self, intent)
+    return "enom:" .. names.account(self.client.uid) .. ":" .. intent.domain
+end
+
+-- The scheduler's task for one domain; when it ends, the next domain
+-- waiting for its turn starts.
+local function domain_task(_, self, dom, start_next)
+    self.active[dom] = true
+    dom:execute()
+    self.active[dom] = nil
+    start_next()
+end
+
+--- Carry out `intents` (see enom.provision.planner) and close the report.
+-- @return the report (never raises for what a callback raised: see
+--   enom.provision.apply's contract)
+function Run.execute(self, intents)
+    local sched = self.sched
+    local n = 0
+    local function start_next()
+        n = n + 1
+        local intent = intents[n]
+        if intent then
+            sched:spawn(domain_task, self, domain.new(self, intent, lease_key(self, intent)), start_next)
+        end
+    end
+    for _ = 1, min(#intents, self.policy.concurrency * ACTIVE_PER_SLOT) do
+        start_next()
+    end
+    local ok, stats = pcall(sched.loop, sched)
+    if not ok then
+        -- The scheduler itself failed: let go of every lease still held
+        -- and record what those domains did not reach.
+        self:fail(stats, "the run failed (see the report's error)")
+        for dom in pairs(self.active) do
+            dom:finish()
+            dom:record_rest()
+        end
+        for i = n + 1, #intents do
+            domain.new(self, intents[i], lease_key(self, intents[i])):record_rest()
+        end
+        stats = sched:stats()
+    elseif stats.error ~= nil then
+        self:fail(stats.error, "a task raised an error (see the report's error)")
+    end
+    if self.own_locker and self.locker.close then
+        self.locker:close()
+    end
+    -- What a callback raised may quote a password: none reaches the report.
+    local secrets = errors.secrets(self.secrets)
+    local failure = self.failure ~= nil and errors.scrub(tostring(self.failure), secrets) or nil
+    self.report:finish(stats, self.spend, errors.scrub(sched.stopped, secrets), failure)
+    return self.report
+end
+
+return _M
