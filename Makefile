@@ -149,7 +149,7 @@ build/doc/src/methods.lua: doc/methods.lua lua/enom/commands.lua
 	@mkdir -p $(dir $@)
 	LUA_PATH="lua/?.lua;;" lua5.4 doc/methods.lua > $@.tmp && mv $@.tmp $@
 
-build/doc/man/enom.1: bin/enom doc/man.lua lua/enom/cli.lua lua/enom/cli/parser.lua build/5.4/enom/core.so
+build/doc/man/enom.1: bin/enom doc/man.lua lua/enom/cli.lua $(wildcard lua/enom/cli/*.lua) build/5.4/enom/core.so
 	@mkdir -p $(dir $@)
 	LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.4/?.so;;" lua5.4 doc/man.lua > $@.tmp && mv $@.tmp $@
 

@@ -20,7 +20,7 @@ static const luaL_Reg core_funcs[] = {
     { "read_private", enom_l_read_private },
     { "isatty", enom_l_isatty },
     { "parse_url", enom_l_parse_url },
-    { "sigint", enom_l_sigint },
+    { "signals", enom_l_signals },
     { NULL, NULL }
 };
 

@@ -66,7 +66,7 @@ int enom_l_isatty(lua_State *L);
 /* lock.c: flock-based host leases; adds lock_dir, lock_open, geteuid */
 void enom_lock_register(lua_State *L);
 
-/* signal.c: core.sigint([action]) -> SIGINTs counted since "catch" */
-int enom_l_sigint(lua_State *L);
+/* signal.c: core.signals([action]) -> stop signals counted since "catch", the first one's name */
+int enom_l_signals(lua_State *L);
 
 #endif /* ENOM_H */

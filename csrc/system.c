@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,9 +172,8 @@ int enom_l_read_private(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     struct stat st;
-    luaL_Buffer b;
-    char *p;
-    size_t got = 0;
+    char *buf;
+    size_t got = 0, room;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
@@ -196,24 +196,30 @@ int enom_l_read_private(lua_State *L)
                             (int)(st.st_mode & 07777));
     if (st.st_size > ENOM_PRIVATE_READ_MAX)
         return read_refused(L, fd, path, "is larger than 1 MiB", "size", -1);
-    luaL_buffinit(L, &b);
-    p = luaL_prepbuffsize(&b, (size_t)st.st_size + 1);
+    /* One byte more than the size: a file that grows is noticed. */
+    room = (size_t)st.st_size + 1;
+    buf = malloc(room);
+    if (!buf)
+        return read_refused(L, fd, path, "cannot be read (out of memory)", "io", -1);
     for (;;) {
-        ssize_t r = read(fd, p + got, (size_t)st.st_size + 1 - got);
+        ssize_t r = read(fd, buf + got, room - got);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
+            free(buf);
             return read_refused(L, fd, path, "cannot be read", "io", -1);
         }
         if (r == 0)
             break;
         got += (size_t)r;
-        if (got > (size_t)st.st_size)
+        if (got >= room) {
+            free(buf);
             return read_refused(L, fd, path, "grew while it was read", "io", -1);
+        }
     }
     close(fd);
-    luaL_addsize(&b, got);
-    luaL_pushresult(&b);
+    lua_pushlstring(L, buf, got);
+    free(buf);
     return 1;
 }
 

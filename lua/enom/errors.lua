@@ -224,6 +224,26 @@ function _M.scrub_deep(v, secrets)
     return v
 end
 
+--- May a request that failed with `err` be tried again? The library's
+-- one rule: failures of the way there (transport, time-out, an HTTP
+-- status that says "later") may pass; eNom's own refusals, bad input and
+-- certificate failures do not, and no retry mends them. Whether a retry
+-- is safe (the request may have been carried out) is the caller's
+-- question: see `maybe_delivered`.
+function _M.retryable(err)
+    if type(err) ~= "table" then
+        return false
+    end
+    local k = err.kind
+    if k == "api" or k == "invalid" or k == "tls" or k == "stopped" then
+        return false
+    end
+    if k == "http" then
+        return err.status == nil or err.status >= 500 or err.status == 429 or err.status == 408
+    end
+    return true
+end
+
 --- Make an error value.
 -- @param kind one of the kinds above
 -- @param message human-readable text (scrubbed of `secrets`)

@@ -36,6 +36,7 @@ local _M = {}
 local core = require "enom.core"
 local errors = require "enom.errors"
 local clock = require "enom.clock"
+local names = require "enom.names"
 
 local type = type
 local pairs = pairs
@@ -71,6 +72,13 @@ local DEFAULTS = { ttl = 30, wait = 0 }
 local POLL_FIRST = 0.01 -- seconds between the first tries of a busy key
 local POLL_MAX = 0.1
 local MAX_KEY = 512
+
+--- The lease key of a domain of an eNom account. eNom's login ids are
+-- not case sensitive and domain names are not either, so "ResellID" and
+-- "resellid" acting on "Example.com" take one lease.
+function _M.key(uid, domain)
+    return "enom:" .. names.account(uid) .. ":" .. names.canonical_domain(domain)
+end
 
 local function _backend_module(name)
     return require(BACKENDS[name])

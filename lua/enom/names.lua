@@ -126,6 +126,11 @@ function _M.split_domain(name)
     return sld, tld
 end
 
+--- The canonical form of a domain name: lower case, no final dot.
+function _M.canonical_domain(name)
+    return (lower(name):gsub("%.$", ""))
+end
+
 --- The canonical form of an account id: eNom's login ids are not case
 -- sensitive, so "ResellID" and "resellid" are one account (one lease,
 -- one journal).

@@ -53,6 +53,13 @@ end
 
 -- ---- describe ------------------------------------------------------------
 
+--- Is `name` an eNom command name? Letters, digits and "_", starting
+-- with a letter (GetPOP3, PE_GetPOPPrice, TP_CreateOrder): nothing that
+-- could end the parameter or start another.
+function _M.is_command_name(name)
+    return type(name) == "string" and #name <= 64 and find(name, "^%a[%w_]*$") ~= nil
+end
+
 --- Describe a free-form call. Raises on arguments of the wrong type (a
 -- bug in the caller); returns nil and an "invalid" error for values that
 -- cannot be sent.
@@ -62,7 +69,7 @@ end
 -- @param level stack level for raised errors, as `error`'s
 function _M.command(command, params, opts, level)
     level = (level or 1) + 1
-    if type(command) ~= "string" or not find(command, "^%w+$") then
+    if not _M.is_command_name(command) then
         error("bad argument #1 (an eNom command name expected)", level)
     end
     params = params or {}

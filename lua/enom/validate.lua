@@ -236,7 +236,14 @@ local function shown(name)
     return (tostring(name):gsub("[^%w_%.%-]", "?"))
 end
 
+--- Is `name` (an eNom parameter or answer key, any case) one whose
+-- values are secrets? The one list of such names: the request pipeline
+-- scrubs their values, the command line refuses them as arguments and
+-- leaves them out of what it prints.
 local function is_secret_name(name)
+    if type(name) ~= "string" then
+        return false
+    end
     local l = lower(name)
     for _, p in ipairs(SECRET_NAMES) do
         if l:find(p) then
@@ -245,6 +252,7 @@ local function is_secret_name(name)
     end
     return false
 end
+_M.is_secret_name = is_secret_name
 
 --- Check the options every request accepts (a typed method's common
 -- arguments, or `call`'s third argument): response_type, method,

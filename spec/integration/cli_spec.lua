@@ -139,7 +139,7 @@ describe("enom command", function()
                 { { "mailboxes", "list", "-x.com" }, "" },
                 { { "frobnicate" }, "unknown command" },
                 { { "plan", WORK .. "/missing.csv", "--domain", "emptydomain.com" }, "No such file" },
-                { { "mailboxes", "add", "emptydomain.com", "bad name!", "--passwords", "-" }, "not a mailbox user name" },
+                { { "mailboxes", "add", "emptydomain.com", "bad name!", "--passwords", "-" }, "user name" },
                 { { "mailboxes", "add", "emptydomain.com", "ann" }, "--passwords" },
                 { { "call", "SetUpPOP3User", "Password1=x" }, "secret" },
                 { { "paks", "buy", "emptydomain.com", "--quantity", "99", "--yes" }, "quantity" },
@@ -419,7 +419,14 @@ describe("enom command", function()
             local pw, report = WORK .. "/apply-pw.txt", WORK .. "/run.jsonl"
             os.remove(pw)
             os.remove(report)
-            code, out, err = enom { "apply", plan, "--passwords", pw, "--report", report }
+            -- A saved plan is a request: this run's flags bound it, and
+            -- without --buy-paks nothing is bought.
+            code, out, err = enom { "apply", plan, "--passwords", pw }
+            assert.equal(1, code, err)
+            assert.truthy(err:find("nothing is bought without --buy-paks", 1, true), err)
+            assert.truthy(out:find("blocked 36", 1, true), out)
+            assert.equal(0, H.received("PurchasePOPBundle"))
+            code, out, err = enom { "apply", plan, "--buy-paks", "--passwords", pw, "--report", report }
             assert.equal(0, code, err)
             assert.truthy(out:find("created 36"), out)
             -- stderr is not a terminal here: no progress line.
@@ -588,7 +595,7 @@ describe("enom command", function()
                     local p = io.popen(("tmux -L %s capture-pane -p"):format(sock))
                     local t = p:read("a")
                     p:close()
-                    local line = t:match("(apply %d+/36 done[^\n]*)")
+                    local line = t:match("(apply %d+/36 mailboxes[^\n]*)")
                     if line then seen[#seen + 1] = line end
                     return t
                 end
@@ -598,7 +605,7 @@ describe("enom command", function()
                 end, 60), "apply did not finish")
                 local final = pane()
                 assert.truthy(read(WORK .. "/tty.rc"):find("rc=0"), read(WORK .. "/tty.rc"))
-                assert.truthy(final:find("apply 36/36 done, 0 failed, [%d.]+/s, ETA 0s"), final)
+                assert.truthy(final:find("apply 36/36 mailboxes, 4 paks bought, 0 failed, [%d.]+/s, ETA 0s"), final)
                 -- It moved: some line in between showed a part done and an ETA.
                 local between = false
                 for _, l in ipairs(seen) do

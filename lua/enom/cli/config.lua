@@ -13,6 +13,8 @@
 --     [shop]
 --     uid = shopreseller
 --     pw = ...
+local core = require "enom.core"
+
 local _M = {}
 
 local ENV = {
@@ -22,10 +24,6 @@ local ENV = {
 _M.ENV = ENV
 
 local KEYS = { uid = true, pw = true, endpoint = true, ca = true, timeout = true }
-
-local function quote(s)
-    return "'" .. s:gsub("'", "'\\''") .. "'"
-end
 
 --- The default config file: $XDG_CONFIG_HOME/enom/config, else
 -- ~/.config/enom/config.
@@ -40,27 +38,13 @@ function _M.default_path()
     end
 end
 
--- Mode bits and owner of a file, following links; nil when it is absent.
-local function stat(path)
-    local p = io.popen("stat -L -c '%a %u %F' -- " .. quote(path) .. " 2>/dev/null")
-    local line = p and p:read("l")
-    if p then
-        p:close()
+-- Who may read a file of mode `mode` besides its owner, in words.
+local function readers(mode)
+    local group, others = math.floor(mode / 8) % 8 ~= 0, mode % 8 ~= 0
+    if group and others then
+        return "its group and others may read or write it"
     end
-    if not line then
-        return nil
-    end
-    local mode, uid, kind = line:match("^(%d+) (%d+) (.+)$")
-    return tonumber(mode, 8), tonumber(uid), kind
-end
-
-local function my_uid()
-    local p = io.popen("id -u")
-    local id = p and tonumber(p:read("l"))
-    if p then
-        p:close()
-    end
-    return id
+    return group and "its group may read or write it" or "others may read or write it"
 end
 
 --- Parse config text. Returns { [profile] = { key = value } } (the part
@@ -100,33 +84,21 @@ function _M.parse(text)
     return profiles
 end
 
---- Read a config file, refusing one that group or others may read.
+--- Read a config file, refusing one that group or others may read. The
+-- checks are made by the core on the descriptor it reads (no window
+-- between checking and reading; no child process sees the environment).
 -- Returns the profiles, or nil (absent file) and nothing, or nil and err.
 function _M.read(path, required)
-    local mode, uid, kind = stat(path)
-    if not mode then
-        if required then
-            return nil, "config file " .. path .. " does not exist"
+    local text, err, reason, mode = core.read_private(path)
+    if not text then
+        if reason == "absent" and not required then
+            return nil
         end
-        return nil
+        if reason == "mode" then
+            return nil, ("config file %s has mode %03o: %s; run chmod 600 %s"):format(path, mode, readers(mode), path)
+        end
+        return nil, "config file " .. err
     end
-    if kind ~= "regular file" then
-        return nil, "config file " .. path .. " is not a regular file"
-    end
-    if mode % 64 ~= 0 then -- any group or other permission bit
-        return nil, ("config file %s has mode %03o: others may read it; run chmod 600 %s")
-            :format(path, mode % 512, path)
-    end
-    local me = my_uid()
-    if me and uid ~= me then
-        return nil, "config file " .. path .. " belongs to another user"
-    end
-    local f, err = io.open(path, "r")
-    if not f then
-        return nil, "cannot read config file: " .. tostring(err)
-    end
-    local text = f:read("a")
-    f:close()
     local profiles, perr = _M.parse(text)
     if not profiles then
         return nil, "config file " .. path .. ", " .. perr

@@ -1,7 +1,12 @@
 --- Output of the enom command: readable tables by default, one JSON
 -- document (or JSON lines for streams) with --json. The fields are the
 -- Lua API's; passwords are dropped unless the user asked for them.
+--
+-- Text from outside (names from a file, eNom's answers) reaches the
+-- terminal through `shown`: a control character is printed as its
+-- escape (\x1b), never sent raw.
 local json = require "enom.json"
+local validate = require "enom.validate"
 
 local _M = {}
 
@@ -13,15 +18,42 @@ local concat = table.concat
 local sort = table.sort
 local rep = string.rep
 
--- Keys that hold a secret in any answer (password, Password3, pw, ...).
-local function secret_key(k)
-    if type(k) ~= "string" then
-        return false
+local secret_key = validate.is_secret_name
+
+--- `s` as text safe for a terminal: control characters (C0, DEL and the
+-- C1 range's UTF-8 forms) and bytes that are not UTF-8 become escapes.
+function _M.shown(s)
+    s = tostring(s)
+    if not s:find("[%z\1-\31\127\128-\255]") then
+        return s
     end
-    local l = k:lower()
-    return l == "pw" or l:find("password", 1, true) ~= nil or l:find("^newpw") ~= nil
+    local out, i, n = {}, 1, #s
+    while i <= n do
+        local c = s:byte(i)
+        local len = c < 0x80 and 1 or (c >= 0xC2 and c <= 0xDF) and 2 or (c >= 0xE0 and c <= 0xEF) and 3
+            or (c >= 0xF0 and c <= 0xF4) and 4 or 0
+        local ch = len > 0 and s:sub(i, i + len - 1) or nil
+        if ch and len > 1 and (#ch < len or ch:find("^.[^\128-\191]") or (len > 2 and ch:find("^..[^\128-\191]"))
+            or (len > 3 and ch:find("^...[^\128-\191]"))) then
+            ch = nil
+        end
+        if ch and len == 2 and c == 0xC2 and s:byte(i + 1) < 0xA0 then
+            ch = nil -- U+0080..U+009F: C1 controls
+        end
+        if not ch then
+            out[#out + 1] = ("\\x%02x"):format(c)
+            i = i + 1
+        elseif len == 1 and (c < 32 or c == 127) then
+            out[#out + 1] = ("\\x%02x"):format(c)
+            i = i + 1
+        else
+            out[#out + 1] = ch
+            i = i + len
+        end
+    end
+    return concat(out)
 end
-_M.secret_key = secret_key
+local shown = _M.shown
 
 --- A deep copy of `v` without secret-named keys.
 function _M.without_secrets(v, seen)
@@ -54,7 +86,7 @@ local function cell(v)
         end
         return concat(parts, ",")
     end
-    return tostring(v)
+    return shown(v)
 end
 
 --- Columns for `rows`: those of `preferred` that some row has, then any
@@ -115,6 +147,7 @@ function _M.table(rows, cols)
         return (concat(parts, "  "):gsub("%s+$", ""))
     end
     lines[1] = line(head)
+    -- (cells are already shown(), so the widths count what is printed)
     for r = 1, #rows do
         lines[#lines + 1] = line(cells[r])
     end
@@ -132,9 +165,19 @@ function _M.fields(rec, order)
     end
     local lines = {}
     for _, k in ipairs(keys) do
-        lines[#lines + 1] = k .. ":" .. rep(" ", w - #k + 1) .. cell(rec[k])
+        lines[#lines + 1] = shown(k) .. ":" .. rep(" ", w - #k + 1) .. cell(rec[k])
     end
     return concat(lines, "\n")
+end
+
+--- "1 pak", "2 paks": a count with its noun.
+function _M.count(n, one, many)
+    return n .. " " .. (n == 1 and one or (many or one .. "s"))
+end
+
+--- Money as eNom's accounts hold it: two decimals.
+function _M.money(v)
+    return type(v) == "number" and ("%.2f"):format(v) or v
 end
 
 --- A writer bound to a stream and a mode: w:json(v), w:line(text),
@@ -148,6 +191,8 @@ function _M.new(stream, as_json)
         w.stream:write(json.encode(v), "\n")
         w.stream:flush()
     end
+    -- `s` is text the command composed; outside data in it went
+    -- through `shown` already.
     function w.text(_, s)
         if s and s ~= "" then
             w.stream:write(s, "\n")

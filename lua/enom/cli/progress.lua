@@ -11,13 +11,9 @@ local format = string.format
 
 local REDRAW = 0.1 -- seconds between redraws
 
+-- Is the stream a terminal? Only standard error is ever drawn on.
 local function isatty(stream)
-    local ok, term = pcall(require, "term")
-    if ok and term.isatty then
-        return term.isatty(stream)
-    end
-    -- Without lua-term: ask the shell about descriptor 2.
-    return os.execute("test -t 2") == true
+    return stream == io.stderr and core.isatty(2)
 end
 
 local function duration(s)
@@ -33,14 +29,16 @@ local function duration(s)
     return s .. "s"
 end
 
---- A progress line. opts: label, total, stream (io.stderr), force (draw
--- even when the stream is not a terminal).
+--- A progress line. opts: label, total, unit ("done" by default), stream
+-- (io.stderr), force (draw even when the stream is not a terminal).
+-- Besides done/failed, a run may set `read` and `domains` (domains read
+-- of how many), `bought` (paks) and `waiting` (requests out at eNom).
 function _M.new(opts)
     local stream = opts.stream or io.stderr
     return setmetatable({
-        label = opts.label or "", total = opts.total or 0, done = 0, failed = 0,
+        label = opts.label or "", total = opts.total or 0, unit = opts.unit or "done", done = 0, failed = 0,
         stream = stream, on = opts.force or isatty(stream), started = now(), drawn = 0,
-        note = nil,
+        note = nil, read = nil, domains = nil, bought = 0, waiting = 0,
     }, mt)
 end
 
@@ -50,8 +48,19 @@ function _M.text(self)
     local rate = elapsed > 0 and self.done / elapsed or 0
     local left = self.total - self.done
     local eta = (rate > 0 and left >= 0) and duration(left / rate) or "?"
-    local s = format("%s %d/%d done, %d failed, %.1f/s, ETA %s", self.label, self.done, self.total,
-        self.failed, rate, self.done >= self.total and "0s" or eta)
+    local parts = { format("%s %d/%d %s", self.label, self.done, self.total, self.unit) }
+    if self.domains and self.read and self.read < self.domains then
+        parts[#parts + 1] = format("%d/%d domains read", self.read, self.domains)
+    end
+    if self.bought > 0 then
+        parts[#parts + 1] = format("%d pak%s bought", self.bought, self.bought == 1 and "" or "s")
+    end
+    parts[#parts + 1] = format("%d failed", self.failed)
+    parts[#parts + 1] = format("%.1f/s, ETA %s", rate, self.done >= self.total and "0s" or eta)
+    if self.waiting > 0 then
+        parts[#parts + 1] = format("%d waiting on eNom", self.waiting)
+    end
+    local s = table.concat(parts, ", ")
     if self.note then
         s = s .. " (" .. self.note .. ")"
     end

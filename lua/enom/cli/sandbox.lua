@@ -1,19 +1,19 @@
 --- `enom sandbox start|stop|status`: a front to the source tree's
 -- sandbox/sandbox script. Start also writes DIR/config (mode 0600) with
 -- the seed's account, for `enom --config DIR/config ...`.
-local enom = require "enom"
-local cli = require "enom.cli"
+local core = require "enom.core"
+local context = require "enom.cli.context"
 
 local _M = {}
 
-local EXIT = cli.EXIT
+local EXIT = context.EXIT
 
 local function quote(s)
     return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
 -- The sandbox script: $ENOM_SANDBOX_SCRIPT, or the one of the source
--- tree this module comes from.
+-- tree this module comes from; or nil, message, status.
 local function script()
     local s = os.getenv("ENOM_SANDBOX_SCRIPT")
     if s and s ~= "" then
@@ -29,8 +29,8 @@ local function script()
             return path, root
         end
     end
-    cli.fail(EXIT.usage, "the sandbox comes with enom's source tree: run bin/enom from a checkout, "
-        .. "or set ENOM_SANDBOX_SCRIPT to its sandbox/sandbox")
+    return nil, "the sandbox comes with enom's source tree: run bin/enom from a checkout, "
+        .. "or set ENOM_SANDBOX_SCRIPT to its sandbox/sandbox", EXIT.usage
 end
 
 local function default_dir()
@@ -102,16 +102,19 @@ end
 
 --- sandbox start
 function _M.start(ctx, a)
-    local path, root = script()
+    local path, root, code = script()
+    if not path then
+        return nil, root, code
+    end
     local dir = a.dir or default_dir()
     local st = status_doc(dir)
     if st.running then
         show(ctx, st)
-        return EXIT.ok
+        return true
     end
     local ok = os.execute(quote(path) .. " start --dir " .. quote(dir) .. " >/dev/null")
     if not ok then
-        cli.fail(EXIT.transport, "the sandbox did not start (see " .. dir .. "/logs/error.log)")
+        return nil, "the sandbox did not start (see " .. dir .. "/logs/error.log)", EXIT.transport
     end
     st = status_doc(dir)
     local acct = root and seed_account(root)
@@ -119,17 +122,21 @@ function _M.start(ctx, a)
         local text = ("# written by enom sandbox start\nuid = %s\npw = %s\nendpoint = %s\nca = %s\n")
             :format(acct.uid, acct.pw, st.url, st.ca)
         os.remove(dir .. "/config")
-        local wok, err = enom.append_private(dir .. "/config", text)
+        local wok, err = core.append_private(dir .. "/config", text)
         if not wok then
-            cli.fail(EXIT.usage, tostring(err))
+            return nil, tostring(err), EXIT.usage
         end
     end
     show(ctx, st)
+    return true
 end
 
 --- sandbox stop
 function _M.stop(ctx, a)
-    local path = script()
+    local path, why, code = script()
+    if not path then
+        return nil, why, code
+    end
     local dir = a.dir or default_dir()
     local ok = os.execute(quote(path) .. " stop --dir " .. quote(dir) .. " >/dev/null 2>&1")
     os.remove(dir .. "/config")
@@ -138,13 +145,37 @@ function _M.stop(ctx, a)
     else
         ctx.out:text("sandbox in " .. dir .. " stopped")
     end
+    return true
 end
 
 --- sandbox status
 function _M.status(ctx, a)
     local st = status_doc(a.dir or default_dir())
     show(ctx, st)
-    return st.running and EXIT.ok or EXIT.partial
+    if not st.running then
+        return nil, nil, EXIT.partial
+    end
+    return true
+end
+
+--- Declare the subcommands and their arguments.
+function _M.add_to_parser(parser, example)
+    local sb = parser:command("sandbox", "A local eNom sandbox (from the source tree) to try things on.")
+        :command_target("sub")
+        :epilog(example([[
+            enom sandbox start
+            enom --config /tmp/enom-sandbox/config mailboxes list resellerdocs.com
+            enom sandbox stop]]))
+    local function with_dir(cmd, handler)
+        cmd:option("--dir", "The sandbox's folder (default: $XDG_RUNTIME_DIR or /tmp, /enom-sandbox).")
+        cmd:action(function(args) args.handler = handler end)
+    end
+    with_dir(sb:command("start", "Start it in the background; writes DIR/env and DIR/config.")
+        :epilog(example("enom sandbox start --dir /tmp/sb")), _M.start)
+    with_dir(sb:command("stop", "Stop it.")
+        :epilog(example("enom sandbox stop --dir /tmp/sb")), _M.stop)
+    with_dir(sb:command("status", "Is it running, and where.")
+        :epilog(example("enom sandbox status --json")), _M.status)
 end
 
 return _M

@@ -12,7 +12,6 @@ local report = require "enom.provision.report"
 local _M = {}
 
 local ipairs = ipairs
-local tostring = tostring
 local min = math.min
 
 local reason = report.reason
@@ -98,7 +97,7 @@ local function order(dom, qty, mark)
             else
                 dom:read()
             end
-            dom:event("paks", "bought", tostring(qty), attempt)
+            dom:event("paks", "bought", ("%d"):format(qty), attempt)
             return "bought", qty
         end
         if err.kind == "stopped" then
@@ -118,7 +117,7 @@ local function order(dom, qty, mark)
             run:doubt(-qty)
             if state == "bought" then
                 run:bought(n)
-                dom:event("paks", "bought", tostring(n), attempt)
+                dom:event("paks", "bought", ("%d"):format(n), attempt)
                 return "bought", n
             elseif state == "unknown" then
                 -- Counted as spent for the rest of the run.
@@ -143,7 +142,7 @@ function _M.paks(dom, want)
     while left > 0 and not dom.halted do
         local qty = dom.run:allowed(min(left, paks.MAX_PER_ORDER))
         if qty == 0 then
-            dom:event("paks", "failed", "the run's pak or spending cap is reached")
+            dom:event("paks", "failed", "the run's pak or spending cap is reached (policy max_paks_per_run, --max-paks; max_spend)")
             return
         end
         local state = order(dom, qty, mark)

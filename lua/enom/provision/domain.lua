@@ -224,6 +224,9 @@ local function body(self)
     end
     local cur, err = self:read()
     if not cur then
+        if err.kind ~= "stopped" then
+            self.run:unreachable(self.intent.domain, err)
+        end
         return self:halt("cannot read the domain: " .. reason(err))
     end
     plan(self)

@@ -256,9 +256,20 @@ function _M.load(path, passwords)
     local text = f:read("a")
     f:close()
     local data, derr = json.decode(text or "")
+    if type(data) ~= "table" then
+        return invalid(path .. " is not a saved plan: " .. tostring(derr), { field = "domains" })
+    end
+    return _M.from_document(data, path, passwords)
+end
+
+--- A plan from the decoded JSON of a saved plan, checked field by field.
+-- @param data the decoded document
+-- @param path where it came from (for messages)
+-- @param passwords as for `load`
+-- @return the plan, or nil and an error of kind "invalid"
+function _M.from_document(data, path, passwords)
     if type(data) ~= "table" or not is_array(data.domains) then
-        return invalid(path .. " is not a saved plan" .. (derr and (": " .. tostring(derr)) or
-            " (no \"domains\" array)"), { field = "domains" })
+        return invalid(path .. " is not a saved plan (no \"domains\" array)", { field = "domains" })
     end
     if data.format ~= nil and data.format ~= FORMAT then
         return invalid(path .. " is a plan of another format (" .. tostring(data.format) .. ")", { field = "format" })

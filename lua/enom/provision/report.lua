@@ -49,7 +49,7 @@ function _M.new(path, progress)
         f:setvbuf("line")
     end
     return setmetatable({
-        mailboxes = {}, events = {}, file = f, path = path, started = clock.now(),
+        mailboxes = {}, events = {}, unreachable = {}, file = f, path = path, started = clock.now(),
         wall_started = os.time(), progress = progress,
     }, mt)
 end
@@ -99,6 +99,15 @@ function _M.event(self, domain, action, outcome, detail, attempts)
     return tell(self, rec)
 end
 
+--- A domain that could not be read: an event record, and the error
+-- value kept in `unreachable` (in Lua only) for a caller that decides by
+-- its kind (the command line's exit status).
+-- @return true, or nil and what the progress callback raised
+function _M.unreachable(self, domain, err)
+    self.unreachable[#self.unreachable + 1] = { domain = domain, error = err }
+    return _M.event(self, domain, "read", "failed", _M.reason(err))
+end
+
 --- Close the report with the scheduler's statistics (requests by
 -- command, sent, retries, reconciles), `spend` (paks bought, paks in
 -- doubt), why the run stopped and what failed it (both already free of
@@ -127,6 +136,7 @@ function _M.finish(self, stats, spend, stopped, failure)
     -- ok: the desired state was reached; a mailbox blocked for want of a
     -- slot is a shortfall too, even though nothing failed.
     self.ok = not self.stopped and short == 0 and self.paks_in_doubt == 0 and not self.write_error
+        and #self.unreachable == 0
     write(self, {
         type = "summary", counts = counts, requests = self.requests, sent = self.sent,
         retries = self.retries, reconciles = self.reconciles, paks_bought = self.paks_bought,
@@ -150,8 +160,10 @@ function _M.with(self, outcome)
     return out
 end
 
---- The report as readable text.
-function _M.format(self)
+--- The report as readable text. `shown` (optional) escapes text that
+-- came from outside (names from a file, eNom's texts) for a terminal.
+function _M.format(self, shown)
+    shown = shown or tostring
     local lines = {}
     local by_domain, order = {}, {}
     for _, m in ipairs(self.mailboxes) do
@@ -169,15 +181,16 @@ function _M.format(self)
                 parts[#parts + 1] = o .. " " .. by_domain[d][o]
             end
         end
-        lines[#lines + 1] = d .. ": " .. concat(parts, ", ")
+        lines[#lines + 1] = shown(d) .. ": " .. concat(parts, ", ")
     end
     for _, m in ipairs(self.mailboxes) do
         if m.reason and m.outcome ~= "already_present" then
-            lines[#lines + 1] = ("  %s@%s %s: %s"):format(m.username, m.domain, m.outcome, m.reason)
+            lines[#lines + 1] = ("  %s@%s %s: %s"):format(shown(m.username), shown(m.domain), m.outcome, shown(m.reason))
         end
     end
     for _, e in ipairs(self.events) do
-        lines[#lines + 1] = ("  %s: %s %s%s"):format(e.domain, e.action, e.outcome, e.detail and (" (" .. e.detail .. ")") or "")
+        lines[#lines + 1] = ("  %s: %s %s%s"):format(shown(e.domain), e.action, e.outcome,
+            e.detail and (" (" .. shown(e.detail) .. ")") or "")
     end
     local parts = {}
     for _, o in ipairs(_M.OUTCOMES) do
@@ -202,7 +215,10 @@ function _M.format(self)
             :format(self.paks_in_doubt)
     end
     if self.stopped then
-        lines[#lines + 1] = "STOPPED: " .. self.stopped
+        lines[#lines + 1] = "STOPPED: " .. shown(self.stopped)
+    end
+    if self.error then
+        lines[#lines + 1] = "ERROR: " .. shown(self.error)
     end
     if self.write_error then
         lines[#lines + 1] = "REPORT FILE: " .. self.write_error

@@ -15,7 +15,7 @@ local planner = require "enom.provision.planner"
 local domain = require "enom.provision.domain"
 local orders = require "enom.provision.orders"
 local errors = require "enom.errors"
-local names = require "enom.names"
+local lease = require "enom.lease"
 
 local _M = {}
 
@@ -38,11 +38,6 @@ Run.__name = "enom.provision.run"
 local function locker_of(lock)
     if type(lock) == "table" then
         return lock, false
-    end
-    local ok, lease = pcall(require, "enom.lease")
-    if not ok then
-        return nil, errors.new("invalid", "the lock backend '" .. tostring(lock) .. "' needs enom.lease",
-            { option = "lock", maybe_delivered = false })
     end
     local made, locker, err = pcall(lease.new, { backend = lock })
     if not made or not locker then
@@ -112,6 +107,14 @@ function Run.event(self, domain_name, action, outcome, detail, attempts)
     end
 end
 
+--- Record that a domain could not be read (`err`, an enom error).
+function Run.unreachable(self, domain_name, err)
+    local ok, perr = self.report:unreachable(domain_name, err)
+    if not ok then
+        self:fail(perr, "the progress callback raised an error (see the report's error)")
+    end
+end
+
 --- Keep a password of the run out of what the report may quote.
 function Run.secret(self, pw)
     self.secrets[#self.secrets + 1] = pw
@@ -140,10 +143,8 @@ function Run.bought(self, n)
     self.spend.paks = self.spend.paks + n
 end
 
--- The lease key of a domain: the account (in canonical form: eNom's
--- login ids are not case sensitive) and the domain.
 local function lease_key(self, intent)
-    return "enom:" .. names.account(self.client.uid) .. ":" .. intent.domain
+    return lease.key(self.client.uid, intent.domain)
 end
 
 -- The scheduler's task for one domain; when it ends, the next domain

@@ -1,0 +1,235 @@
+--- What every command of `enom` shares: the exit statuses, turning an
+-- enom error into a message and a status, the account's client (made on
+-- first use), reads with retries, questions, domain names and leases.
+--
+-- A command handler gets a context and its parsed arguments and returns
+-- `true`, or `nil, message, status` (message nil when it has already
+-- said everything). Nothing here prints but `confirm`'s question.
+local enom = require "enom"
+local core = require "enom.core"
+local errors = require "enom.errors"
+local names = require "enom.names"
+local config = require "enom.cli.config"
+local output = require "enom.cli.output"
+
+local _M = {}
+
+local type = type
+local pairs = pairs
+local ipairs = ipairs
+local tostring = tostring
+local setmetatable = setmetatable
+
+--- Exit statuses: 0 done, 1 partly done, 2 usage or bad input, 3
+-- authentication or permission, 4 transport or time-out after retries,
+-- 5 eNom refused, 70 internal error, 130 stopped (Ctrl-C, TERM, HUP).
+local EXIT = { ok = 0, partial = 1, usage = 2, auth = 3, transport = 4, refused = 5, internal = 70,
+    interrupted = 130 }
+_M.EXIT = EXIT
+
+-- eNom's answers that mean "who you are or where you call from": bad
+-- user name or password, and the IP allow list.
+local AUTH_NUMBERS = { [304155] = true, [713254] = true }
+local AUTH_TEXTS = { "bad user name or password", "not permitted from this ip", "does not belong to this account" }
+
+--- The exit status for an error value of the Lua API.
+function _M.exit_code(err)
+    if type(err) ~= "table" then
+        return EXIT.refused
+    end
+    local kind = err.kind
+    if kind == "invalid" then
+        return EXIT.usage
+    elseif kind == "api" then
+        if err.hint or AUTH_NUMBERS[err.response_number] then
+            return EXIT.auth
+        end
+        for _, e in ipairs(err.errors or {}) do
+            local l = tostring(e):lower()
+            for _, t in ipairs(AUTH_TEXTS) do
+                if l:find(t, 1, true) then
+                    return EXIT.auth
+                end
+            end
+        end
+        return EXIT.refused
+    elseif kind == "stopped" or kind == "interrupted" then
+        return EXIT.interrupted
+    end
+    -- transport, timeout, tls, http, parse, incomplete, lease, io
+    return EXIT.transport
+end
+
+-- Advice for an error the command line can say more about.
+local function advice(err)
+    if type(err) == "table" and err.kind == "tls" then
+        return "the endpoint's certificate could not be verified: for a sandbox or a private CA pass --ca FILE"
+            .. " (or ca = in the config file)"
+    end
+end
+
+--- An enom error as the command's failure: nil, message, status. `what`
+-- says what was being done, `after` adds advice. A failure of the
+-- command line's own (`{ message, exit }`) keeps its status.
+function _M.failed(err, what, after)
+    if type(err) == "table" and err.exit then
+        return nil, (what and (what .. ": ") or "") .. err.message, err.exit
+    end
+    local msg = tostring(err):gsub("^enom: ", "")
+    if what then
+        msg = what .. ": " .. msg
+    end
+    after = after or advice(err)
+    if after then
+        msg = msg .. "; " .. after
+    end
+    return nil, msg, _M.exit_code(err)
+end
+
+--- A domain name from the command line: sld, tld, or nil, message, status.
+function _M.domain(name)
+    local sld, tld = names.split_domain(name)
+    if not sld then
+        return nil, "the domain '" .. output.shown(name) .. "' " .. tld .. " (expected a name like example.com)",
+            EXIT.usage
+    end
+    return sld, tld
+end
+
+local Context = {}
+Context.__index = Context
+
+--- The context of one invocation: `args` as parsed, output to `stream`.
+function _M.new(args, stream)
+    return setmetatable({ args = args, out = output.new(stream, args.json), cl = nil, on_event = nil }, Context)
+end
+
+--- The client for this run, made on first use from the settings.
+-- @return the client, or nil, message, status
+function Context.client(self, extra)
+    if self.cl then
+        return self.cl
+    end
+    local a = self.args
+    local s, err = config.resolve { config = a.config, profile = a.profile, endpoint = a.endpoint, ca = a.ca }
+    if not s then
+        return nil, err, EXIT.usage
+    end
+    if not s.uid or not s.pw then
+        return nil, "no account: set ENOM_UID and ENOM_PW, or write uid and pw to "
+            .. tostring(config.default_path()) .. " (mode 0600), or pass --config FILE", EXIT.auth
+    end
+    local url = enom.ENDPOINTS[s.endpoint] or s.endpoint
+    local opts = {
+        uid = s.uid, pw = s.pw, endpoint = s.endpoint, cainfo = s.ca, timeout = s.timeout,
+        allow_http = url:lower():find("^http://") ~= nil or nil,
+        -- Events carry parameter names and timings, never values.
+        logger = function(ev)
+            if self.on_event then
+                self.on_event(ev)
+            end
+        end,
+    }
+    for k, v in pairs(extra or {}) do
+        opts[k] = v
+    end
+    local ok, cl, cerr = pcall(enom.new, opts)
+    if not ok then
+        return nil, "settings from " .. tostring(s.source) .. ": " .. tostring(cl), EXIT.usage
+    end
+    if not cl then
+        return nil, "settings from " .. tostring(s.source) .. ": " .. tostring(cerr and cerr.message or cerr),
+            _M.exit_code(cerr) == EXIT.usage and EXIT.usage or EXIT.auth
+    end
+    self.cl = cl
+    return cl
+end
+
+local READ_ATTEMPTS = 3
+
+--- A read (a typed method that changes nothing): sent again after a
+-- failure worth another try, up to 3 times, with a short pause.
+-- @return the result, or nil and the error (when there is no client,
+--   an error `{ message, exit }` that `failed` turns into its status)
+function Context.read(self, method, args)
+    local client, msg, code = self:client()
+    if not client then
+        return nil, { message = msg, exit = code }
+    end
+    local res, err
+    for attempt = 1, READ_ATTEMPTS do
+        res, err = client[method](client, args)
+        if res or not errors.retryable(err) then
+            return res, err
+        end
+        if attempt < READ_ATTEMPTS then
+            core.sleep(0.5 * attempt)
+        end
+    end
+    return res, err
+end
+
+--- Ask on stderr and read the answer from stdin; --yes answers for the user.
+-- @return true, or nil, message, status when not confirmed
+function Context.confirm(self, question)
+    if self.args.yes then
+        return true
+    end
+    io.stderr:write(question, " [y/N] ")
+    io.stderr:flush()
+    local answer = io.stdin:read("l")
+    if not answer then
+        io.stderr:write("\n")
+    end
+    if answer and answer:lower():match("^%s*ye?s?%s*$") and answer:find("[yY]") then
+        return true
+    end
+    return nil, "not confirmed: nothing done (pass --yes to skip the question)", EXIT.usage
+end
+
+--- Take the lease of `domain` for a command that changes it, so that no
+-- provisioning run (on this host, or anywhere the lease backend reaches)
+-- acts on the domain meanwhile.
+-- @return the lease, or nil, message, status
+function Context.lease(self, domain)
+    local client, msg, code = self:client()
+    if not client then
+        return nil, msg, code
+    end
+    local lease = require "enom.lease"
+    local ok, locker = pcall(lease.new, { backend = os.getenv("ENOM_LOCK") or "default" })
+    if not ok then
+        return nil, "cannot make the lease backend: " .. tostring(locker), EXIT.usage
+    end
+    local l, err = locker:acquire(lease.key(client.uid, domain), { ttl = 300, wait = 10 })
+    if not l then
+        if locker.close then
+            locker:close()
+        end
+        if type(err) == "table" and err.kind == "busy" then
+            return nil, domain .. " is busy: another enom run holds it; try again when it has finished",
+                EXIT.transport
+        end
+        return _M.failed(err, "cannot take the lease of " .. domain)
+    end
+    self.leases = self.leases or {}
+    self.leases[#self.leases + 1] = { lease = l, locker = locker }
+    return l
+end
+
+--- Let go of what the command holds: leases, the client. Safe twice.
+function Context.close(self)
+    for _, h in ipairs(self.leases or {}) do
+        h.lease:release()
+        if h.locker.close then
+            h.locker:close()
+        end
+    end
+    self.leases = nil
+    if self.cl then
+        self.cl:close()
+        self.cl = nil
+    end
+end
+
+return _M

@@ -1,0 +1,169 @@
+--- What `enom plan FILE` and `enom apply FILE` read: a saved plan, or
+-- people or mailboxes (CSV with a header row, or a JSON array) turned
+-- into desired state for one domain (--domain) or per a `domain` column.
+-- The file is read once.
+local json = require "enom.json"
+local input = require "enom.provision.input"
+local provision = require "enom.provision"
+local plan_mod = require "enom.provision.plan"
+local names = require "enom.names"
+local context = require "enom.cli.context"
+local output = require "enom.cli.output"
+
+local _M = {}
+
+local EXIT = context.EXIT
+local type = type
+local next = next
+local ipairs = ipairs
+local tostring = tostring
+local lower = string.lower
+local shown = output.shown
+
+local function truthy(v)
+    if type(v) == "string" then
+        v = lower(v)
+        return v == "1" or v == "true" or v == "yes" or v == "y"
+    end
+    return v == true or v == 1
+end
+
+local function is_json(path, text)
+    return path:lower():find("%.json$") ~= nil or text:find("^%s*[%[{]") ~= nil
+end
+
+--- Read FILE: a saved plan, or records.
+-- @return "plan", the plan | "records", the records | nil, message, status
+function _M.read(path)
+    local f, err = io.open(path, "rb")
+    if not f then
+        return nil, "cannot read " .. tostring(err), EXIT.usage
+    end
+    local text = f:read("a")
+    f:close()
+    if not text then
+        return nil, "cannot read " .. path, EXIT.usage
+    end
+    local recs
+    if is_json(path, text) then
+        recs, err = json.decode(text)
+        if type(recs) == "table" and recs.domains ~= nil then
+            local plan, perr = plan_mod.from_document(recs, path)
+            if not plan then
+                return nil, shown(perr.message), EXIT.usage
+            end
+            return "plan", plan
+        end
+        if recs and (type(recs) ~= "table" or (#recs == 0 and next(recs) ~= nil)) then
+            recs, err = nil, "expected a JSON array of records, or a saved plan"
+        end
+    else
+        recs, err = input.parse_csv(text)
+    end
+    if not recs then
+        return nil, path .. ": " .. shown(err), EXIT.usage
+    end
+    for i, r in ipairs(recs) do
+        if type(r) ~= "table" then
+            return nil, ("%s: record %d is not an object"):format(path, i), EXIT.usage
+        end
+    end
+    if #recs == 0 then
+        return nil, path .. ": no records", EXIT.usage
+    end
+    return "records", recs
+end
+
+--- The desired state of `recs` (people: first, last, ...; or mailboxes:
+-- username, ...), for `a.domain` or per a `domain` column.
+-- @return desired, whether every mailbox comes with its own password |
+--   nil, message, status
+function _M.from_records(recs, path, a)
+    local groups, order = {}, {}
+    for i, r in ipairs(recs) do
+        local dom = a.domain or r.domain
+        if not dom or dom == "" then
+            return nil, ("%s: record %d has no domain: pass --domain or add a 'domain' column"):format(path, i),
+                EXIT.usage
+        end
+        local sld, tld = names.split_domain(dom)
+        if not sld then
+            return nil, ("%s: record %d: the domain '%s' %s"):format(path, i, shown(dom), tld), EXIT.usage
+        end
+        dom = sld .. "." .. tld
+        if not groups[dom] then
+            groups[dom] = {}
+            order[#order + 1] = dom
+        end
+        local g = groups[dom]
+        g[#g + 1] = r
+    end
+    local desired, all_given = {}, true
+    for _, dom in ipairs(order) do
+        local recs_d = groups[dom]
+        local mailboxes
+        if recs_d[1].username then
+            mailboxes = {}
+            for j, r in ipairs(recs_d) do
+                if not r.username or r.username == "" then
+                    return nil, ("%s: record %d of %s has no username"):format(path, j, dom), EXIT.usage
+                end
+                mailboxes[j] = { username = r.username, display_name = r.display_name,
+                    admin = truthy(r.admin), password = r.password }
+            end
+        else
+            local skipped
+            mailboxes, skipped = provision.from_people(recs_d, {
+                username = a.username, display_name = a.display_name,
+                admin = function(p) return p.role ~= nil and lower(p.role) == lower(a.admin_role) end,
+            })
+            for _, s in ipairs(skipped or {}) do
+                io.stderr:write(("enom: %s: person %d skipped: %s\n"):format(dom, s.index, shown(s.reason)))
+            end
+        end
+        for _, m in ipairs(mailboxes) do
+            all_given = all_given and m.password ~= nil
+        end
+        desired[#desired + 1] = { domain = dom, mailboxes = mailboxes }
+    end
+    return desired, all_given
+end
+
+--- The policy the command line's flags ask for.
+-- @return the policy options, or nil, message, status
+function _M.policy(a)
+    if not a.max_paks or a.max_paks < 0 or a.max_paks % 1 ~= 0 then
+        return nil, "--max-paks must be a whole number (got " .. shown(a.max_paks or "nothing") .. ")", EXIT.usage
+    end
+    local p = { buy_paks = a.buy_paks or false, max_paks_per_run = a.max_paks, prune = a.prune or false }
+    if a.max_spend then
+        if a.max_spend < 0 then
+            return nil, "--max-spend must be an amount of at least 0", EXIT.usage
+        end
+        p.max_spend = a.max_spend
+    end
+    if a.pak_price then
+        if a.pak_price < 0 then
+            return nil, "--pak-price must be an amount of at least 0", EXIT.usage
+        end
+        p.pak_price = a.pak_price
+    end
+    return p
+end
+
+--- The options `plan` and `apply` share.
+function _M.add_options(cmd)
+    cmd:option("-d --domain", "The domain of every record (else a 'domain' column).")
+    cmd:flag("--buy-paks", "Buy the paks needed (spends money).")
+    cmd:option("--max-paks", "At most this many paks in the run.", "10"):convert(tonumber)
+    cmd:option("--max-spend", "At most this much money on paks in the run (needs --pak-price).")
+        :argname("<amount>"):convert(tonumber)
+    cmd:option("--pak-price", "What one pak costs the account, for --max-spend.")
+        :argname("<amount>"):convert(tonumber)
+    cmd:flag("--prune", "Delete the domain's mailboxes that are not in the file.")
+    cmd:option("--username", "Template for user names from people's records.", "{first}.{last}")
+    cmd:option("--display-name", "Template for display names.", "{first} {last}")
+    cmd:option("--admin-role", "People whose 'role' is this become admins.", "admin")
+end
+
+return _M
