@@ -127,7 +127,9 @@ local function fill(self)
 end
 
 --- Wait for the next completion: index, result, err, and how many
--- times the request went over the wire. Returns nil when
+-- times the request went over the wire. Queued requests are sent when
+-- `next` is called, never between a completion and its handing out: a
+-- caller that stops on a result sends nothing more. Returns nil when
 -- every request has been handed out, and false when `timeout` seconds
 -- (optional) passed with requests still in flight.
 function _M.next(self, timeout)
@@ -155,7 +157,6 @@ function _M.next(self, timeout)
                 complete(self, index, res, err, sends_of(c))
             end
         end
-        fill(self)
     end
     local r = remove(self.ready, 1)
     self.done = self.done + 1

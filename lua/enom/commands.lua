@@ -8,7 +8,7 @@
 --
 -- Parameter spec: { name = "SLD", required = true, max = 63, type = "string" }
 --   type: "string" (default), "integer", "boolean" (sent as 1/0)
--- Group spec: { arg = "users", name = "users", min = 1, unique = "username",
+-- Group spec: { arg = "users", unique = "username",
 --   fields = { { key = "username", name = "UserName", required = true,
 --   max = 30, secret = false }, ... }, scalar = "username" }
 --   `scalar`: a record may be given as a plain string, meaning { [scalar] = s }
@@ -61,7 +61,7 @@ _M.list = {
         method = "setup_pop3_users",
         params = with_domain { bundle_id = { name = "BundleID", required = true, type = "integer" } },
         group = {
-            arg = "users", name = "users", min = 1, unique = "username", batch = 10,
+            arg = "users", unique = "username", batch = 10,
             fields = {
                 { key = "username", name = "UserName", required = true, max = USERNAME_MAX,
                   pattern = names.USERNAME_PATTERN },
@@ -77,7 +77,6 @@ _M.list = {
                 accounts_failed = { "AccountsFailed", "integer" },
             },
         },
-        spends = true,
     },
     PurchasePOPBundle = {
         method = "purchase_pop_bundle",
@@ -89,7 +88,6 @@ _M.list = {
             },
             lists = { bundle_ids = { xml = "Bundles", key = "BundleID", "integer" } },
         },
-        spends = true,
     },
     GetPOP3 = {
         method = "get_pop3",
@@ -133,7 +131,7 @@ _M.list = {
         method = "modify_pop3",
         params = domain,
         group = {
-            arg = "users", name = "users", min = 1, unique = "username", count = "EmailCount",
+            arg = "users", unique = "username", count = "EmailCount",
             one_of = { "password", "admin" },
             fields = {
                 { key = "username", name = "UserName", required = true, max = USERNAME_MAX },
@@ -153,7 +151,7 @@ _M.list = {
         method = "delete_pop3",
         params = domain,
         group = {
-            arg = "users", name = "users", min = 1, unique = "username", scalar = "username",
+            arg = "users", unique = "username", scalar = "username",
             fields = { { key = "username", name = "UserName", required = true, max = USERNAME_MAX } },
         },
         result = {
@@ -225,7 +223,7 @@ _M.list = {
         group = {
             -- Forwarding replaces the whole set: an empty set deletes every
             -- forward, so it needs `allow_empty = true` said out loud.
-            arg = "forwards", name = "forwards", min = 1, unique = "address", allow_empty_flag = true,
+            arg = "forwards", unique = "address", allow_empty_flag = true,
             fields = {
                 { key = "address", name = "Address", required = true, max = 30 },
                 { key = "forward_to", name = "ForwardTo", required = true, max = 130 },

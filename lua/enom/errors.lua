@@ -4,16 +4,7 @@
 -- table with a `kind` a program can branch on and a `__tostring` that
 -- reads well. No error ever carries the account password or a mailbox
 -- password: messages are scrubbed of every secret the request held.
---
--- Kinds:
---   transport  the connection failed or broke (see maybe_delivered)
---   timeout    the request took longer than allowed
---   tls        certificate or handshake failure (never delivered)
---   http       the server answered with a status other than 200
---   parse      the body is not a response in the expected format
---   incomplete the response parsed but has no Done=true: it was cut
---   api        eNom reported errors (ErrCount > 0)
---   invalid    the request was refused before sending (bad input)
+-- The kinds are listed once, in `KINDS` below; `new` refuses any other.
 local _M = {}
 
 local setmetatable = setmetatable
@@ -31,6 +22,27 @@ local sub = string.sub
 local lower = string.lower
 local byte = string.byte
 local sort = table.sort
+
+--- Every kind of error enom returns, and what it means.
+_M.KINDS = {
+    -- a request
+    transport = "the connection failed or broke (see maybe_delivered)",
+    timeout = "the request took longer than allowed (it may have been carried out)",
+    tls = "certificate or TLS handshake failure (never delivered)",
+    http = "the server answered with an HTTP status other than 200",
+    parse = "the body is not a response in the expected format",
+    incomplete = "the response parsed but has no Done=true: it was cut",
+    api = "eNom reported errors (ErrCount > 0); see category and response_number",
+    invalid = "refused before sending: bad input or options (field, option name it)",
+    stopped = "not sent: the run stopped (Ctrl-C, a signal, its time budget, its circuit breaker)",
+    -- provisioning
+    callback = "a caller's hook raised an error",
+    io = "a local file could not be read or written (report, plan, password file)",
+    -- leases
+    busy = "another holder kept the lease all through the wait",
+    lost = "the lease expired or another holder took it",
+    lease = "the lease backend failed; `reason` says how (transport, server, auth, dir, io)",
+}
 
 local Error = {}
 Error.__index = Error
@@ -252,6 +264,9 @@ end
 -- @param secrets optional array of strings that must never show (or a
 --   set from `secrets`); every string reachable from the error is scrubbed
 function _M.new(kind, message, fields, secrets)
+    if not _M.KINDS[kind] then
+        error("enom.errors: unknown error kind '" .. tostring(kind) .. "'", 2)
+    end
     local e = {}
     if fields then
         for k, v in pairs(fields) do

@@ -96,7 +96,6 @@ function _M.command(command, params, opts, level)
     return {
         command = command, params = params, secrets = secrets,
         format = o.response_type, method = o.method, timeout = o.timeout, connect_timeout = o.connect_timeout,
-        read_only = nil,
     }
 end
 

@@ -260,7 +260,7 @@ function _M.add_to_parser(parser, example)
     c:option("--passwords", "Append generated passwords to this file (mode 0600) as 'domain<TAB>user<TAB>password'"
         .. " lines; '-' prints them.")
         :argname("<file>")
-    c:option("--concurrency", "Requests in flight across domains.", "8"):convert(tonumber)
+    c:option("--concurrency", "Requests in flight across domains.", "8"):convert(context.number("--concurrency"))
     c:flag("--progress", "Draw the progress line even when stderr is not a terminal.")
 end
 

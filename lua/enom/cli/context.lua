@@ -18,6 +18,7 @@ local type = type
 local pairs = pairs
 local ipairs = ipairs
 local tostring = tostring
+local tonumber = tonumber
 local setmetatable = setmetatable
 
 --- Exit statuses: 0 done, 1 partly done, 2 usage or bad input, 3
@@ -65,6 +66,18 @@ local function advice(err)
     if type(err) == "table" and err.kind == "tls" then
         return "the endpoint's certificate could not be verified: for a sandbox or a private CA pass --ca FILE"
             .. " (or ca = in the config file)"
+    end
+end
+
+--- A converter for a numeric argument that names it when the word is
+-- not a number (argparse's own message would not).
+function _M.number(name)
+    return function(word)
+        local n = tonumber(word)
+        if n == nil or n ~= n then
+            return nil, name .. " must be a number (got '" .. output.shown(word) .. "')"
+        end
+        return n
     end
 end
 

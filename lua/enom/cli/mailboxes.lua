@@ -304,11 +304,11 @@ function _M.add_to_parser(parser, example)
     c:option("--passwords", "Append 'domain<TAB>user<TAB>password' lines to this file (mode 0600); '-' prints them.")
         :argname("<file>")
     c:flag("--password-stdin", "Read one password per user, one per line, from stdin.")
-    c:option("--length", "Length of generated passwords.", "16"):convert(tonumber)
+    c:option("--length", "Length of generated passwords.", "16"):convert(context.number("--length"))
     c:flag("--admin", "Make the new mailboxes administrators of the domain.")
     c:option("--display-name", "Display name (one user only)."):argname("<name>")
     c:option("--pak", "Bundle ID of the pak to use (default: one with enough free slots)."):argname("<id>")
-        :convert(tonumber)
+        :convert(context.number("--pak"))
 
     c = mb:command("modify", "Change mailboxes: the admin flag, or the password from stdin.")
         :epilog(example([[

@@ -103,7 +103,7 @@ end
 -- value kept in `unreachable` (in Lua only) for a caller that decides by
 -- its kind (the command line's exit status).
 -- @return true, or nil and what the progress callback raised
-function _M.unreachable(self, domain, err)
+function _M.could_not_read(self, domain, err)
     self.unreachable[#self.unreachable + 1] = { domain = domain, error = err }
     return _M.event(self, domain, "read", "failed", _M.reason(err))
 end

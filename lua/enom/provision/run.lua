@@ -109,7 +109,7 @@ end
 
 --- Record that a domain could not be read (`err`, an enom error).
 function Run.unreachable(self, domain_name, err)
-    local ok, perr = self.report:unreachable(domain_name, err)
+    local ok, perr = self.report:could_not_read(domain_name, err)
     if not ok then
         self:fail(perr, "the progress callback raised an error (see the report's error)")
     end

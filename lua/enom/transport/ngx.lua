@@ -88,6 +88,11 @@ local function _count(opts, name, limit)
     return v
 end
 
+local function _fail(kind, message, delivered, reason)
+    return nil, { kind = kind, message = message, maybe_delivered = delivered, reason = reason,
+        sends = delivered and 1 or 0 }
+end
+
 --- Open a transport. `opts` takes allow_http, cainfo, timeout,
 -- connect_timeout, max_response, user_agent, max_connections; other
 -- fields (the client's own options) are ignored. `cainfo` is only
@@ -110,7 +115,7 @@ function _M.new(opts)
     elseif type(ua) ~= "string" or find(ua, "[%z\r\n]") then
         error("option 'user_agent' must be a string without CR, LF or NUL", 2)
     end
-    return setmetatable({
+    local self = setmetatable({
         allow_http = opts.allow_http or false,
         timeout = _seconds(opts, "timeout"),
         connect_timeout = _seconds(opts, "connect_timeout"),
@@ -118,12 +123,12 @@ function _M.new(opts)
         user_agent = ua,
         max_connections = _count(opts, "max_connections", 1000),
         sessions = {},  -- pool key -> TLS session, for resumption
-        threads = {},   -- id -> light thread, submitted and not yet reaped
-        nthreads = 0,
-        done = {},      -- completions not yet handed out by poll
-        last_id = 0,
         closed = false,
     }, mt)
+    -- submit/poll's light threads; a request that raises may have left.
+    self.threads = threads.new(function(req) return _M.request(self, req) end,
+        function(message) return _fail("transport", message, true) end)
+    return self
 end
 
 local function _check_request(req, level)
@@ -141,11 +146,6 @@ local function _check_request(req, level)
     if req.body ~= nil and type(req.body) ~= "string" then
         error("bad argument #1 (request field 'body' must be a string or nil)", level)
     end
-end
-
-local function _fail(kind, message, delivered, reason)
-    return nil, { kind = kind, message = message, maybe_delivered = delivered, reason = reason,
-        sends = delivered and 1 or 0 }
 end
 
 local function _ms(seconds)
@@ -358,17 +358,21 @@ function _M.submit(self, req)
     if self.closed then
         error("enom transport is closed", 2)
     end
-    return threads.submit(self, _M.request, req, _fail)
+    return self.threads:submit(req)
 end
 
 --- Wait up to `timeout` seconds (nil: until one completes) for
 -- completions: an array of { id = n, res = ... } or { id = n, err = ... }.
 -- Must be called from the coroutine that called submit (nginx lets only
 -- a thread's parent wait for it).
-_M.poll = threads.poll
+function _M.poll(self, timeout)
+    return self.threads:poll(timeout)
+end
 
 --- Requests submitted and not yet handed out by poll.
-_M.pending = threads.pending
+function _M.pending(self)
+    return self.threads:pending()
+end
 
 --- Stop requests in flight and forget TLS sessions. Safe to call twice.
 function _M.close(self)
@@ -376,7 +380,7 @@ function _M.close(self)
         return
     end
     self.closed = true
-    threads.stop(self)
+    self.threads:stop()
     self.sessions = {}
 end
 

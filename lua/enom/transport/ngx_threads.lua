@@ -1,15 +1,15 @@
---- Concurrency for the nginx transport: each submitted request runs in
--- an nginx light thread; poll waits for the first of them (or a sleeper
--- thread standing for the time-out) and hands out what has completed.
---
--- The functions work on the transport's own fields: `threads` (id ->
--- thread, submitted and not yet reaped), `nthreads`, `done` (completions
--- not yet handed out) and `last_id`.
+--- Concurrency for the nginx transport: a set of nginx light threads,
+-- one per submitted request. `poll` waits for the first of them (or a
+-- sleeper thread standing for the time-out) and hands out what has
+-- completed. A set belongs to the coroutine that made it: nginx lets only
+-- a thread's parent wait for it.
 local _M = {}
+local mt = { __index = _M, __name = "enom.transport.ngx_threads" }
 
 local pairs = pairs
 local pcall = pcall
 local tostring = tostring
+local setmetatable = setmetatable
 local unpack = table.unpack or unpack
 local co_status = coroutine.status
 
@@ -18,16 +18,27 @@ local wait = ngx.thread.wait
 local kill = ngx.thread.kill
 local sleep = ngx.sleep
 
---- Start `request(self, req)` in a light thread; returns its id, or nil,
--- err when nginx cannot start one. A raised error becomes the outcome
--- `fail("transport", ..., true)`: the request may have left.
-function _M.submit(self, request, req, fail)
+--- A new set that runs `run(req)` for each request; a raised error
+-- becomes `fail(message)`'s outcome (the request may have left).
+function _M.new(run, fail)
+    return setmetatable({
+        run = run, fail = fail,
+        threads = {},   -- id -> light thread, submitted and not yet reaped
+        count = 0,
+        done = {},      -- completions not yet handed out by poll
+        last_id = 0,
+    }, mt)
+end
+
+--- Start `run(req)` in a light thread; returns its id, or nil, err when
+-- nginx cannot start one.
+function _M.submit(self, req)
     local id = self.last_id + 1
     self.last_id = id
     local t, err = spawn(function()
-        local ok, res, rerr = pcall(request, self, req)
+        local ok, res, rerr = pcall(self.run, req)
         if not ok then
-            res, rerr = fail("transport", "request failed: " .. tostring(res), true)
+            res, rerr = self.fail("request failed: " .. tostring(res))
         end
         -- self.done, not a local: poll swaps in a new table as it hands out.
         local done = self.done
@@ -38,7 +49,7 @@ function _M.submit(self, request, req, fail)
         return nil, "cannot start a light thread: " .. tostring(err)
     end
     self.threads[id] = t
-    self.nthreads = self.nthreads + 1
+    self.count = self.count + 1
     return id
 end
 
@@ -58,7 +69,7 @@ local function _reap(self)
         local t = self.threads[out[i].id]
         if t then
             self.threads[out[i].id] = nil
-            self.nthreads = self.nthreads - 1
+            self.count = self.count - 1
             wait(t) -- already finished: returns at once
         end
     end
@@ -67,10 +78,8 @@ end
 
 --- Wait up to `timeout` seconds (nil: until one completes) for
 -- completions: an array of { id = n, res = ... } or { id = n, err = ... }.
--- Must be called from the coroutine that called submit (nginx lets only
--- a thread's parent wait for it).
 function _M.poll(self, timeout)
-    if #self.done == 0 and self.nthreads > 0 and (timeout == nil or timeout > 0) then
+    if #self.done == 0 and self.count > 0 and (timeout == nil or timeout > 0) then
         local args = {}
         local sleeper
         if timeout then
@@ -83,10 +92,9 @@ function _M.poll(self, timeout)
         local ok, first = wait(unpack(args))
         if ok and first then
             -- A request thread ended and wait reaped it.
-            local t = self.threads[first]
-            if t then
+            if self.threads[first] then
                 self.threads[first] = nil
-                self.nthreads = self.nthreads - 1
+                self.count = self.count - 1
             end
         elseif ok and first == false then
             sleeper = nil -- the sleeper ended: the timeout passed
@@ -104,7 +112,7 @@ end
 
 --- Requests submitted and not yet handed out by poll.
 function _M.pending(self)
-    return self.nthreads + #self.done
+    return self.count + #self.done
 end
 
 --- Kill the threads in flight and drop what was not handed out.
@@ -113,7 +121,7 @@ function _M.stop(self)
         pcall(kill, t)
         self.threads[id] = nil
     end
-    self.nthreads = 0
+    self.count = 0
     self.done = {}
 end
 
