@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "enom.h"
@@ -214,9 +215,12 @@ static int l_try(lua_State *L)
     return 1;
 }
 
-/* The file holds the number of grants so far, as decimal text: every
- * holder, in any process, reads it and writes it plus one while it holds
- * the flock, so the number only grows. */
+/* The file holds the last token granted, as decimal text: every holder,
+ * in any process, reads it and writes it plus one while it holds the
+ * flock, so the number only grows. A file without one (new, or its
+ * directory emptied by a reboot) starts from the wall clock in
+ * microseconds, above every token granted before as long as the clock
+ * does not go back. */
 static int l_fence(lua_State *L)
 {
     enom_lock *lk = check_open(L);
@@ -244,6 +248,11 @@ static int l_fence(lua_State *L)
             lua_pushliteral(L, "lock file holds no grant counter (changed by something else?)");
             return 2;
         }
+    }
+    if (got == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        n = (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
     }
     n++;
     len = snprintf(text, sizeof text, "%llu\n", n);

@@ -1,7 +1,12 @@
 --- Lease backend "redis": one Redis server for every host that reaches it.
 --
 -- The take is `SET lease-key id NX PX ttl` and, in the same script, `INCR`
--- of the key's fence counter (the token); renewing, checking and
+-- of the fence counter (the token, one counter for every key: tokens
+-- only grow). A counter that is missing (a new Redis, or one that lost
+-- its data: FLUSHALL, a restart without persistence, a failover to a
+-- replica behind) starts from the server's clock in microseconds, above
+-- every token granted before as long as that clock does not go back.
+-- Renewing, checking and
 -- releasing are small scripts that act only while the key still holds
 -- this holder's id, so a holder whose lease expired never extends or
 -- deletes its successor's. Every call is one EVAL: one round trip, atomic
@@ -39,6 +44,10 @@ local DEFAULTS = { host = "127.0.0.1", port = 6379, db = 0, prefix = "enom:", co
 -- KEYS[1] lease key, KEYS[2] fence key; ARGV[1] id, ARGV[2] ttl in ms.
 local ACQUIRE = [[
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if redis.call('exists', KEYS[2]) == 0 then
+    local t = redis.call('time')
+    redis.call('set', KEYS[2], string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])))
+  end
   return redis.call('incr', KEYS[2])
 end
 return 0]]
@@ -268,7 +277,7 @@ end
 
 function _M.keys(self, key)
     local p = self.cfg.prefix
-    return p .. "lease:" .. key, p .. "fence:" .. key
+    return p .. "lease:" .. key, p .. "fence"
 end
 
 function _M.try(self, key, ttl, id)

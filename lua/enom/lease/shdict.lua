@@ -6,6 +6,10 @@
 -- away: an entry that far from its expiry cannot expire, and be taken by
 -- another worker, between the read and the write.
 --
+-- Writes never evict (safe_add, safe_set): a full dict is an error, not
+-- a grant. Give enom a dict of its own: another user's writes to a shared
+-- dict could still evict a live lease.
+--
 --   lua_shared_dict enom_lease 1m;     # in the http block; `dict` names it
 -- luacheck: read globals ngx
 local _M = { OPTIONS = { dict = "string" } }
@@ -33,29 +37,36 @@ function _M.new(opts)
     return setmetatable({ name = "shdict", dict = dict, dict_name = name }, mt)
 end
 
-local function _keys(key)
-    return "lease:" .. key, "fence:" .. key
+-- One fence counter for every key: tokens only grow.
+local FENCE = "fence"
+
+local function _full(self, err)
+    return _fail("io", "lua_shared_dict " .. self.dict_name .. (err == "no memory"
+        and " is full: give enom a dict of its own, larger" or (": " .. tostring(err))))
 end
 
 function _M.try(self, key, ttl, id)
-    local lkey, fkey = _keys(key)
+    local lkey = "lease:" .. key
     local asked = clock.now()
-    local ok, err, forcible = self.dict:add(lkey, id, ttl)
+    -- safe_add never evicts: a full dict is an error, never a grant made
+    -- by pushing out another holder's live lease or the fence counter.
+    local ok, err = self.dict:safe_add(lkey, id, ttl)
     if not ok then
         if err == "exists" then
             return false
         end
-        return _fail("io", "lua_shared_dict " .. self.dict_name .. ": " .. tostring(err))
+        return _full(self, err)
     end
     local deadline = asked + ttl
-    if forcible then
-        -- The dict evicted live entries to make room: fence counters may
-        -- be among them, and a token could repeat.
+    -- A missing counter (a new dict, nginx restarted) starts from the
+    -- wall clock in microseconds: above every token granted before.
+    ok, err = self.dict:safe_add(FENCE, math.floor(ngx.now() * 1e6))
+    if not ok and err ~= "exists" then
         self.dict:delete(lkey)
-        return _fail("io", "lua_shared_dict " .. self.dict_name .. " is full")
+        return _full(self, err)
     end
     local n
-    n, err = self.dict:incr(fkey, 1, 0)
+    n, err = self.dict:incr(FENCE, 1)
     if not n then
         self.dict:delete(lkey)
         return _fail("io", "lua_shared_dict " .. self.dict_name .. ": " .. tostring(err))
@@ -73,9 +84,9 @@ function _M.renew(self, g, ttl, margin)
         return false
     end
     local asked = clock.now()
-    local ok, err = self.dict:set(g.lkey, g.id, ttl)
+    local ok, err = self.dict:safe_set(g.lkey, g.id, ttl)
     if not ok then
-        return _fail("io", "lua_shared_dict " .. self.dict_name .. ": " .. tostring(err))
+        return _full(self, err)
     end
     g.deadline = asked + ttl
     return true
