@@ -19,6 +19,7 @@ static const luaL_Reg core_funcs[] = {
     { "append_private", enom_l_append_private },
     { "read_private", enom_l_read_private },
     { "isatty", enom_l_isatty },
+    { "list_dir", enom_l_list_dir },
     { "parse_url", enom_l_parse_url },
     { "signals", enom_l_signals },
     { NULL, NULL }

@@ -4,6 +4,7 @@
  * (for retry back-off outside nginx), private files (the password file
  * written, the config file read) and whether a descriptor is a terminal.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -82,7 +83,7 @@ static int refuse(lua_State *L, int fd, const char *path, const char *why)
     return 2;
 }
 
-/* core.append_private(path, data): append to a regular file that only
+/* core.append_private(path, data [, sync]): append to a regular file that only
  * its owner, the caller, may read: created with mode 0600, or an
  * existing file owned by the effective user with mode exactly 0600.
  * Anything else is refused: a symbolic link (O_NOFOLLOW), a FIFO or a
@@ -94,6 +95,7 @@ int enom_l_append_private(lua_State *L)
     size_t len, off = 0;
     const char *path = luaL_checkstring(L, 1);
     const char *data = luaL_checklstring(L, 2, &len);
+    int sync = lua_toboolean(L, 3);
     const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
     struct stat st;
     int created = 1;
@@ -136,6 +138,15 @@ int enom_l_append_private(lua_State *L)
             return 2;
         }
         off += (size_t)w;
+    }
+    /* With sync, on the disk before the call returns: a journal entry
+     * written before a purchase must outlive a power cut too. */
+    if (sync && fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot sync %s: %s", path, strerror(e));
+        return 2;
     }
     if (close(fd) != 0) {
         lua_pushnil(L);
@@ -229,5 +240,29 @@ int enom_l_isatty(lua_State *L)
     lua_Integer fd = luaL_checkinteger(L, 1);
     luaL_argcheck(L, fd >= 0 && fd <= 1024, 1, "not a file descriptor");
     lua_pushboolean(L, isatty((int)fd) == 1);
+    return 1;
+}
+
+/* core.list_dir(path) -> { names } | nil, err: the entries of a
+ * directory, "." and ".." left out, in no particular order. */
+int enom_l_list_dir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int n = 0;
+    if (!d) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot list %s: %s", path, strerror(errno));
+        return 2;
+    }
+    lua_newtable(L);
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        lua_pushstring(L, e->d_name);
+        lua_rawseti(L, -2, ++n);
+    }
+    closedir(d);
     return 1;
 }

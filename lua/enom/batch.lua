@@ -77,9 +77,17 @@ end
 
 --- Add a typed method call (as `client:get_pop3{...}`), sent as one
 -- request whatever its size. Returns its index.
-function _M.add_method(self, method, args)
+-- @param self the batch
+-- @param method the typed method's name
+-- @param args its arguments
+-- @param guard (optional) asked at the moment the request is handed to
+--   the transport: `true`, or nil and an error, and then the request is
+--   withdrawn unsent with that error (a lease lost while it was queued)
+function _M.add_method(self, method, args, guard)
     local reqs, err = request.method(method, args, true, 2)
-    return enqueue(self, reqs and reqs[1] or { err = err })
+    local item = reqs and reqs[1] or { err = err }
+    item.guard = guard
+    return enqueue(self, item)
 end
 
 -- How many times a request went over the wire: libcurl may resend one
@@ -109,8 +117,16 @@ local function fill(self)
         self.queue[self.qhead] = nil
         self.qhead = self.qhead + 1
         local item = self.items[index]
+        local ok, gerr = true, nil
+        if item.guard and not item.err then
+            ok, gerr = item.guard()
+        end
         if item.err then
             complete(self, index, nil, item.err)
+        elseif not ok then
+            gerr = errors.is(gerr) and gerr or errors.new("stopped", tostring(gerr), {})
+            gerr.command, gerr.maybe_delivered = item.command, false
+            complete(self, index, nil, gerr)
         else
             local wire = prepare(self.client, item)
             local id, serr = transport:submit(wire)

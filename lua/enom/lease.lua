@@ -37,6 +37,7 @@ local core = require "enom.core"
 local errors = require "enom.errors"
 local clock = require "enom.clock"
 local names = require "enom.names"
+local journal = require "enom.journal"
 
 local type = type
 local pairs = pairs
@@ -280,6 +281,17 @@ function Locker.acquire(self, key, opts)
         sleep(min(pause * (0.5 + random() / 2), wait - waited))
         pause = min(pause * 2, POLL_MAX)
     end
+end
+
+--- Where the journal of intents (enom.journal) lives with this backend:
+-- the same Redis for the redis backend; else files of mode 0600 in a
+-- private folder of this host (`dir`, or journal.default_dirs()).
+-- @param dir the folder for a file store (optional)
+function Locker.journal_store(self, dir)
+    if self.impl.journal_store then
+        return self.impl:journal_store()
+    end
+    return journal.file_store(dir)
 end
 
 --- Drop what the backend keeps open (the Redis connection outside

@@ -130,9 +130,13 @@ function _M.run(ctx, a)
             .. "mode 0600) or --passwords - to print them"):format(output.count(creates, "mailbox", "mailboxes")),
             EXIT.usage
     end
-    local client
+    local client, locker
     client, why, code = ctx:client()
     if not client then
+        return nil, why, code
+    end
+    locker, why, code = ctx:locker()
+    if not locker then
         return nil, why, code
     end
     local sink
@@ -148,7 +152,7 @@ function _M.run(ctx, a)
     bar.domains, bar.read = plan and #plan.domains or #want, 0
     local stream = ctx.out.json
     local opts = {
-        report_file = a.report, concurrency = a.concurrency,
+        report_file = a.report, concurrency = a.concurrency, lock = locker,
         buy_paks = policy.buy_paks, max_paks_per_run = policy.max_paks_per_run, prune = policy.prune,
         max_spend = policy.max_spend, pak_price = policy.pak_price,
         progress = function(rec)

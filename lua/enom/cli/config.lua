@@ -9,6 +9,8 @@
 --     pw = ...
 --     endpoint = test          # live, test or an https URL
 --     ca = /etc/ssl/enom-ca.pem
+--     lock = redis             # leases and journal: default (this host) or redis
+--     redis = 10.0.0.5:6379    # for lock = redis (its password: ENOM_REDIS_PASSWORD)
 --
 --     [shop]
 --     uid = shopreseller
@@ -19,11 +21,11 @@ local _M = {}
 
 local ENV = {
     uid = "ENOM_UID", pw = "ENOM_PW", endpoint = "ENOM_ENDPOINT", ca = "ENOM_CA",
-    timeout = "ENOM_TIMEOUT",
+    timeout = "ENOM_TIMEOUT", lock = "ENOM_LOCK", redis = "ENOM_REDIS",
 }
 _M.ENV = ENV
 
-local KEYS = { uid = true, pw = true, endpoint = true, ca = true, timeout = true }
+local KEYS = { uid = true, pw = true, endpoint = true, ca = true, timeout = true, lock = true, redis = true }
 
 --- The default config file: $XDG_CONFIG_HOME/enom/config, else
 -- ~/.config/enom/config.
@@ -68,7 +70,7 @@ function _M.parse(text)
                     return nil, "line " .. n .. ": expected key = value or [profile]"
                 end
                 if not KEYS[k] then
-                    return nil, "line " .. n .. ": unknown key '" .. k .. "' (uid, pw, endpoint, ca, timeout)"
+                    return nil, "line " .. n .. ": unknown key '" .. k .. "' (uid, pw, endpoint, ca, timeout, lock, redis)"
                 end
                 -- A trailing comment, unless the value is quoted.
                 local q = v:match('^"(.*)"$') or v:match("^'(.*)'$")

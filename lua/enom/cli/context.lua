@@ -9,6 +9,7 @@ local enom = require "enom"
 local core = require "enom.core"
 local errors = require "enom.errors"
 local names = require "enom.names"
+local lease = require "enom.lease"
 local config = require "enom.cli.config"
 local output = require "enom.cli.output"
 
@@ -200,6 +201,38 @@ function Context.confirm(self, question)
     return nil, "not confirmed: nothing done (pass --yes to skip the question)", EXIT.usage
 end
 
+--- The lease backend of the settings (`lock`: default, host or redis;
+-- `redis`: host:port, its password in ENOM_REDIS_PASSWORD), made once:
+-- provisioning runs, the commands that change a domain and the journal
+-- all go through it.
+-- @return the locker, or nil, message, status
+function Context.locker(self)
+    if self.lk then
+        return self.lk
+    end
+    local s, err = config.resolve { config = self.args.config, profile = self.args.profile }
+    if not s then
+        return nil, err, EXIT.usage
+    end
+    local opts = { backend = s.lock or "default" }
+    if opts.backend == "redis" then
+        local host, port = tostring(s.redis or "127.0.0.1:6379"):match("^(.-):(%d+)$")
+        if not host then
+            return nil, "redis must be host:port", EXIT.usage
+        end
+        opts.host, opts.port = host, tonumber(port)
+        if os.getenv("ENOM_REDIS_PASSWORD") then
+            opts.password_env = "ENOM_REDIS_PASSWORD"
+        end
+    end
+    local ok, locker = pcall(lease.new, opts)
+    if not ok then
+        return nil, "lock: " .. tostring(locker), EXIT.usage
+    end
+    self.lk = locker
+    return locker
+end
+
 --- Take the lease of `domain` for a command that changes it, so that no
 -- provisioning run (on this host, or anywhere the lease backend reaches)
 -- acts on the domain meanwhile.
@@ -209,16 +242,13 @@ function Context.lease(self, domain)
     if not client then
         return nil, msg, code
     end
-    local lease = require "enom.lease"
-    local ok, locker = pcall(lease.new, { backend = os.getenv("ENOM_LOCK") or "default" })
-    if not ok then
-        return nil, "cannot make the lease backend: " .. tostring(locker), EXIT.usage
+    local locker
+    locker, msg, code = self:locker()
+    if not locker then
+        return nil, msg, code
     end
     local l, err = locker:acquire(lease.key(client.uid, domain), { ttl = 300, wait = 10 })
     if not l then
-        if locker.close then
-            locker:close()
-        end
         if type(err) == "table" and err.kind == "busy" then
             return nil, domain .. " is busy: another enom run holds it; try again when it has finished",
                 EXIT.transport
@@ -226,19 +256,20 @@ function Context.lease(self, domain)
         return _M.failed(err, "cannot take the lease of " .. domain)
     end
     self.leases = self.leases or {}
-    self.leases[#self.leases + 1] = { lease = l, locker = locker }
+    self.leases[#self.leases + 1] = l
     return l
 end
 
 --- Let go of what the command holds: leases, the client. Safe twice.
 function Context.close(self)
-    for _, h in ipairs(self.leases or {}) do
-        h.lease:release()
-        if h.locker.close then
-            h.locker:close()
-        end
+    for _, l in ipairs(self.leases or {}) do
+        l:release()
     end
     self.leases = nil
+    if self.lk then
+        self.lk:close()
+        self.lk = nil
+    end
     if self.cl then
         self.cl:close()
         self.cl = nil

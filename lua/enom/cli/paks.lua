@@ -2,6 +2,8 @@
 -- each). Buying spends money: it asks first, takes the domain's lease
 -- (no provisioning run can mistake this pak for its own) and never
 -- repeats a purchase whose answer was lost: it says how to check.
+local journal = require "enom.journal"
+local lease = require "enom.lease"
 local context = require "enom.cli.context"
 local output = require "enom.cli.output"
 
@@ -50,21 +52,45 @@ function _M.buy(ctx, a)
     if not ok then
         return nil, why, code
     end
-    ok, why, code = ctx:lease(a.domain)
-    if not ok then
+    local l
+    l, why, code = ctx:lease(a.domain)
+    if not l then
         return nil, why, code
     end
-    local res, err = ctx:client():purchase_pop_bundle { sld = sld, tld = tld, quantity = n }
-    if not res then
-        return context.failed(err, "cannot buy paks for " .. a.domain, err.maybe_delivered and err.kind ~= "api"
-            and ("the purchase may have gone through: check `enom paks list " .. a.domain
-                .. "` before buying again") or nil)
+    -- What the domain holds before, for the journal: if this command dies
+    -- with the purchase in flight, the next run settles it, never buys again.
+    local cur, rerr = ctx:read("get_pop3", { sld = sld, tld = tld })
+    if not cur then
+        return context.failed(rerr, "cannot read " .. a.domain)
     end
+    local before = {}
+    for i, p in ipairs(cur.paks or {}) do before[i] = p.bundle_id end
+    local client = ctx:client()
+    local j = journal.new(ctx:locker():journal_store())
+    local key = lease.key(client.uid, sld .. "." .. tld)
+    local entry = { kind = "purchase", domain = sld .. "." .. tld, qty = n, before = before, sent_at = os.time() }
+    local id, jerr = j:open(key, entry, l, true)
+    if not id then
+        return context.failed(jerr, "not bought: cannot write the journal")
+    end
+    local res, err = client:purchase_pop_bundle { sld = sld, tld = tld, quantity = n }
+    if not res then
+        if err.maybe_delivered and err.kind ~= "api" then
+            -- Left open: the next run (or `enom journal settle`) finds out.
+            return context.failed(err, "cannot buy paks for " .. a.domain, "the purchase may have gone through: "
+                .. "it stays open in the journal; `enom journal settle " .. a.domain .. "` settles it, and nothing "
+                .. "is bought for the domain until then")
+        end
+        j:close(key, id, l)
+        return context.failed(err, "cannot buy paks for " .. a.domain)
+    end
+    j:close(key, id, l)
+    j:compact(key, l)
     if ctx.out.json then
         ctx.out:doc(res)
     else
         local ids = {}
-        for i, id in ipairs(res.bundle_ids or {}) do ids[i] = tostring(id) end
+        for i, b in ipairs(res.bundle_ids or {}) do ids[i] = tostring(b) end
         ctx.out:text(("bought %s for %s: %s (order %s)"):format(output.count(res.bundle_count or n, "pak"), a.domain,
             #ids > 0 and concat(ids, ", ") or "?", output.shown(res.order_id)))
     end

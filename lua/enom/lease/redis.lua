@@ -271,6 +271,81 @@ function _M.new(opts)
     return self
 end
 
+-- The journal of intents (enom.journal) in Redis: a hash per key (entry
+-- id -> JSON), and a set of the keys that have one. Writes made for a
+-- lease happen only while the lease key still holds the holder's id.
+-- KEYS[1] journal hash, KEYS[2] set of keys, KEYS[3] lease key (or "");
+-- ARGV[1] holder id (or ""), ARGV[2] entry id, ARGV[3] entry, ARGV[4] the key.
+local J_PUT = [[
+if KEYS[3] ~= '' and redis.call('get', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('hset', KEYS[1], ARGV[2], ARGV[3])
+redis.call('sadd', KEYS[2], ARGV[4])
+return 1]]
+local J_DEL = [[
+if KEYS[3] ~= '' and redis.call('get', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('hdel', KEYS[1], ARGV[2])
+if redis.call('hlen', KEYS[1]) == 0 then redis.call('srem', KEYS[2], ARGV[4]) end
+return 1]]
+local J_LIST = "return redis.call('hvals', KEYS[1])"
+local J_KEYS = "return redis.call('smembers', KEYS[1])"
+
+local Store = {}
+Store.__index = Store
+
+local function _fenced(self, script, key, id, value, lease)
+    local p = self.backend.cfg.prefix
+    local lkey, holder = "", ""
+    if lease then
+        lkey, holder = lease.grant.lkey, lease.grant.id
+    end
+    local n, err = self.backend.run(script, 3, p .. "journal:" .. key, p .. "journals", lkey, holder, id, value or "", key)
+    if n == nil then
+        return nil, err
+    end
+    if tonumber(n) ~= 1 then
+        return nil, errors.new("lost", "the lease on " .. key .. " is lost: the journal was not written",
+            { key = key, backend = "redis", maybe_delivered = false })
+    end
+    return true
+end
+
+function Store.put(self, key, entry, lease)
+    return _fenced(self, J_PUT, key, entry.id, require("enom.json").encode(entry), lease)
+end
+
+function Store.del(self, key, id, lease)
+    return _fenced(self, J_DEL, key, id, nil, lease)
+end
+
+function Store.list(self, key)
+    local vals, err = self.backend.run(J_LIST, 1, self.backend.cfg.prefix .. "journal:" .. key)
+    if vals == nil then
+        return nil, err
+    end
+    local json, out = require "enom.json", {}
+    for _, v in ipairs(vals) do
+        local e = json.decode(v)
+        if type(e) == "table" then
+            out[#out + 1] = e
+        end
+    end
+    return out
+end
+
+function Store.keys(self)
+    local keys, err = self.backend.run(J_KEYS, 1, self.backend.cfg.prefix .. "journals")
+    if keys == nil then
+        return nil, err
+    end
+    table.sort(keys)
+    return keys
+end
+
+--- The journal store of this backend: the same Redis.
+function _M.journal_store(self)
+    return setmetatable({ name = "redis", backend = self }, Store)
+end
+
 local function _ms(seconds)
     return tostring(floor(seconds * 1000 + 0.5))
 end

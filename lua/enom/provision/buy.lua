@@ -1,9 +1,21 @@
---- Buying POP paks for one domain, never twice: after an ambiguous
--- PurchasePOPBundle nothing more is bought until its outcome is known.
--- The domain is read back and eNom's order history (GetOrderList,
--- GetOrderDetail) is searched for the order, within a settle window; a
--- purchase still in doubt at its end stops the domain (`unknown`) and
--- stays counted against the run's caps (max_paks_per_run, max_spend).
+--- Buying POP paks for one domain, never twice.
+--
+-- Before a PurchasePOPBundle goes out, the intent is written to the
+-- journal (on disk, or in Redis) with what the domain held; it is struck
+-- off once the outcome is known. An ambiguous answer (a time-out, a cut
+-- connection) is settled, not repeated: the domain is read back and the
+-- paks it holds now are compared with those it held before, the facts
+-- that are certain; eNom's order history (GetOrderList, GetOrderDetail)
+-- only corroborates. A purchase is never credited with more paks than it
+-- ordered: paks that appeared beyond that were bought by someone else
+-- (another program, a person in eNom's web interface) and are reported as
+-- such. A purchase still in doubt at the end of the settle window stays
+-- open in the journal: nothing more is bought for the domain, in this
+-- run or a later one, until it is settled or an operator clears it, and
+-- it counts against the run's caps (max_paks_per_run, max_spend).
+--
+-- An open purchase left by a run that stopped (killed, its lease lost)
+-- is settled the same way before the domain buys anything.
 local clock = require "enom.clock"
 local paks = require "enom.provision.paks"
 local orders = require "enom.provision.orders"
@@ -12,53 +24,64 @@ local report = require "enom.provision.report"
 local _M = {}
 
 local ipairs = ipairs
-local min = math.min
+local min, max = math.min, math.max
 
 local reason = report.reason
 
-local function bundle_set(list)
+local function bundle_list(list)
+    local out = {}
+    for i, p in ipairs(list) do
+        out[i] = p.bundle_id
+    end
+    return out
+end
+
+local function set_of(list)
     local set = {}
-    for _, p in ipairs(list) do
-        set[p.bundle_id] = true
+    for _, id in ipairs(list or {}) do
+        set[id] = true
     end
     return set
 end
 
--- Paks in `cur` that were not there `before`.
+-- Bundle ids in `cur` that were not in `before` (a set).
 local function new_paks(cur, before)
-    local n = 0
+    local out = {}
     for _, p in ipairs(cur.paks) do
-        if not before[p.bundle_id] then n = n + 1 end
+        if not before[p.bundle_id] then out[#out + 1] = p.bundle_id end
     end
-    return n
+    return out
 end
 
--- Wait for the outcome of an ambiguous purchase. Returns "bought", n;
--- "none" (the order history shows no such order once the window is
--- over, and no new pak) or "unknown".
-local function settle(dom, before, mark, sent_at)
+-- Wait for the outcome of a purchase of `e.qty` paks whose answer was
+-- lost, until `deadline` (the core's clock). Returns "bought", n, others
+-- (paks that appeared beyond the order: someone else's); "none" (no new
+-- pak, and the order history shows no such order once the window is
+-- over) or "unknown".
+local function settle(dom, e, deadline)
     local sched, p = dom.sched, dom.policy
-    local deadline = sent_at + p.settle
+    local before = set_of(e.before)
     local bought
     while true do
         sched:reconciled()
         local cur = dom:read()
-        local n = cur and new_paks(cur, before) or 0
-        if n > 0 then
-            return "bought", n
+        local appeared = cur and new_paks(cur, before) or {}
+        if #appeared > 0 then
+            local n = min(#appeared, e.qty)
+            return "bought", n, #appeared - n
         end
         local state, count = nil, nil
-        if mark then
-            state, count = orders.find(dom, mark, before)
+        if e.mark then
+            state, count = orders.find(dom, e.mark, before)
         end
         if state == "complete" then
             -- Paid for; the paks are on their way to GetPOP3.
-            bought = count
+            bought = min(count, e.qty)
         end
         local now = clock.now()
         if now >= deadline or sched.stopped or dom.halted then
             if bought then
-                return "bought", bought
+                return "bought", bought, 0
             end
             if state == "none" and cur and not sched.stopped and not dom.halted then
                 return "none"
@@ -67,6 +90,18 @@ local function settle(dom, before, mark, sent_at)
         end
         sched:sleep(min(p.settle_interval, deadline - now))
     end
+end
+
+-- Say what settling found for the record.
+local function bought_note(n, others, earlier)
+    local s = ("%d"):format(n)
+    if earlier then
+        s = s .. " (ordered by an earlier run that stopped before it knew)"
+    end
+    if others > 0 then
+        s = s .. ("; %d more pak(s) appeared, bought by someone else"):format(others)
+    end
+    return s
 end
 
 -- One order of `qty` paks, with its retries. Returns "bought", n |
@@ -79,13 +114,20 @@ local function order(dom, qty, mark)
         if not dom:hold() then
             return "failed"
         end
-        local before = bundle_set(dom.cur.paks)
+        local entry = { kind = "purchase", domain = d.domain, qty = qty, before = bundle_list(dom.cur.paks),
+            mark = mark, sent_at = os.time() }
+        local ok, jerr = dom:journal_open(entry, true)
+        if not ok then
+            dom:event("paks", "failed", "not ordered: " .. reason(jerr), attempt)
+            return "failed"
+        end
         local sent_at = clock.now()
         run:doubt(qty)
         local res, err = sched:request("purchase_pop_bundle",
-            { sld = d.sld, tld = d.tld, quantity = qty, timeout = p.purchase_timeout })
+            { sld = d.sld, tld = d.tld, quantity = qty, timeout = p.purchase_timeout }, dom.guard)
         run:doubt(-qty)
         if res then
+            dom:journal_close(entry)
             run:bought(qty)
             orders.known(run, res.order_id)
             local ids = res.bundle_ids or {}
@@ -100,38 +142,63 @@ local function order(dom, qty, mark)
             dom:event("paks", "bought", ("%d"):format(qty), attempt)
             return "bought", qty
         end
-        if err.kind == "stopped" then
-            return "failed"
-        end
         local retry = sched.retry(err) and attempt < p.attempts
         if err.maybe_delivered == false or err.kind == "api" then
             -- Surely not bought: refused before sending, or eNom said no.
-            if not retry then
-                dom:event("paks", "failed", reason(err), attempt)
+            dom:journal_close(entry)
+            if err.kind == "stopped" or not retry then
+                if err.kind ~= "stopped" then
+                    dom:event("paks", "failed", reason(err), attempt)
+                end
                 return "failed"
             end
             sched:back_off(attempt)
         else
             run:doubt(qty)
-            local state, n = settle(dom, before, mark, sent_at)
+            local state, n, others = settle(dom, entry, sent_at + p.settle)
             run:doubt(-qty)
             if state == "bought" then
+                dom:journal_close(entry)
                 run:bought(n)
-                dom:event("paks", "bought", ("%d"):format(n), attempt)
+                dom:event("paks", "bought", bought_note(n, others), attempt)
                 return "bought", n
             elseif state == "unknown" then
-                -- Counted as spent for the rest of the run.
+                -- Counted as spent for the rest of the run, and open in the
+                -- journal until settled.
                 run:doubt(qty)
-                dom:event("paks", "unknown", ("%d pak(s): %s; not confirmed within %g s, not bought again")
-                    :format(qty, reason(err), p.settle), attempt)
+                dom:event("paks", "unknown", ("%d pak(s): %s; not confirmed within %g s, not bought again "
+                    .. "(open in the journal: `enom journal list`)"):format(qty, reason(err), p.settle), attempt)
                 return "unknown"
-            elseif not retry then
+            end
+            dom:journal_close(entry)
+            if not retry then
                 dom:event("paks", "failed", reason(err), attempt)
                 return "failed"
             end
             sched:back_off(attempt)
         end
     end
+end
+
+--- Settle an open purchase `e` of the journal, left by a run that
+-- stopped, before the domain buys anything.
+-- @return true when settled (bought or not), false while it stays in doubt
+function _M.recover(dom, e)
+    local left = max(0, (e.sent_at or e.opened or 0) + dom.policy.settle - os.time())
+    local state, n, others = settle(dom, e, clock.now() + left)
+    if state == "bought" then
+        dom:journal_close(e)
+        dom:event("paks", "bought", bought_note(n, others, true), 0)
+        return true
+    elseif state == "none" then
+        dom:journal_close(e)
+        dom:event("paks", "settled", ("an earlier run's order of %d pak(s) did not go through"):format(e.qty), 0)
+        return true
+    end
+    dom.run:doubt(e.qty)
+    dom:event("paks", "unknown", ("an earlier run's order of %d pak(s) is still in doubt: nothing is bought for "
+        .. "this domain until it is settled (`enom journal settle`)"):format(e.qty), 0)
+    return false
 end
 
 --- Buy `want` paks for `dom` (an enom.provision.domain job), in
@@ -142,7 +209,8 @@ function _M.paks(dom, want)
     while left > 0 and not dom.halted do
         local qty = dom.run:allowed(min(left, paks.MAX_PER_ORDER))
         if qty == 0 then
-            dom:event("paks", "failed", "the run's pak or spending cap is reached (policy max_paks_per_run, --max-paks; max_spend)")
+            dom:event("paks", "failed", "the run's pak or spending cap is reached (policy max_paks_per_run, "
+                .. "--max-paks; max_spend)")
             return
         end
         local state = order(dom, qty, mark)

@@ -11,6 +11,14 @@
 -- known to exist. If on_password raises, the run stops after what is in
 -- flight; the password (and those of mailboxes created after it) is
 -- written to `password_file` when one is given, and the report says so.
+--
+-- Before each SetUpPOP3User the users and their passwords are written
+-- to the journal, and struck off once each password is handed out (or
+-- the user is settled otherwise). A run killed in between leaves them
+-- there: the next run reads the domain back, and a mailbox whose
+-- password is the journal's is this library's own, its password handed
+-- out then; a password that can be handed out nowhere stays in the
+-- journal, never lost.
 local core = require "enom.core"
 local templates = require "enom.provision.templates"
 local report = require "enom.provision.report"
@@ -35,7 +43,7 @@ local function hand_out(dom, m, pw, generated)
     end
     local why
     if not dom.run.failure then
-        local ok, err = pcall(p.on_password, dom.d.domain, m.username, pw)
+        local ok, err = pcall(p.on_password, dom.intent.domain, m.username, pw)
         if ok then
             return nil
         end
@@ -47,7 +55,7 @@ local function hand_out(dom, m, pw, generated)
     local extra = { password = "not_handed_out", password_reason = why }
     if p.password_file then
         local ok, werr = pcall(append_private, p.password_file,
-            dom.d.domain .. "\t" .. m.username .. "\t" .. pw .. "\n")
+            dom.intent.domain .. "\t" .. m.username .. "\t" .. pw .. "\n")
         if ok and werr ~= nil and werr ~= false then
             extra.password = "written_to_file"
         else
@@ -113,22 +121,35 @@ local function reconcile(dom, st, chunk, err)
 end
 
 -- Send one SetUpPOP3User for `chunk` into `pak` and sort out its users.
+-- The chunk's intent goes to the journal first (`st.entry[chunk]`).
 local function send(dom, st, pak, chunk)
     local sched, d, p = dom.sched, dom.d, dom.policy
-    local users = {}
+    local users, kept = {}, {}
     for i, m in ipairs(chunk) do
         local key = lower(m.username)
-        users[i] = { username = m.username, password = password_of(dom, st, key), admin = m.admin,
-            display_name = m.display_name }
+        local pw = password_of(dom, st, key)
+        users[i] = { username = m.username, password = pw, admin = m.admin, display_name = m.display_name }
+        kept[i] = { username = m.username, password = pw, generated = not st.given[key] }
         st.tries[key] = (st.tries[key] or 0) + 1
     end
+    local entry = { kind = "create", domain = d.domain, bundle_id = pak.bundle_id, users = kept }
+    local ok, jerr = dom:journal_open(entry, p.journal_sync == "all")
+    if not ok then
+        for _, m in ipairs(chunk) do
+            st.final[lower(m.username)] = { "not_done", "not sent: " .. reason(jerr) }
+        end
+        dom:halt("cannot write the journal: " .. reason(jerr))
+        return true
+    end
+    st.entry[chunk] = entry
     local res, err = sched:request("setup_pop3_users", {
         sld = d.sld, tld = d.tld, bundle_id = pak.bundle_id, users = users,
-    })
+    }, dom.guard)
     if res then
         for _, m in ipairs(chunk) do st.created[lower(m.username)] = true end
         pak.free = pak.free - #chunk
     elseif err.kind == "stopped" then
+        dom:journal_close(entry)
         return false
     elseif err.kind == "invalid" then
         for _, m in ipairs(chunk) do st.final[lower(m.username)] = { "failed", reason(err) } end
@@ -148,12 +169,19 @@ local function send(dom, st, pak, chunk)
 end
 
 -- Record the users of a chunk that are settled; return those to retry.
+-- The chunk's journal entry keeps only the passwords that could be
+-- handed out nowhere (and goes when there are none).
 local function settle(dom, st, chunk)
-    local again = {}
+    local again, undelivered = {}, {}
     for _, m in ipairs(chunk) do
         local key = lower(m.username)
         if st.created[key] then
             local extra = hand_out(dom, m, st.pw[key], not st.given[key])
+            if extra and extra.password == "not_handed_out" then
+                undelivered[#undelivered + 1] = { username = m.username, password = st.pw[key], generated = true,
+                    created = true }
+                extra.password_reason = extra.password_reason .. "; the password is kept in the journal"
+            end
             dom:mailbox(m.username, "create", "created", extra and extra.password_reason, st.tries[key], extra)
         elseif st.final[key] then
             dom:mailbox(m.username, "create", st.final[key][1], st.final[key][2], st.tries[key])
@@ -161,7 +189,47 @@ local function settle(dom, st, chunk)
             again[#again + 1] = m
         end
     end
+    local entry = st.entry[chunk]
+    if entry then
+        st.entry[chunk] = nil
+        if #undelivered == 0 then
+            dom:journal_close(entry)
+        else
+            entry.users = undelivered
+            dom:journal_update(entry, true)
+        end
+    end
     return again
+end
+
+--- Settle an open `create` entry `e` of the journal, left by a run that
+-- stopped: a mailbox that exists with the journal's password is this
+-- library's own (its password is handed out now); one with another
+-- password was made elsewhere; one that does not exist was never made
+-- (the plan makes it again, with a new password). `dom.cur` was read
+-- with passwords.
+function _M.recover(dom, e)
+    local undelivered = {}
+    for _, u in ipairs(e.users or {}) do
+        local found = dom.cur.by_name[lower(u.username)]
+        if found and found.password == u.password then
+            local extra = hand_out(dom, { username = u.username }, u.password, u.generated)
+            if extra and extra.password == "not_handed_out" then
+                undelivered[#undelivered + 1] = u
+                extra.password_reason = extra.password_reason .. "; the password is kept in the journal"
+            end
+            dom:mailbox(u.username, "create", "created", "made by an earlier run that stopped before it could say so"
+                .. (extra and ("; " .. extra.password_reason) or ""), 0, extra)
+        elseif found then
+            dom:event("journal", "conflict", u.username .. " exists with a password the earlier run did not set")
+        end
+    end
+    if #undelivered == 0 then
+        dom:journal_close(e)
+    else
+        e.users = undelivered
+        dom:journal_update(e, true)
+    end
 end
 
 -- Fill the free paks with chunks of users, `again` first: one wave of
@@ -211,7 +279,7 @@ end
 -- The SetUps of different paks go at once (each names its own BundleID).
 function _M.all(dom)
     local d = dom.d
-    local st = { pw = {}, given = {}, tries = dom.tries, created = {}, final = {}, round = 0 }
+    local st = { pw = {}, given = {}, tries = dom.tries, created = {}, final = {}, round = 0, entry = {} }
     local queue = { head = 1 }
     for _, m in ipairs(d.create) do
         if dom.cur.by_name[lower(m.username)] then

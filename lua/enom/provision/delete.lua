@@ -35,7 +35,7 @@ function _M.all(dom)
             head = head + 1
         end
         for _, n in ipairs(chunk) do tries[n] = (tries[n] or 0) + 1 end
-        local res, err = sched:request("delete_pop3", { sld = d.sld, tld = d.tld, users = chunk })
+        local res, err = sched:request("delete_pop3", { sld = d.sld, tld = d.tld, users = chunk }, dom.guard)
         if not res and err.kind == "stopped" then
             for _, n in ipairs(chunk) do again[#again + 1] = n end
             break

@@ -32,6 +32,7 @@ local lower = string.lower
 local min = math.min
 
 local reason = report.reason
+local errors = require "enom.errors"
 
 local Domain = {}
 Domain.__index = Domain
@@ -42,17 +43,25 @@ Domain.__name = "enom.provision.domain"
 -- @param intent what is asked of the domain
 -- @param key the domain's lease key
 function _M.new(run, intent, key)
-    return setmetatable({
+    local self = setmetatable({
         run = run, sched = run.sched, policy = run.policy, intent = intent, key = key,
         d = nil,          -- the actions, once planned from the domain's read
         cur = nil,        -- the domain as last read
         given = {},       -- passwords the intent gave, by lower-cased name
-        recorded = {},    -- "intended\0name" -> true once recorded
+        recorded = {},    -- lower-cased name -> true once recorded
         tries = {},       -- SetUps sent per lower-cased name
         halted = nil,     -- why the domain stopped, or nil
         rest_outcome = nil,
         lease = nil,
+        no_buy = nil,     -- why nothing may be bought (an earlier purchase in doubt), or nil
     }, Domain)
+    -- Asked by the batch at the moment each request that changes the
+    -- domain is handed to the transport: a lease lost meanwhile (Redis
+    -- lost its keys, the holder was paused) withdraws the request unsent.
+    self.guard = function()
+        return self:hold()
+    end
+    return self
 end
 
 function Domain.__tostring(self)
@@ -78,18 +87,53 @@ function Domain.read(self, with_passwords)
 end
 
 --- Before each request that changes state: is the domain still ours?
+-- @return true, or nil and an error (never sent: maybe_delivered false)
 function Domain.hold(self)
     if self.halted then
-        return false
+        return nil, errors.new("stopped", self.halted, { maybe_delivered = false })
     end
     if self.lease then
         local ok, err = self.lease:check()
         if not ok then
             self:halt("the domain's lease was lost: " .. reason(err))
-            return false
+            self:event("lease", "lost", "requests not yet sent were withdrawn; the rest is recorded not_done")
+            return nil, errors.new("stopped", self.halted, { maybe_delivered = false })
         end
     end
     return true
+end
+
+--- Write an intent to the run's journal under this domain's lease.
+-- @return true, or nil and an error (then do not act on it)
+function Domain.journal_open(self, entry, sync)
+    local j = self.run.journal
+    if not j then
+        return true
+    end
+    return j:open(self.key, entry, self.lease, sync)
+end
+
+--- Strike an intent off the journal; a failure to do so is recorded (the
+-- next run settles the intent again, which is harmless).
+function Domain.journal_close(self, entry)
+    local j = self.run.journal
+    if not j or not entry.id then
+        return true
+    end
+    local ok, err = j:close(self.key, entry.id, self.lease)
+    if not ok then
+        self:event("journal", "failed", "could not strike off an intent: " .. reason(err))
+    end
+    return ok
+end
+
+--- Write an intent again (a field of it changed).
+function Domain.journal_update(self, entry, sync)
+    local j = self.run.journal
+    if not j or not entry.id then
+        return true
+    end
+    return j:update(self.key, entry, self.lease, sync)
 end
 
 --- Stop this domain: what is left is recorded `outcome` (not_done).
@@ -100,9 +144,11 @@ function Domain.halt(self, why, outcome)
     end
 end
 
---- Record one mailbox's outcome (once per intended action and name).
+--- Record one mailbox's outcome, once per name: the first record of a
+-- name stands (a mailbox made by an earlier run and settled from the
+-- journal is not recorded again as one already present).
 function Domain.mailbox(self, username, intended, outcome, why, attempts, extra)
-    local key = intended .. "\0" .. lower(username)
+    local key = lower(username)
     if self.recorded[key] then
         return
     end
@@ -218,16 +264,54 @@ local function plan(self)
     end
 end
 
+-- Settle what runs that stopped left open in the journal, before this
+-- run acts: their purchases (bought or not) and their mailboxes (made,
+-- and whose password to hand out, or not). Returns false when the
+-- journal cannot be read: nothing is done on the domain then.
+local function recover(self, entries)
+    for _, e in ipairs(entries) do
+        if e.kind == "purchase" then
+            if not buy.recover(self, e) then
+                self.no_buy = "an earlier run's purchase is still in doubt"
+            end
+        elseif e.kind == "create" then
+            create.recover(self, e)
+        end
+    end
+end
+
 local function body(self)
     if not acquire(self) then
         return
     end
-    local cur, err = self:read()
+    local entries = {}
+    if self.run.journal then
+        local jerr
+        entries, jerr = self.run.journal:entries(self.key)
+        if not entries then
+            return self:halt("cannot read the journal: " .. reason(jerr))
+        end
+    end
+    local creating = false
+    for _, e in ipairs(entries) do
+        creating = creating or e.kind == "create"
+    end
+    -- Passwords are read only to prove whose a mailbox is.
+    local cur, err = self:read(creating)
     if not cur then
         if err.kind ~= "stopped" then
             self.run:unreachable(self.intent.domain, err)
         end
         return self:halt("cannot read the domain: " .. reason(err))
+    end
+    recover(self, entries)
+    if creating then
+        for _, m in ipairs(self.cur.mailboxes) do
+            m.password = nil
+        end
+    end
+    if self.halted then
+        return
     end
     plan(self)
     local d = self.d
@@ -252,7 +336,9 @@ local function body(self)
             if not self.cur.by_name[lower(m.username)] then missing = missing + 1 end
         end
         local need = min(d.buy, paks.needed(missing, paks.free(self.cur.paks)))
-        if need > 0 then
+        if need > 0 and self.no_buy then
+            self:event("paks", "failed", ("%d pak(s) not bought: %s"):format(need, self.no_buy))
+        elseif need > 0 then
             buy.paks(self, need)
         end
         if not self.halted then
@@ -279,6 +365,9 @@ function Domain.finish(self)
     self.done = true
     if self.renew_task then
         self.sched:wake(self.renew_task)
+    end
+    if self.lease and self.run.journal then
+        self.run.journal:compact(self.key, self.lease)
     end
     if self.lease then
         self.lease:release()

@@ -10,7 +10,7 @@ local ipairs = ipairs
 --- Modify the planned mailboxes of `dom` (an enom.provision.domain job).
 function _M.all(dom)
     local d = dom.d
-    local res, err = dom.sched:call_retry("modify_pop3", { sld = d.sld, tld = d.tld, users = d.modify })
+    local res, err = dom.sched:call_retry("modify_pop3", { sld = d.sld, tld = d.tld, users = d.modify }, dom.guard)
     if not res and err.kind == "stopped" then
         return
     end

@@ -25,6 +25,8 @@ local DEFAULTS = {
     settle = 120,              -- seconds to wait for an ambiguous purchase to show
     settle_interval = 3,       -- seconds between checks while it settles
     lock = "default",          -- enom.lease backend name, or a locker
+    journal = true,            -- write intents down before acting (enom.journal)
+    journal_sync = "purchases", -- on the disk before acting: "purchases", or "all" (creates too)
     lease_ttl = 60,            -- seconds a domain lease lives unless renewed
     lease_wait = 30,           -- seconds to wait for a busy domain before `busy`
 }
@@ -83,6 +85,13 @@ local CHECKS = {
     settle = number(0, DAY),
     settle_interval = number(0.01, 3600),
     lock = locker,
+    journal = of_type("boolean"),
+    journal_sync = function(v)
+        if v ~= "purchases" and v ~= "all" then
+            return "must be \"purchases\" or \"all\""
+        end
+    end,
+    journal_dir = of_type("string"),   -- where a file journal lives (default: enom.journal.default_dirs)
     lease_ttl = number(1, DAY),
     lease_wait = number(0, DAY),
     -- Without a default:

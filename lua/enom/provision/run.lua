@@ -16,6 +16,7 @@ local domain = require "enom.provision.domain"
 local orders = require "enom.provision.orders"
 local errors = require "enom.errors"
 local lease = require "enom.lease"
+local journal = require "enom.journal"
 
 local _M = {}
 
@@ -62,9 +63,15 @@ function _M.new(client, policy)
         end
         return nil, errors.new("io", "cannot open the report file: " .. tostring(ferr), { maybe_delivered = false })
     end
+    local jn
+    if policy.journal then
+        jn = journal.new(locker.journal_store and locker:journal_store(policy.journal_dir)
+            or journal.file_store(policy.journal_dir))
+    end
     return setmetatable({
         client = client,
         policy = policy,
+        journal = jn,       -- intents written down before acting, or nil
         sched = scheduler.new(client, policy),
         report = rep,
         locker = locker,

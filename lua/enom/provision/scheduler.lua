@@ -95,13 +95,14 @@ local function settle_circuit(self, res, err)
 end
 
 --- Inside a task: send a typed request (client method name and its
--- arguments) and wait for its answer.
-function _M.request(self, method, args)
+-- arguments) and wait for its answer. `guard` (optional) is asked when
+-- the request is about to leave (see enom.batch's add_method).
+function _M.request(self, method, args, guard)
     local stop = check_budget(self)
     if stop then
         return nil, stop
     end
-    local res, err = co_yield { method = method, args = args }
+    local res, err = co_yield { method = method, args = args, guard = guard }
     settle_circuit(self, res, err)
     return res, err
 end
@@ -131,10 +132,10 @@ function _M.back_off(self, attempt)
 end
 
 --- Inside a task: a request that is safe to repeat (reads, ModifyPOP3).
-function _M.call_retry(self, method, args)
+function _M.call_retry(self, method, args, guard)
     local res, err
     for attempt = 1, self.policy.attempts do
-        res, err = self:request(method, args)
+        res, err = self:request(method, args, guard)
         if res or not self.retry(err) or attempt == self.policy.attempts then
             return res, err
         end
@@ -171,7 +172,7 @@ local function resume(self, task, ...)
     else
         local i
         if want.method then
-            i = self.batch:add_method(want.method, want.args)
+            i = self.batch:add_method(want.method, want.args, want.guard)
         else
             i = self.batch:add(want.command, want.params)
         end
