@@ -55,7 +55,8 @@ local RENEWAL_SETTINGS = { [0] = true, [1] = true, [2] = true }
 local FORWARD_STATES = { approved = true, pending = true, expired = true }
 
 local function forward_state(v, where)
-  local st = str(v, "approved")
+  local st = str(v, "")
+  if st == "" then st = "approved" end
   if not FORWARD_STATES[st] then return nil, where .. ": state must be approved, pending or expired" end
   return st
 end
