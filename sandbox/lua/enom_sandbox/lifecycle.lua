@@ -230,11 +230,11 @@ end
 -- buys later (AutoPakRenew), of e-mail and URL forwarding and of ID
 -- Protect (WPPSRenew).
 function _M.setrenew(p, _, dom)
-  local names = { "renewflag", "autopakrenew", "emailforwardrenew", "urlforwardrenew", "wppsrenew" }
   local v = {}
-  for _, n in ipairs(names) do
-    v[n] = util.flag(p[n])
-    if v[n] == "bad" then return fail(n .. " must be 1 or 0", 304163) end
+  for _, n in ipairs { "RenewFlag", "AutoPakRenew", "EmailForwardRenew", "URLForwardRenew", "WPPSRenew" } do
+    local k = n:lower()
+    v[k] = util.flag(p[k])
+    if v[k] == "bad" then return fail(n .. " must be 1 or 0", 304163) end
   end
   if v.renewflag == nil then return fail("RenewFlag is required", 301163) end
   dom.auto_renew = v.renewflag
@@ -259,9 +259,10 @@ function _M.updaterenewalsettings(p, account)
     if not setting:match("^[012]$") then return fail("RenewalSetting must be 0, 1 or 2", 304163) end
   end
   local flags = {}
-  for _, n in ipairs { "renewalbcc", "acceptterms" } do
-    flags[n] = util.flag(p[n] ~= "" and p[n] or nil)
-    if flags[n] == "bad" then return fail(n .. " must be 0 or 1", 304163) end
+  for _, n in ipairs { "RenewalBCC", "AcceptTerms" } do
+    local k = n:lower()
+    flags[k] = util.flag(p[k] ~= "" and p[k] or nil)
+    if flags[k] == "bad" then return fail(n .. " must be 0 or 1", 304163) end
   end
   if p.url ~= nil and #p.url > MAX_URL then return fail("URL is longer than " .. MAX_URL .. " characters", 304190) end
   if setting ~= nil and setting ~= "" then r.renewal_setting = tonumber(setting) end
