@@ -19,7 +19,9 @@ local function call(method, path, body)
     local _, code = http.request {
         url = base() .. path, method = method,
         source = data and ltn12.source.string(data) or nil,
-        headers = data and { ["content-type"] = "application/json", ["content-length"] = #data } or nil,
+        -- the admin API takes a POST only as JSON, an empty body included
+        headers = (data or method == "POST")
+            and { ["content-type"] = "application/json", ["content-length"] = data and #data or 0 } or nil,
         sink = ltn12.sink.table(out),
     }
     local text = table.concat(out)

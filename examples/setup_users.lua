@@ -13,9 +13,10 @@ local client = assert(enom.new {
 local res, err = client:setup_pop3_users {
     sld = "resellerdocs", tld = "com", bundle_id = 5134,
     users = {
-        { username = "jane", password = "s3cret!-Jane", display_name = "Jane Doe" },
-        -- Every byte is encoded: this stays one password, not an admin flag.
-        { username = "ann", password = "x&IsAdmin1=1", admin = true },
+        -- eNom's POP mail rule (KB 1691): 6 to 30 letters and digits, with an
+        -- upper-case letter, a lower-case letter and a digit.
+        { username = "jane", password = "S3cretMbx4JD", display_name = "Jane Doe" },
+        { username = "ann", password = "Pw7Kx2Lee9", admin = true },
     },
 }
 if not res then

@@ -185,6 +185,7 @@ _M.list = {
                         username = { "UserName" },
                         forward_to = { "ForwardTo" },
                         active = { "Active", "boolean" },
+                        status = { "status", "integer" }, -- the sandbox's opt-in state (eNom: unpublished)
                     },
                 },
             },
@@ -298,6 +299,227 @@ _M.list = {
             fields = {
                 balance = { "Balance", "number" },
                 available_balance = { "AvailableBalance", "number" },
+            },
+        },
+        read_only = true,
+    },
+
+    -- The pak lifecycle, from eNom's command pages (samples and sources in
+    -- spec/fixtures/enom/SOURCES.md).
+    GetPOPExpirations = {
+        method = "get_pop_expirations",
+        params = {},
+        result = {
+            fields = { count = { "count", "integer", within = "popexpirations" } },
+            records = {
+                -- every pak of the account: XML <popexpirations><pop>; Text
+                -- domain1, bundleid1, expdate1 and renew1 (Text only)
+                paks = {
+                    xml = "pop", key = "domain",
+                    columns = {
+                        domain = { "domain" },
+                        bundle_id = { "bundleid", "integer" },
+                        expires = { "expdate" },
+                        auto_renew = { "renew", "boolean" },
+                    },
+                },
+            },
+        },
+        read_only = true,
+    },
+    RenewPOPBundle = {
+        method = "renew_pop_bundle",
+        -- PakID has a "Max Size" of 10, Quantity (years) of 2; eNom's
+        -- MaxPeriod is 10 years.
+        params = with_domain {
+            pak_id = { name = "PakID", required = true, type = "integer", min = 1, max = 9999999999 },
+            years = { name = "Quantity", required = true, type = "integer", min = 1, max = 10 },
+        },
+        -- eNom's Text sample carries no OrderID, its XML an <orderid>
+        result = { fields = { order_id = { "OrderID" } } },
+        spends = true,
+    },
+    SetPakRenew = {
+        method = "set_pak_renew",
+        params = with_domain {
+            bundle_id = { name = "BundleID", required = true, type = "integer" },
+            auto_renew = { name = "AutoPakRenew", required = true, type = "boolean" },
+        },
+        -- XML: PakUpdated and AutoPakRenew; Text: Success only
+        result = {
+            fields = {
+                pak_updated = { "PakUpdated", "integer" },
+                auto_renew = { "AutoPakRenew", "boolean" },
+                success = { "Success", "boolean" },
+            },
+        },
+    },
+    UpdateRenewalSettings = {
+        method = "update_renewal_settings",
+        -- The account's renewal notices (eNom's page documents no
+        -- AutoPakRenew here: a domain's paks renew by SetRenew, a pak's
+        -- by SetPakRenew). RenewalSetting: 0 no notices, 1 e-mail the
+        -- customers and send them to URL, 2 contact and charge them.
+        params = {
+            renewal_setting = { name = "RenewalSetting", type = "integer", min = 0, max = 2 },
+            renewal_bcc = { name = "RenewalBCC", type = "boolean" },
+            accept_terms = { name = "AcceptTerms", type = "boolean" },
+            url = { name = "URL", max = 63 },
+        },
+        result = {
+            fields = {
+                accept_terms_status = { "AcceptTermsStatus" },
+                renewal_setting = { "RenewalSetting" },
+            },
+        },
+    },
+    GetRenew = {
+        method = "get_renew",
+        params = domain,
+        result = {
+            fields = {
+                -- XML <auto-renew>, Text and HTML RenewName
+                auto_renew = { "RenewName", "boolean", aliases = { "auto-renew" } },
+                auto_pak_renew = { "AutoPakRenew", "boolean" },
+                pak_exists = { "PakExist", "boolean" },
+                email_forward_renew = { "EmailForwardRenew", "boolean" },
+                email_forward_exists = { "EmailFwdExists", "boolean" },
+                url_forward_renew = { "URLForwardRenew", "boolean" },
+                url_forward_exists = { "URLFwdExists", "boolean" },
+                id_protect_renew = { "IDProtectRenew", "boolean" },
+                id_protect_exists = { "IDProtectExists", "boolean" },
+            },
+        },
+        read_only = true,
+    },
+    SetRenew = {
+        method = "set_renew",
+        -- RenewFlag is the registration's own auto-renew and eNom requires
+        -- it: read it with get_renew first to change only the paks'.
+        params = with_domain {
+            auto_renew = { name = "RenewFlag", required = true, type = "boolean" },
+            auto_pak_renew = { name = "AutoPakRenew", type = "boolean" },
+            email_forward_renew = { name = "EmailForwardRenew", type = "boolean" },
+            url_forward_renew = { name = "URLForwardRenew", type = "boolean" },
+            id_protect_renew = { name = "WPPSRenew", type = "boolean" },
+        },
+        result = {
+            fields = {
+                auto_renew = { "RenewName", "boolean" },
+                -- only when auto_pak_renew was sent
+                auto_pak_renew = { "AutoPakRenew", "boolean" },
+                success = { "Success", "boolean" },
+            },
+        },
+    },
+    PE_GetPOPPrice = {
+        method = "get_pop_price",
+        params = {},
+        -- XML <pricing><pop>, Text Price: what this account pays per pak
+        result = { fields = { price = { "pop", "number", aliases = { "Price" }, within = "pricing" } } },
+        read_only = true,
+    },
+    SetPOPForwarding = {
+        method = "set_pop_forwarding",
+        -- One mailbox's forward: enable = true adds or changes it, false
+        -- deletes it; every other forward stays. email must be the
+        -- domain (SLD.TLD). status_flags: absent delivers to the mailbox
+        -- only, 0 to the mailbox and the forward (a copy kept), 1 to the
+        -- forward only. Since 2025-09-18 a new forward waits for its
+        -- recipient's approval.
+        params = with_domain {
+            username = { name = "UserName", required = true, max = USERNAME_MAX, pattern = _M.USERNAME_PATTERN },
+            email = { name = "EMail", required = true, max = 78 },
+            forward_to = { name = "ForwardTo", max = 130 },
+            enable = { name = "Enable", required = true, type = "boolean" },
+            status_flags = { name = "StatusFlags", type = "integer", min = 0, max = 1 },
+        },
+        result = {
+            fields = {
+                success = { "success", "boolean" },
+                domain_rrp = { "DomainRRP" },
+            },
+        },
+    },
+    SetCatchAll = {
+        method = "set_catch_all",
+        params = with_domain { forward_to = { name = "ForwardTo", required = true, max = 130 } },
+        -- as GetCatchAll: CatchAll in XML, ForwardTo in Text
+        result = {
+            fields = {
+                catch_all = { "CatchAll", aliases = { "ForwardTo" } },
+                success = { "success", "boolean" },
+            },
+        },
+    },
+    GetOrderList = {
+        method = "get_order_list",
+        -- Start: 25 orders a page, newest first; BeginDate and EndDate
+        -- (MM/DD/YYYY) at most six months apart, the last six months
+        -- without them.
+        params = {
+            start = { name = "Start", type = "integer", min = 1, max = 9999 },
+            begin_date = { name = "BeginDate", max = 10, pattern = "^%d%d?/%d%d?/%d%d%d%d$" },
+            end_date = { name = "EndDate", max = 10, pattern = "^%d%d?/%d%d?/%d%d%d%d$" },
+        },
+        result = {
+            fields = {
+                begin_date = { "BeginDate", within = "OrderList" },
+                end_date = { "EndDate", within = "OrderList" },
+                show_start = { "ShowStart", "integer", within = "OrderList" },
+                show_end = { "ShowEnd", "integer", within = "OrderList" },
+                next_start = { "NextStartPosition", "integer", within = "OrderList" },
+                record_count = { "RecordCount", "integer", within = "OrderList" },
+            },
+            records = {
+                -- XML <OrderList><OrderDetail>; Text repeats OrderID,
+                -- OrderDate, StatusDesc, OrderProcessFlag without an index
+                orders = {
+                    xml = "OrderDetail", key = "OrderID",
+                    columns = {
+                        order_id = { "OrderID", "integer" },
+                        date = { "OrderDate" },
+                        status = { "StatusDesc" },
+                        processed = { "OrderProcessFlag", "boolean" },
+                    },
+                },
+            },
+        },
+        read_only = true,
+    },
+    GetOrderDetail = {
+        method = "get_order_detail",
+        params = { order_id = { name = "OrderID", required = true, type = "integer", min = 1, max = 9999999999 } },
+        result = {
+            fields = {
+                -- XML: inside <Order>; Text: un-indexed. OrderStatus here
+                -- is a number (6 complete); the items' is a word.
+                order_id = { "OrderID", "integer", within = "Order" },
+                result = { "Result", "boolean", within = "Order" },
+                order_date = { "OrderDate", within = "Order" },
+                bill_date = { "BillDate", within = "Order" },
+                bill_amount = { "OrderBillAmount", within = "Order" },
+                order_status = { "OrderStatus", "integer", within = "Order" },
+                status = { "StatusDesc", within = "Order" },
+            },
+            records = {
+                -- XML <OrderDetail>; Text ProductType1, Description1, ...
+                items = {
+                    xml = "OrderDetail", key = "ProductType",
+                    columns = {
+                        product_type = { "ProductType" },
+                        description = { "Description" },
+                        status = { "Status" },
+                        quantity = { "Quantity", "integer" },
+                        detail_status_id = { "DetailStatusID", "integer" },
+                        amount_paid = { "AmountPaid" },
+                        order_status = { "OrderStatus" },
+                        bundle_id = { "BundleID" },
+                        bundle_instance_id = { "BundleInstanceID" },
+                        bundle_name = { "BundleName" },
+                        expires = { "ExpiryDatetime" },
+                    },
+                },
             },
         },
         read_only = true,

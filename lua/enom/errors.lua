@@ -23,7 +23,7 @@ local lower = string.lower
 local byte = string.byte
 local sort = table.sort
 
---- Every kind of error enom returns, and what it means.
+-- Every kind of error value enom makes, and what it means (`errors.KINDS`).
 _M.KINDS = {
     -- a request
     transport = "the connection failed or broke (see maybe_delivered)",

@@ -48,6 +48,7 @@ local floor = math.floor
 local random = math.random
 local setmetatable = setmetatable
 local tostring = tostring
+local tonumber = tonumber
 local format = string.format
 
 local Locker = {}
@@ -286,7 +287,9 @@ end
 --- Where the journal of intents (enom.journal) lives with this backend:
 -- the same Redis for the redis backend; else files of mode 0600 in a
 -- private folder of this host (`dir`, or journal.default_dirs()).
+-- @param self the locker
 -- @param dir the folder for a file store (optional)
+-- @return a store for enom.journal.new
 function Locker.journal_store(self, dir)
     if self.impl.journal_store then
         return self.impl:journal_store()
@@ -309,7 +312,7 @@ local function _lost(self, why)
 end
 
 function Lease.__tostring(self)
-    return format("enom.lease %s (%s, token %s)", self.key, self.backend, tostring(self.token))
+    return format("enom.lease %s (%s, token %.0f)", self.key, self.backend, tonumber(self.token) or 0)
 end
 
 --- Extend the lease by its ttl from now.

@@ -574,7 +574,7 @@ describe("redis backend", function()
         assert.equal(l.grant.id, id)
         local pttl = tonumber(redis_cli("PTTL", "spec:lease:set.example.com"))
         assert.is_true(pttl > 0 and pttl <= 5000, tostring(pttl))
-        assert.equal(tostring(l.token), redis_cli("GET", "spec:fence"))
+        assert.equal(l.token, tonumber(redis_cli("GET", "spec:fence")))
         l:release()
         assert.equal("0", redis_cli("EXISTS", "spec:lease:set.example.com"))
         -- A closed locker connects again when it is used.

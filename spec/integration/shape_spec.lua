@@ -188,16 +188,29 @@ local function new_pak()
     return assert(enom.parse(body, "xml")).records.bundles[1].bundleid
 end
 
+-- A purchase, and the id of the order it made.
+local function new_order()
+    local body = raw({ command = "PurchasePOPBundle", SLD = "emptydomain", TLD = "com", Quantity = 1 }, "xml")
+    return assert(enom.parse(body, "xml")).fields.orderid
+end
+
+-- Keys the sandbox adds to an answer of eNom's where eNom publishes no
+-- shape (the forward opt-in's status, sandbox/README.md): left out of the
+-- comparison, and each must be there.
+local EXTENSIONS = {
+    GetPOPForwarding = { xml = { "interface-response/popforwarding/status" }, kv = { "status" } },
+}
+
 -- Per command: the request of a successful answer, and of an error answer
 -- where eNom's corpus holds one. A function runs first from a fresh state.
 local REQUESTS = {
     SetUpPOP3User = {
-        ok = with { command = "SetUpPOP3User", BundleID = 5134, UserName1 = "kim", Password1 = "Kim-Pass-77" },
-        error = with { command = "SetUpPOP3User", BundleID = 777, UserName1 = "kim", Password1 = "Kim-Pass-77" },
+        ok = with { command = "SetUpPOP3User", BundleID = 5134, UserName1 = "kim", Password1 = "Rt7Pass77" },
+        error = with { command = "SetUpPOP3User", BundleID = 777, UserName1 = "kim", Password1 = "Rt7Pass77" },
     },
     PurchasePOPBundle = { ok = { command = "PurchasePOPBundle", SLD = "emptydomain", TLD = "com", Quantity = 1 } },
     GetPOP3 = { ok = with { command = "GetPOP3" } },
-    ModifyPOP3 = { ok = with { command = "ModifyPOP3", EmailCount = 1, UserName1 = "james", Password1 = "New-Pass-123" } },
+    ModifyPOP3 = { ok = with { command = "ModifyPOP3", EmailCount = 1, UserName1 = "james", Password1 = "NewPass123" } },
     DeletePOP3 = { ok = with { command = "DeletePOP3", UserName1 = "support" } },
     DeletePOPPak = {
         ok = function() return { command = "DeletePOPPak", SLD = "emptydomain", TLD = "com", BundleID = new_pak() } end,
@@ -217,6 +230,25 @@ local REQUESTS = {
     SetDotNameForwarding = { ok = { command = "SetDotNameForwarding", SLD = "example", TLD = "name",
         ForwardTo = "me@example.org" } },
     GetBalance = { ok = { command = "GetBalance" } },
+    GetPOPExpirations = { ok = { command = "GetPOPExpirations" } },
+    RenewPOPBundle = { ok = with { command = "RenewPOPBundle", PakID = 5134, Quantity = 1 } },
+    SetPakRenew = { ok = with { command = "SetPakRenew", BundleID = 5134, AutoPakRenew = 0 } },
+    UpdateRenewalSettings = { ok = { command = "UpdateRenewalSettings", RenewalSetting = 2, RenewalBCC = 1,
+        AcceptTerms = 1, URL = "www.resellerdocs.com" } },
+    GetRenew = { ok = with { command = "GetRenew" } },
+    SetRenew = { ok = with { command = "SetRenew", RenewFlag = 1 } },
+    PE_GetPOPPrice = { ok = { command = "PE_GetPOPPrice" } },
+    SetPOPForwarding = { ok = with { command = "SetPOPForwarding", UserName = "support", EMail = "resellerdocs.com",
+        ForwardTo = "desk@example.net", Enable = 1, StatusFlags = 0 } },
+    SetCatchAll = { ok = with { command = "SetCatchAll", ForwardTo = "desk@example.net" } },
+    GetOrderList = {
+        ok = function()
+            new_order()
+            new_order()
+            return { command = "GetOrderList" }
+        end,
+    },
+    GetOrderDetail = { ok = function() return { command = "GetOrderDetail", OrderID = new_order() } end },
 }
 describe("the sandbox answers in eNom's shapes", function()
     it("covers every command enom types", function()
@@ -254,6 +286,10 @@ describe("the sandbox answers in eNom's shapes", function()
                         local parsed = assert(enom.parse(body, fmt))
                         assert.equal(outcome == "error", (parsed.err_count or 0) > 0, body)
                         local ours, trailer = split(SHAPE[fmt](body))
+                        for _, k in ipairs((EXTENSIONS[command] or {})[FAMILY[fmt]] or {}) do
+                            assert.is_true(ours[k], command .. " " .. fmt .. ": the sandbox's " .. k .. " is missing")
+                            ours[k] = nil
+                        end
                         for k in pairs(trailer) do
                             assert.is_true(trailers[FAMILY[fmt]][k] == true,
                                 command .. " " .. fmt .. ": trailer key " .. k .. " is in no eNom answer")

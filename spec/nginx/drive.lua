@@ -51,7 +51,9 @@ local function request(method, url, body, ctype, timeout, auth)
 end
 
 local function admin(method, path, body)
-    local code, text = request(method, ADMIN .. path, body and cjson.encode(body))
+    -- the admin API takes a POST only as JSON, an empty body included
+    local data = body and cjson.encode(body) or (method == "POST" and "" or nil)
+    local code, text = request(method, ADMIN .. path, data)
     assert(code == 200, "admin " .. path .. " -> " .. tostring(code) .. ": " .. text)
     return cjson.decode(text)
 end

@@ -26,7 +26,9 @@ end
 
 local function admin(method, path)
     local out = {}
-    local _, code = http.request { url = ADMIN .. path, method = method, sink = ltn12.sink.table(out) }
+    -- the admin API takes a POST only as JSON, an empty body included
+    local headers = method == "POST" and { ["content-type"] = "application/json", ["content-length"] = 0 } or nil
+    local _, code = http.request { url = ADMIN .. path, method = method, headers = headers, sink = ltn12.sink.table(out) }
     assert(code == 200, "admin " .. path .. " -> " .. tostring(code))
     return cjson.decode(table.concat(out))
 end

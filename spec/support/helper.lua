@@ -30,14 +30,20 @@ H.PW = "S4ndbox-Acct-Pass"
 H.json = cjson
 
 --- Call the admin API: method, path ("/state"), optional Lua table body.
+-- A POST always says its body is JSON (the admin API refuses one that does
+-- not), an empty body included.
 function H.admin(method, path, body)
     local out = {}
     local data = body ~= nil and cjson.encode(body) or nil
+    local headers
+    if data or method == "POST" then
+        headers = { ["content-type"] = "application/json", ["content-length"] = data and #data or 0 }
+    end
     local _, code = http.request {
         url = H.ADMIN .. path,
         method = method,
         source = data and ltn12.source.string(data) or nil,
-        headers = data and { ["content-type"] = "application/json", ["content-length"] = #data } or nil,
+        headers = headers,
         sink = ltn12.sink.table(out),
     }
     local text = table.concat(out)

@@ -319,6 +319,218 @@ local CASES = {
         parsed = { command = "GETPASSWORDBIT", err_count = 0, done = true,
             fields = { DomainPassword = "r_Y_7n1D", ["password-set"] = "1", debug = "" } },
     },
+
+    -- The pak lifecycle and the order history.
+    ["GetPOPExpirations/enom-docs.xml"] = {
+        -- the page elides records with "." lines; <count> says 125 beside two
+        parsed = { command = "GETPOPEXPIRATIONS", err_count = 0, done = true, fields = { MinPeriod = "" } },
+        typed = { command = "GETPOPEXPIRATIONS", errors = {}, count = 125,
+            tracking_key = "0a7ee088-86c5-4067-885c-d141144e8ae7",
+            paks = {
+                { domain = "1986anotherappz.us", bundle_id = 30631, expires = "10/25/2012 2:13:57 AM" },
+                { domain = "1986anotherappz.us", bundle_id = 30630, expires = "10/25/2012 2:12:18 AM" },
+            } },
+    },
+    ["GetPOPExpirations/enom-docs.txt"] = {
+        -- renewX and versionX only in Text
+        parsed = { command = "GETPOPEXPIRATIONS", err_count = 0, done = true,
+            fields = { count = "259", success = "True" },
+            indexed = { domain = { "123example.net", "45566.net", "0592lh.com", "cl-test.com" },
+                version = { "2", "2", "2", "2" } } },
+        typed = { command = "GETPOPEXPIRATIONS", errors = {}, count = 259,
+            tracking_key = "15b60a1b-e6f4-49e9-8e2e-b6416d5e4d96",
+            paks = {
+                { domain = "123example.net", bundle_id = 1004277, expires = "11/25/2015 11:09:13 AM", auto_renew = false },
+                { domain = "45566.net", bundle_id = 1004278, expires = "11/25/2015 11:11:07 AM", auto_renew = false },
+                { domain = "0592lh.com", bundle_id = 32589, expires = "10/12/2019 11:01:45 AM", auto_renew = false },
+                { domain = "cl-test.com", bundle_id = 32820, expires = "10/12/2019 11:01:45 AM", auto_renew = false },
+            } },
+    },
+    ["RenewPOPBundle/enom-docs.original.xml"] = {
+        error = "parse error: malformed XML at line 20",
+    },
+    ["RenewPOPBundle/enom-docs.adapted.xml"] = {
+        parsed = { command = "RENEWPOPBUNDLE", err_count = 0, done = true, fields = { orderid = "156227365", Language = "en" } },
+        typed = { command = "RENEWPOPBUNDLE", errors = {}, order_id = "156227365" },
+    },
+    ["RenewPOPBundle/enom-docs.txt"] = {
+        -- no OrderID in eNom's Text sample, no TrackingKey either
+        parsed = { command = "RENEWPOPBUNDLE", err_count = 0, done = true, indexed = {},
+            fields = { Site = "", APIType = "API", TimeDifference = "+08.00" } },
+        typed = { command = "RENEWPOPBUNDLE", errors = {} },
+    },
+    ["SetPakRenew/enom-docs.xml"] = {
+        parsed = { command = "SETPAKRENEW", err_count = 0, done = true, fields = { PakUpdated = "5105", AutoPakRenew = "1" } },
+        typed = { command = "SETPAKRENEW", errors = {}, pak_updated = 5105, auto_renew = true },
+    },
+    ["SetPakRenew/enom-docs.txt"] = {
+        -- Text: Success only, no PakUpdated or AutoPakRenew
+        parsed = { command = "SETPAKRENEW", err_count = 0, done = true, fields = { Success = "True" } },
+        typed = { command = "SETPAKRENEW", errors = {}, success = true,
+            tracking_key = "10a9754d-525d-4026-95ab-c6ba51416831" },
+    },
+    ["UpdateRenewalSettings/enom-docs.original.xml"] = {
+        -- the start tags of <interface-response> and <debug> are lost
+        error = "parse error: root element is <AcceptTermsStatus>, expected <interface-response>",
+    },
+    ["UpdateRenewalSettings/enom-docs.adapted.xml"] = {
+        parsed = { command = "UPDATERENEWALSETTINGS", err_count = 0, done = true, fields = { Server = "LOCALHOST" } },
+        typed = { command = "UPDATERENEWALSETTINGS", errors = {}, accept_terms_status = "Successful",
+            renewal_setting = "Successful" },
+    },
+    ["UpdateRenewalSettings/enom-docs.txt"] = {
+        parsed = { command = "UPDATERENEWALSETTINGS", err_count = 0, done = true, fields = { ExecTime = "0.516" } },
+        typed = { command = "UPDATERENEWALSETTINGS", errors = {}, accept_terms_status = "Successful",
+            renewal_setting = "Successful" },
+    },
+    ["GetRenew/enom-docs.xml"] = {
+        -- <auto-renew> where Text and HTML say RenewName
+        parsed = { command = "GETRENEW", err_count = 0, done = true, fields = { ["auto-renew"] = "1", MobilizerRenew = "0" } },
+        typed = { command = "GETRENEW", errors = {}, auto_renew = true, auto_pak_renew = false, pak_exists = true,
+            email_forward_renew = false, email_forward_exists = false, url_forward_renew = false,
+            url_forward_exists = false, id_protect_renew = false, id_protect_exists = true },
+    },
+    ["GetRenew/enom-docs.html"] = {
+        -- <STRONG>Key= </STRONG>value<br />
+        parsed = { command = "GETRENEW", err_count = 0, done = true, fields = { RenewName = "1", PakExist = "1" } },
+        typed = { command = "GETRENEW", errors = {}, auto_renew = true, auto_pak_renew = false, pak_exists = true,
+            email_forward_renew = false, email_forward_exists = false, url_forward_renew = false,
+            url_forward_exists = false, id_protect_renew = false, id_protect_exists = true,
+            tracking_key = "de2469c0-ff52-4e54-9301-ebdd1db50fb8" },
+    },
+    ["GetRenew/enom-docs.txt"] = {
+        parsed = { command = "GETRENEW", err_count = 0, done = true, fields = { RenewName = "1", IDProtectExists = "1" } },
+        typed = { command = "GETRENEW", errors = {}, auto_renew = true, auto_pak_renew = false, pak_exists = true,
+            email_forward_renew = false, email_forward_exists = false, url_forward_renew = false,
+            url_forward_exists = false, id_protect_renew = false, id_protect_exists = true,
+            tracking_key = "de2469c0-ff52-4e54-9301-ebdd1db50fb8" },
+    },
+    ["SetRenew/enom-docs.xml"] = {
+        parsed = { command = "SETRENEW", err_count = 0, done = true, fields = { RenewName = "True", Success = "True" } },
+        typed = { command = "SETRENEW", errors = {}, auto_renew = true, success = true },
+    },
+    ["SetRenew/enom-docs.html"] = {
+        -- " </BODY></HTML>" with a space before it
+        parsed = { command = "SETRENEW", err_count = 0, done = true, fields = { RenewName = "True", APIType = "API" } },
+        typed = { command = "SETRENEW", errors = {}, auto_renew = true, success = true },
+    },
+    ["SetRenew/enom-docs.txt"] = {
+        parsed = { command = "SETRENEW", err_count = 0, done = true, fields = { Success = "True", Server = "SJL0VWRESELL_T1" } },
+        typed = { command = "SETRENEW", errors = {}, auto_renew = true, success = true },
+    },
+    ["PE_GetPOPPrice/enom-docs.original.xml"] = {
+        -- the page lost the start tags of <interface-response>, <pricing> and <debug>
+        error = "parse error: root element is <pop>, expected <interface-response>",
+    },
+    ["PE_GetPOPPrice/enom-docs.adapted.xml"] = {
+        -- <pop> inside <pricing>
+        parsed = { command = "PE_GETPOPPRICE", err_count = 0, done = true, fields = { ExecTime = "8.203125E-02" } },
+        records = { pricing = { { pop = "18.4015" } } },
+        typed = { command = "PE_GETPOPPRICE", errors = {}, price = 18.4015 },
+    },
+    ["PE_GetPOPPrice/enom-docs.txt"] = {
+        -- Price in Text, blank lines between fields
+        parsed = { command = "PE_GETPOPPRICE", err_count = 0, done = true, fields = { Price = "9.95" } },
+        typed = { command = "PE_GETPOPPRICE", errors = {}, price = 9.95 },
+    },
+    ["SetPOPForwarding/enom-docs.original.xml"] = {
+        error = "parse error: malformed XML at line 22",
+    },
+    ["SetPOPForwarding/enom-docs.adapted.xml"] = {
+        parsed = { command = "SETPOPFORWARDING", err_count = 0, done = true, fields = { success = "1", DomainRRP = "E" } },
+        typed = { command = "SETPOPFORWARDING", errors = {}, success = true, domain_rrp = "E" },
+    },
+    ["SetPOPForwarding/enom-docs.txt"] = {
+        -- success is 1 here, not True; no DomainRRP in Text
+        parsed = { command = "SETPOPFORWARDING", err_count = 0, done = true, fields = { success = "1" } },
+        typed = { command = "SETPOPFORWARDING", errors = {}, success = true,
+            tracking_key = "9f4ee08c-d5c7-4a2e-8f97-afeab5cbaaaa" },
+    },
+    ["SetCatchAll/enom-docs.xml"] = {
+        parsed = { command = "SETCATCHALL", err_count = 0, done = true, fields = { CatchAll = "[email protected]" } },
+        typed = { command = "SETCATCHALL", errors = {}, catch_all = "[email protected]" },
+    },
+    ["SetCatchAll/enom-docs.txt"] = {
+        -- as GetCatchAll's Text: ForwardTo, not CatchAll
+        parsed = { command = "SETCATCHALL", err_count = 0, done = true,
+            fields = { ForwardTo = "[email protected]", Version = "2", success = "True" } },
+        typed = { command = "SETCATCHALL", errors = {}, catch_all = "[email protected]", success = true,
+            tracking_key = "601121bb-c00d-4be5-8028-632e4c22064f" },
+    },
+    ["GetOrderList/enom-docs.original.xml"] = {
+        -- the page's XML starts at <BeginDate>: its first start tags are lost
+        error = "parse error: root element is <BeginDate>, expected <interface-response>",
+    },
+    ["GetOrderList/enom-docs.adapted.xml"] = {
+        parsed = { command = "GETORDERLIST", err_count = 0, done = true, fields = { ExecTime = "2.391" } },
+        typed = { command = "GETORDERLIST", errors = {}, begin_date = "6/8/2011 5:11:16 AM",
+            end_date = "12/8/2011 5:11:16 AM", show_start = 26, show_end = 50, next_start = 51, record_count = 1020,
+            orders = {
+                { order_id = 157772597, date = "11/10/2011 5:09:09 AM", status = "Order complete", processed = true },
+                { order_id = 157772596 },
+            } },
+    },
+    ["GetOrderList/enom-docs.txt"] = {
+        -- OrderID, OrderDate (and, for the first order, StatusDesc and
+        -- OrderProcessFlag) repeat without an index: every order is kept,
+        -- in eNom's order, newest first
+        pending = "a repeated un-indexed Text key keeps only its last value in enom.parse on this branch",
+        repeated = {
+            OrderID = { "161807262", "161807261", "161807260", "161807259" },
+            OrderDate = { "2/1/2015 6:37:28 PM", "2/1/2015 6:37:04 PM", "2/1/2015 6:36:47 PM", "2/1/2015 6:35:59 PM" },
+        },
+        parsed = { command = "GETORDERLIST", err_count = 0, done = true,
+            fields = { BeginDate = "8/4/2014 11:10:48 AM", RecordCount = "1370", ShowStart = "26" } },
+        typed = { command = "GETORDERLIST", errors = {}, begin_date = "8/4/2014 11:10:48 AM",
+            end_date = "2/4/2015 11:10:48 AM", show_start = 26, show_end = 50, next_start = 51, record_count = 1370,
+            tracking_key = "2df1da83-bf0c-4db4-8492-07013f9f5815",
+            orders = {
+                { order_id = 161807262, date = "2/1/2015 6:37:28 PM", status = "Order complete", processed = true },
+                { order_id = 161807261, date = "2/1/2015 6:37:04 PM" },
+                { order_id = 161807260, date = "2/1/2015 6:36:47 PM" },
+                { order_id = 161807259, date = "2/1/2015 6:35:59 PM" },
+            } },
+    },
+    ["GetOrderDetail/enom-docs.original.xml"] = {
+        error = "parse error: root element is <OrderID>, expected <interface-response>",
+    },
+    ["GetOrderDetail/enom-docs.adapted.xml"] = {
+        -- a numeric OrderStatus in <Order>, a word in its <OrderDetail>
+        parsed = { command = "GETORDERDETAIL", err_count = 0, done = true, fields = { debug = "" } },
+        records = { order = { { orderstatus = "6", certs = "false" } },
+            orderdetail = { { orderstatus = "Closed", bundleid = "", bundlename = "" } } },
+        typed = { command = "GETORDERDETAIL", errors = {}, order_id = 157770751, result = true,
+            order_date = "11/7/2011 5:37:42 AM", bill_date = "11/7/2011 5:40:05 AM", bill_amount = "$8.95",
+            order_status = 6, status = "Successful", tracking_key = "caef4da0-86af-4684-9232-2346b034789f",
+            items = { { product_type = "Register", description = "testnum10.com", status = "Successful", quantity = 1,
+                detail_status_id = 9, amount_paid = "8.95", order_status = "Closed", bundle_id = "",
+                bundle_instance_id = "", bundle_name = "", expires = "11/7/2012 5:37:00 AM" } } },
+    },
+    ["GetOrderDetail/enom-docs.txt"] = {
+        -- order-level keys un-indexed, the item's indexed (OrderStatus 6 beside OrderStatus1 Closed)
+        parsed = { command = "GETORDERDETAIL", err_count = 0, done = true,
+            fields = { OrderStatus = "6", OrderStatus1 = "Closed", BundleID1 = "", Certs = "False" } },
+        typed = { command = "GETORDERDETAIL", errors = {}, order_id = 157770751, result = true,
+            order_date = "11/7/2011 5:37:42 AM", bill_date = "11/7/2011 5:40:05 AM", bill_amount = "$8.95",
+            order_status = 6, status = "Successful", tracking_key = "aa9c0d97-38f9-446a-b43b-b49ab6bd4ee8",
+            items = { { product_type = "Register", description = "testnum10.com", status = "Successful", quantity = 1,
+                detail_status_id = 9, amount_paid = "8.95", order_status = "Closed", bundle_id = "",
+                bundle_instance_id = "", bundle_name = "", expires = "11/7/2012 5:37:00 AM" } } },
+    },
+    ["Check/bensie-enom.original.xml"] = {
+        -- the recording's indentation put spaces before the XML declaration
+        error = "parse error: malformed XML at line 1",
+    },
+    ["Check/bensie-enom.adapted.xml"] = {
+        -- three <Domain>, <RRPCode>, <RRPText> at the top level: every value kept, in order
+        pending = "a repeated top-level XML leaf keeps only its last value in enom.parse on this branch",
+        repeated = {
+            Domain = { "test123456test123456.us", "test123456test123456.ca", "test123456test123456.com" },
+            RRPCode = { "210", "210", "210" },
+            RRPText = { "Domain available", "Domain available", "Domain available" },
+        },
+        parsed = { command = "CHECK", err_count = 0, done = true, fields = { DomainCount = "3", AuctionID = "" } },
+    },
 }
 
 -- Every file of the corpus has a case, and every case a file.
@@ -350,10 +562,25 @@ local function check_subset(got, want, where)
     end
 end
 
+-- Every value of an un-indexed key the answer repeats, in order, however
+-- the parser files them: a list under the field's name, or a column of
+-- `indexed` (by lower-cased name).
+local function values_of(parsed, key)
+    local v = parsed.fields and parsed.fields[key]
+    if type(v) == "table" then
+        return v
+    end
+    local col = parsed.indexed and parsed.indexed[key:lower()]
+    if type(col) == "table" and #col > 0 then
+        return col
+    end
+    return { v }
+end
+
 describe("eNom's own answers", function()
     it("each corpus file has expected values here, and each case a file", function()
         local files = corpus_files()
-        assert.is_true(#files >= 40, "the corpus holds " .. #files .. " files")
+        assert.is_true(#files >= 75, "the corpus holds " .. #files .. " files")
         local seen = {}
         for _, f in ipairs(files) do
             assert.is_table(CASES[f], "no expected values for " .. f)
@@ -366,7 +593,7 @@ describe("eNom's own answers", function()
 
     for _, file in ipairs(corpus_files()) do
         local case = CASES[file] or {}
-        it(file, function()
+        local check = function()
             local parsed, err = parse(file)
             if case.error then
                 assert.is_nil(parsed)
@@ -393,6 +620,9 @@ describe("eNom's own answers", function()
             if case.records then
                 check_subset(parsed.records, case.records, file .. " records")
             end
+            for key, want_values in pairs(case.repeated or {}) do
+                assert.same(want_values, values_of(parsed, key), file .. " every " .. key)
+            end
             local spec = commands.get(file:match("^([^/]+)/"))
             if case.typed then
                 assert.is_table(spec, file .. ": a typed command")
@@ -400,6 +630,16 @@ describe("eNom's own answers", function()
             else
                 assert.is_nil(spec, file .. ": a typed command needs typed values")
             end
+        end
+        it(file, function()
+            if not case.pending then
+                return check()
+            end
+            -- Written as eNom sends it; marked pending only while the
+            -- parser cannot pass it, and a failure once it can.
+            local ok = pcall(check)
+            assert.is_false(ok, file .. " passes now: remove its pending mark")
+            pending(case.pending)
         end)
     end
 

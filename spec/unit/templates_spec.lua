@@ -19,6 +19,27 @@ describe("templates", function()
         assert.truthy(why2:find("nick"))
     end)
 
+    it("names 8,000 people of one name in linear time: each clash is one step", function()
+        -- Every name looked up is one step.
+        local steps, store
+        local function counting()
+            steps, store = 0, {}
+            return setmetatable({}, {
+                __index = function(_, k) steps = steps + 1; return store[k] end,
+                __newindex = function(_, k, v) store[k] = v end,
+            })
+        end
+        local taken, next = counting(), {}
+        for _ = 1, 8000 do templates.unique("ann.lee", taken, next) end
+        assert.truthy(store["ann.lee8000"])
+        assert.is_nil(store["ann.lee8001"])
+        assert.truthy(steps <= 8000 * 2, steps)
+        -- Without the caller's memory it counts up from 2 each time.
+        taken = counting()
+        for _ = 1, 200 do templates.unique("bob.ray", taken) end
+        assert.truthy(steps > 200 * 50, steps)
+    end)
+
     it("resolves clashes by numbering, within 30 characters", function()
         local taken = {}
         assert.equal("ann.lee", templates.unique("ann.lee", taken))
@@ -31,12 +52,13 @@ describe("templates", function()
         assert.equal("2", second:sub(-1))
     end)
 
-    it("makes passwords from the CSPRNG with every class present", function()
+    it("makes passwords from the CSPRNG with every class present, and none eNom's POP rule refuses", function()
         local seen = {}
         for _ = 1, 200 do
             local p = templates.password { length = 12 }
             assert.equal(12, #p)
-            assert.truthy(p:find("%l") and p:find("%u") and p:find("%d") and p:find("[^%w]"), p)
+            -- eNom's POP rule: upper, lower and a digit, no special character.
+            assert.truthy(p:find("%l") and p:find("%u") and p:find("%d") and not p:find("[^%w]"), p)
             assert.is_nil(seen[p])
             seen[p] = true
         end

@@ -110,7 +110,7 @@ local CLASSES = {
 }
 _M.CLASSES = CLASSES
 
-local PASSWORD_DEFAULTS = { length = 16, classes = { "lower", "upper", "digit", "symbol" } }
+local PASSWORD_DEFAULTS = { length = 16, classes = { "lower", "upper", "digit" } }
 _M.PASSWORD_DEFAULTS = PASSWORD_DEFAULTS
 
 -- Uniform integer in [0, n) from the CSPRNG, without modulo bias

@@ -1,7 +1,7 @@
 -- Per-command request counters, so tests can check how many requests
 -- reached the sandbox, how many changed state, and which faults were hit.
 
-local M = {}
+local _M = {}
 
 local by_command, totals
 
@@ -9,10 +9,10 @@ local function fresh()
   return { received = 0, applied = 0, faults = {} }
 end
 
-function M.clear()
+function _M.clear()
   by_command, totals = {}, fresh()
 end
-M.clear()
+_M.clear()
 
 local function entry(command)
   local e = by_command[command]
@@ -23,24 +23,24 @@ local function entry(command)
   return e
 end
 
-function M.received(command)
+function _M.received(command)
   entry(command).received = entry(command).received + 1
   totals.received = totals.received + 1
 end
 
-function M.applied(command)
+function _M.applied(command)
   entry(command).applied = entry(command).applied + 1
   totals.applied = totals.applied + 1
 end
 
-function M.fault(command, label)
+function _M.fault(command, label)
   local e = entry(command)
   e.faults[label] = (e.faults[label] or 0) + 1
   totals.faults[label] = (totals.faults[label] or 0) + 1
 end
 
-function M.snapshot()
+function _M.snapshot()
   return { commands = by_command, totals = totals }
 end
 
-return M
+return _M

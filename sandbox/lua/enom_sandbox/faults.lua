@@ -10,9 +10,13 @@
 --      `seed` picks them, so the same request sequence sees the same faults.
 --
 -- Kinds: delay, close_before, close_after, status (500/503 or any code,
--- also written status500, status503), status_after, cut, garbage, trickle.
+-- also written status500, status503), status_after, cut, garbage, trickle,
+-- and eNom's own refusals, answered in eNom's shape with HTTP 200 before
+-- the command runs (nothing changes): maintenance (618000, down for
+-- maintenance), insufficient_balance (524181), ip_refused ("User not
+-- permitted from this IP address - <ip>", no number).
 
-local M = {}
+local _M = {}
 
 local DEFAULT_DELAY_MS = 300
 local DEFAULT_TRICKLE_MS = 1500
@@ -45,6 +49,8 @@ local function parse_kind(name, extra)
   elseif name == "close_before" or name == "close_after" or name == "cut"
       or name == "garbage" then
     return { kind = name, label = name }
+  elseif name == "maintenance" or name == "insufficient_balance" or name == "ip_refused" then
+    return { kind = "answer", label = name }
   end
   return nil, "unknown fault kind '" .. name .. "'"
 end
@@ -53,11 +59,11 @@ local function fresh()
   return { rules = {}, rate = 0, kinds = {}, prng = 1, seed = nil }
 end
 
-function M.clear() cfg = fresh() end
-M.clear()
+function _M.clear() cfg = fresh() end
+_M.clear()
 
 -- Replaces the fault configuration; returns true or nil, message.
-function M.set(t)
+function _M.set(t)
   if type(t) ~= "table" then return nil, "body must be a JSON object" end
   local new = fresh()
   if t.rules ~= nil then
@@ -97,7 +103,7 @@ function M.set(t)
   return true
 end
 
-function M.describe()
+function _M.describe()
   local rules = {}
   for i, r in ipairs(cfg.rules) do
     rules[i] = { kind = r.spec.label, command = r.command, uid = r.uid, times = r.times,
@@ -116,7 +122,7 @@ local function draw()
 end
 
 -- Decides the fault for one /interface.asp request, or nil.
-function M.pick(header, command, uid)
+function _M.pick(header, command, uid)
   if type(header) == "table" then header = header[1] end
   if type(header) == "string" and header ~= "" then
     local name, n = header:match("^%s*([%w_]+)%s*:?%s*(%d*)%s*$")
@@ -150,4 +156,4 @@ function M.pick(header, command, uid)
   return nil
 end
 
-return M
+return _M

@@ -6,8 +6,17 @@ local respond = require("enom_sandbox.respond")
 local faults = require("enom_sandbox.faults")
 local counters = require("enom_sandbox.counters")
 local reqlog = require("enom_sandbox.reqlog")
+local util = require("enom_sandbox.util")
 
-local M = {}
+local _M = {}
+
+-- eNom's own refusals a fault can stand for, answered instead of the
+-- command (faults.lua).
+local ANSWERS = {
+  maintenance = function() return util.maintenance() end,
+  insufficient_balance = function() return util.insufficient() end,
+  ip_refused = function() return util.ip_refused(ngx.var.remote_addr or "") end,
+}
 
 -- eNom matches parameter names case-insensitively. A repeated name keeps
 -- its first value; a bare name (no '=') counts as empty.
@@ -69,7 +78,7 @@ local function trickle(content_type, body, ms)
   return ngx.exit(ngx.HTTP_OK)
 end
 
-function M.handle()
+function _M.handle()
   local started = ngx.now()
   local p, query_names, body_names = read_params()
   local def = commands.lookup(p.command)
@@ -97,7 +106,12 @@ function M.handle()
     end
   end
 
-  local result = commands.execute(def, p)
+  local result
+  if fault and fault.kind == "answer" then
+    result = { items = {}, errors = { ANSWERS[fault.label]() } }
+  else
+    result = commands.execute(def, p)
+  end
   if result.applied then counters.applied(name) end
   local fmt = respond.format(p.responsetype)
   local body, ctype, done_at = respond.render(fmt, p.command or "", result, ngx.now() - started)
@@ -116,4 +130,4 @@ function M.handle()
   return send(200, ctype, body)
 end
 
-return M
+return _M

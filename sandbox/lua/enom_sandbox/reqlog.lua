@@ -2,17 +2,17 @@
 -- values), so tests can check e.g. that a client sent credentials in the
 -- POST body rather than the query string.
 
-local M = {}
+local _M = {}
 
 local MAX = 500
 local ring, seq
 
-function M.clear()
+function _M.clear()
   ring, seq = {}, 0
 end
-M.clear()
+_M.clear()
 
-function M.add(entry)
+function _M.add(entry)
   seq = seq + 1
   entry.seq = seq
   entry.time = ngx.now()
@@ -20,8 +20,8 @@ function M.add(entry)
   if #ring > MAX then table.remove(ring, 1) end
 end
 
-function M.list()
+function _M.list()
   return ring
 end
 
-return M
+return _M

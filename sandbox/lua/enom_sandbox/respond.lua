@@ -21,7 +21,9 @@
 -- the number's category ("Validation error; not found; domain name(s)"),
 -- as eNom writes it, not the error text.
 
-local M = {}
+local util = require("enom_sandbox.util")
+
+local _M = {}
 
 local CRLF = "\r\n"
 
@@ -48,13 +50,7 @@ local function tostr(v)
 end
 
 -- eNom's RequestDateTime: M/D/YYYY h:mm:ss AM
-function M.request_datetime(t)
-  local d = os.date("!*t", t)
-  local h = d.hour % 12
-  if h == 0 then h = 12 end
-  return string.format("%d/%d/%d %d:%02d:%02d %s", d.month, d.day, d.year, h, d.min, d.sec,
-    d.hour < 12 and "AM" or "PM")
-end
+_M.request_datetime = util.datetime
 
 local function tracking_key()
   local r = math.random
@@ -74,18 +70,25 @@ local TYPE = {
   ["04"] = "invalid", ["05"] = "type mismatch", ["06"] = "policy violation", ["09"] = "failed to add",
   ["10"] = "failed to update", ["11"] = "failed to delete", ["13"] = "unauthorized",
   ["14"] = "declined", ["15"] = "not available", ["16"] = "not found", ["21"] = "failed to process",
-  ["24"] = "insufficient reseller balance",
+  ["07"] = "connection failed", ["08"] = "failed to retrieve", ["12"] = "disabled", ["17"] = "expired",
+  ["18"] = "down for maintenance", ["19"] = "failed to deduct", ["24"] = "insufficient reseller balance",
+  ["99"] = "unknown",
 }
+-- "does not apply" (000) leaves the part empty, as eNom's
+-- "Validation error; failed to process;" does.
 local PARAMETER = {
-  ["150"] = "command", ["151"] = "SLD", ["152"] = "TLD", ["153"] = "domain name(s)",
-  ["155"] = "login ID", ["156"] = "password", ["170"] = "email record(s)", ["172"] = "forward to",
-  ["181"] = "account balance", ["183"] = "quantity",
+  ["000"] = "", ["012"] = "email", ["150"] = "command", ["151"] = "SLD", ["152"] = "TLD",
+  ["153"] = "domain name(s)", ["155"] = "login ID", ["156"] = "password", ["163"] = "renewal settings",
+  ["170"] = "email record(s)", ["172"] = "forward to", ["181"] = "account balance", ["183"] = "quantity",
+  ["188"] = "page", ["190"] = "URL", ["217"] = "date", ["239"] = "status", ["259"] = "order ID",
+  ["269"] = "pak ID", ["271"] = "POP pak", ["286"] = "POP user name",
 }
 
-function M.category(num)
+function _M.category(num)
   local s = string.format("%06d", tonumber(num) or 0)
-  return string.format("%s; %s; %s", SYSTEM[s:sub(1, 1)] or SYSTEM["0"], TYPE[s:sub(2, 3)] or "unknown",
-    PARAMETER[s:sub(4, 6)] or "")
+  local out = string.format("%s; %s;", SYSTEM[s:sub(1, 1)] or SYSTEM["0"], TYPE[s:sub(2, 3)] or "unknown")
+  local param = PARAMETER[s:sub(4, 6)] or ""
+  return param == "" and out or (out .. " " .. param)
 end
 
 local function trailer(command, errors, exec_time)
@@ -96,7 +99,7 @@ local function trailer(command, errors, exec_time)
   for i, e in ipairs(errors) do
     errs.rows[i] = e.msg
     if e.num then
-      resp.rows[#resp.rows + 1] = { e.num, M.category(e.num) }
+      resp.rows[#resp.rows + 1] = { e.num, _M.category(e.num) }
     end
   end
   return {
@@ -118,7 +121,7 @@ local function trailer(command, errors, exec_time)
     { k = "Done", v = "true", done = true },
     { debug = true },
     { k = "TrackingKey", v = tracking_key() },
-    { k = "RequestDateTime", v = M.request_datetime(ngx.time()) },
+    { k = "RequestDateTime", v = _M.request_datetime(ngx.time()) },
   }
 end
 
@@ -269,7 +272,7 @@ local CONTENT_TYPES = {
 }
 
 -- "text" | "html" | "xml"; anything unknown falls back to eNom's default.
-function M.format(response_type)
+function _M.format(response_type)
   local f = (response_type or ""):lower()
   if f == "html" or f == "xml" then return f end
   return "text"
@@ -277,7 +280,7 @@ end
 
 -- Returns body, content type, and the byte offset where the Done field
 -- starts (used by the "cut" fault to truncate a response realistically).
-function M.render(fmt, command, result, exec_time)
+function _M.render(fmt, command, result, exec_time)
   local items = {}
   for _, it in ipairs(result.items or {}) do items[#items + 1] = it end
   for _, it in ipairs(trailer(command, result.errors or {}, exec_time)) do items[#items + 1] = it end
@@ -292,4 +295,4 @@ function M.render(fmt, command, result, exec_time)
   return body, CONTENT_TYPES[fmt] or CONTENT_TYPES.text, done_at
 end
 
-return M
+return _M

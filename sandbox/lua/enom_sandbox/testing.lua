@@ -5,7 +5,7 @@
 local cjson = require("cjson.safe")
 local respond = require("enom_sandbox.respond")
 
-local M = {}
+local _M = {}
 
 local function send(status, content_type, body)
   ngx.status = status
@@ -46,7 +46,7 @@ local function add_args(into, args)
   end
 end
 
-function M.echo()
+function _M.echo()
   local query = ngx.req.get_uri_args(0)
   local raw_body = ""
   local post = {}
@@ -84,7 +84,7 @@ local function get_balance_text()
   return body
 end
 
-function M.slow()
+function _M.slow()
   local ms = tonumber(ngx.var.arg_ms) or 1000
   ngx.sleep(math.min(math.max(ms, 0), 600000) / 1000)
   return send(200, "text/plain; charset=utf-8", get_balance_text())
@@ -95,7 +95,7 @@ end
 -- requests with key K are here at once (200 "together"), or M ms pass
 -- (504 "alone"). A request that leaves stops counting, so requests sent
 -- one after another never meet.
-function M.gate()
+function _M.gate()
   local dict = ngx.shared.enom_test_gate
   local key = ngx.var.arg_key or ""
   local n = math.max(1, math.floor(tonumber(ngx.var.arg_n) or 2))
@@ -117,7 +117,7 @@ function M.gate()
   return send(504, "text/plain", "alone\n")
 end
 
-function M.status(code)
+function _M.status(code)
   local status = tonumber(code)
   if not status or status < 200 or status > 599 then
     return send(400, "text/plain", "status must be 200..599\n")
@@ -130,13 +130,13 @@ function M.status(code)
     string.format("<html><body><h1>%d</h1><p>Sandbox test status.</p></body></html>\r\n", status))
 end
 
-function M.cut()
+function _M.cut()
   local body = get_balance_text()
   local at = body:find("\r\nDone=", 1, true)
   return send(200, "text/plain; charset=utf-8", body:sub(1, at + 1))
 end
 
-function M.badxml()
+function _M.badxml()
   -- Mismatched and unclosed tags, like a response broken mid-render.
   return send(200, "text/xml; charset=utf-8",
     '<?xml version="1.0" encoding="utf-8"?>\r\n<interface-response>\r\n' ..
@@ -148,7 +148,7 @@ local CHUNK = 64 * 1024
 
 -- Streams N bytes with chunked encoding (no Content-Length unless
 -- length=1), so clients must enforce size limits while reading.
-function M.big()
+function _M.big()
   local n = math.floor(tonumber(ngx.var.arg_bytes) or 1048576)
   if n < 0 or n > 4 * 1024 * 1024 * 1024 then
     return send(400, "text/plain", "bytes must be 0..4294967296\n")
@@ -168,4 +168,4 @@ function M.big()
   return ngx.exit(ngx.HTTP_OK)
 end
 
-return M
+return _M
