@@ -303,10 +303,12 @@ local CASES = {
                     "http://www.enomcentral.com/terms/agreement.asp", "", "", "" } } },
     },
     ["GetWPPSInfo/enom-docs.txt"] = {
-        -- Address1/Address2 are names, not indexes; keys with a space
+        -- Address1/Address2 are names, not indexes; keys with a space; the
+        -- un-indexed ContactType, once per contact, keeps every value
         parsed = { command = "GETWPPSINFO", err_count = 0, done = true, indexed = {},
             fields = { RegistrantAddress1 = "400 boulevard Langelier", RegistrantAddress2 = "",
-                WPPSAddress2 = "C/O resellerdocs.com", ["Aux BillingFName"] = "Carl", ContactType = "WPPS",
+                WPPSAddress2 = "C/O resellerdocs.com", ["Aux BillingFName"] = "Carl",
+                ContactType = { "Administrative", "Aux Billing", "Billing", "Registrant", "Technical", "WPPS" },
                 WPPSExpDate = "Dec 22, 2025" } },
     },
     ["GetContacts/go-enom-client.xml"] = {
