@@ -78,7 +78,7 @@ end
 --- Add a typed method call (as `client:get_pop3{...}`), sent as one
 -- request whatever its size. Returns its index.
 function _M.add_method(self, method, args)
-    local reqs, err = request.method(method, args, true, 2)
+    local reqs, err = request.method(self.client, method, args, true, 2)
     return enqueue(self, reqs and reqs[1] or { err = err })
 end
 

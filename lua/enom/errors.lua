@@ -12,8 +12,16 @@
 --   http       the server answered with a status other than 200
 --   parse      the body is not a response in the expected format
 --   incomplete the response parsed but has no Done=true: it was cut
---   api        eNom reported errors (ErrCount > 0)
+--   api        eNom reported errors (ErrCount > 0); `category` says which
+--              kind (enom.responses: maintenance, balance, auth, ...)
 --   invalid    the request was refused before sending (bad input)
+--
+-- An error that eNom answered carries eNom's `tracking_key` (shown by
+-- `tostring`: eNom's support asks for it), `exec_time` and `server`.
+-- `retryable` is the library's one rule for whether a failed request may
+-- be sent again.
+local responses = require "enom.responses"
+
 local _M = {}
 
 local setmetatable = setmetatable
@@ -57,13 +65,49 @@ function Error.__tostring(self)
     if self.code then
         parts[#parts + 1] = " [curl " .. tostring(self.code) .. "]"
     end
+    if self.kind == "api" and self.category and self.category ~= "unknown" then
+        parts[#parts + 1] = " [" .. self.category .. "]"
+    end
     if self.maybe_delivered == false then
         parts[#parts + 1] = " (not sent)"
+    end
+    if self.tracking_key then
+        parts[#parts + 1] = " [TrackingKey " .. tostring(self.tracking_key) .. "]"
     end
     if self.hint then
         parts[#parts + 1] = "; " .. self.hint
     end
     return concat(parts)
+end
+
+-- Failures of the way there or back: the same request may go again.
+local PASSING_KINDS = { transport = true, timeout = true, incomplete = true, parse = true }
+
+--- May a request that failed with `err` be sent again, after a pause?
+-- The library's one retry rule. Yes for a broken or timed-out
+-- connection, a cut or unreadable answer, HTTP 5xx, 429 and 408, and
+-- eNom's maintenance and system errors (including its e-mail codes 20,
+-- 22 and 25); no for everything else: a refusal before sending, a
+-- certificate failure, a stopped run, and eNom's validation, auth,
+-- balance, duplicate, password and policy errors, which the same request
+-- meets again. Whether a request that changes state may be repeated
+-- without first reading back what happened is the caller's concern
+-- (`err.maybe_delivered`).
+function _M.retryable(err)
+    if type(err) ~= "table" then
+        return false
+    end
+    local k = err.kind
+    if PASSING_KINDS[k] then
+        return true
+    elseif k == "http" then
+        local st = err.status
+        return st == nil or st >= 500 or st == 429 or st == 408
+    elseif k == "api" then
+        local c = responses.CATEGORIES[err.category or responses.classify(err.errors, err.responses)]
+        return c ~= nil and c.retry
+    end
+    return false
 end
 
 -- Secrets shorter than this are replaced only where they stand as a whole

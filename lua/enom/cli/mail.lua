@@ -4,7 +4,7 @@
 local enom = require "enom"
 local cli = require "enom.cli"
 local output = require "enom.cli.output"
-local templates = require "enom.provision.templates"
+local password = require "enom.password"
 
 local _M = {}
 
@@ -116,13 +116,14 @@ function _M.mailboxes_add(ctx, a)
     if a.password_stdin then
         pws = passwords_from_stdin(#users)
     else
-        local length = a.length
-        if not length or length < 8 or length > 16 then
-            cli.fail(EXIT.usage, "--length must be between 8 and 16")
+        local length, rule = a.length, password.rule(cli.client(ctx).password_rule)
+        if not length or length < rule.min or length > rule.max then
+            cli.fail(EXIT.usage, ("--length must be between %d and %d (password rule %s)"):format(rule.min, rule.max, rule.name))
         end
         pws = {}
         for i = 1, #users do
-            pws[i] = templates.password { length = length }
+            pws[i] = password.generate(rule, { username = users[i], sld = sld, tld = tld, uid = cli.client(ctx).uid, others = pws },
+                length)
         end
     end
     local bundle = a.pak or pick_pak(ctx, sld, tld, a.domain, #users)
@@ -350,7 +351,7 @@ end
 
 --- call COMMAND Name=value...
 function _M.call(ctx, a)
-    if not a.name:find("^%a%w*$") then
+    if not require("enom.validate").is_command_name(a.name) then
         cli.fail(EXIT.usage, "not an eNom command name: '" .. a.name .. "'")
     end
     local params, seen = {}, {}

@@ -11,7 +11,7 @@
 -- known to exist. If on_password raises, the run stops after what is in
 -- flight; the password (and those of mailboxes created after it) is
 -- written to `password_file` when one is given, and the report says so.
-local templates = require "enom.provision.templates"
+local password = require "enom.password"
 
 local _M = {}
 
@@ -69,7 +69,8 @@ local function password_of(dom, st, key)
         if pw then
             st.given[key] = true
         else
-            pw = templates.password(dom.policy.password)
+            pw = password.generate(dom.policy.password or dom.run.client.password_rule,
+                { username = key, sld = dom.d.sld, tld = dom.d.tld, uid = dom.run.client.uid })
         end
         st.pw[key] = pw
         -- Kept to scrub what a callback raises before it reaches the report.

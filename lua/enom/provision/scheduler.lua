@@ -24,18 +24,8 @@ function _M.backoff(policy, attempt)
     return random() * ceiling
 end
 
---- May a failed request be tried again? API and input errors are final;
--- so is a certificate failure, which no retry mends.
-function _M.retryable(err)
-    local k = err.kind
-    if k == "api" or k == "invalid" or k == "tls" or k == "stopped" then
-        return false
-    end
-    if k == "http" then
-        return err.status == nil or err.status >= 500 or err.status == 429 or err.status == 408
-    end
-    return true
-end
+--- May a failed request be tried again? The library's one rule.
+_M.retryable = errors.retryable
 
 --- A scheduler over `client`. policy: concurrency, attempts, backoff_base,
 -- backoff_cap, budget, circuit, and optionally retry, backoff.
