@@ -175,10 +175,11 @@ local function pattern_set(chars)
     local out, i = {}, 1
     while i <= #bytes do
         local j = i
-        while j < #bytes and bytes[j + 1] == bytes[j] + 1 and find(char(bytes[j + 1]), "%w") do
+        while find(char(bytes[i]), "%w") and j < #bytes and bytes[j + 1] == bytes[j] + 1
+                and find(char(bytes[j + 1]), "%w") do
             j = j + 1
         end
-        if j - i >= 2 and find(char(bytes[i]), "%w") then
+        if j - i >= 2 then
             out[#out + 1] = char(bytes[i]) .. "-" .. char(bytes[j])
         else
             for k = i, j do
@@ -346,15 +347,43 @@ function _M.rule(rule)
     return type(rule) == "string" and rules[rule] or rule
 end
 
--- The first problem of `pw` under the compiled rule `r` in `context`, or
--- nil. `strict` (generation) checks every contains field from its first
--- character, whatever the rule says.
-local function problem(r, pw, context, strict)
+-- What the contains check looks for under the compiled rule `r`: a flat
+-- array of lower-cased values, each followed by what it is. `strict`
+-- (generation) looks for every field from its first character, whatever
+-- the rule says.
+local function forbidden(r, context, strict)
+    local out = {}
+    if type(context) ~= "table" then
+        return out
+    end
+    local sld, tld = context.sld, context.tld
+    local function add(field, v)
+        local shortest = strict and 1 or r.contains[field]
+        if shortest and v ~= nil then
+            v = lower(tostring(v))
+            if #v >= shortest then
+                out[#out + 1] = v
+                out[#out + 1] = CONTAINS_FIELDS[field]
+            end
+        end
+    end
+    add("username", context.username)
+    add("domain", sld ~= nil and tld ~= nil and (tostring(sld) .. "." .. tostring(tld)) or nil)
+    add("sld", sld)
+    add("uid", context.uid)
+    return out
+end
+
+-- The first problem of `pw` under the compiled rule `r`, or nil: its
+-- length, its characters (unless `drawn` from the rule's alphabet), then
+-- what `forbid` (from `forbidden`) and the other passwords of the context
+-- rule out.
+local function problem(r, pw, forbid, others, drawn)
     local n = #pw
     if n < r.min or n > r.max then
         return ("must be %d to %d characters"):format(r.min, r.max), "length"
     end
-    if find(pw, r.outside) then
+    if not drawn and find(pw, r.outside) then
         return "has a character the rule does not allow (it allows " .. r.allowed .. ")", "alphabet"
     end
     for _, req in ipairs(r.required) do
@@ -362,25 +391,12 @@ local function problem(r, pw, context, strict)
             return "needs at least " .. req[2], "class"
         end
     end
-    if type(context) ~= "table" then
-        return nil
-    end
-    local l = lower(pw)
-    local values = {
-        username = context.username, sld = context.sld, uid = context.uid,
-        domain = context.sld and context.tld and (tostring(context.sld) .. "." .. tostring(context.tld)),
-    }
-    for field, what in pairs(CONTAINS_FIELDS) do
-        local shortest = strict and 1 or r.contains[field]
-        local v = values[field]
-        if shortest and v ~= nil then
-            v = lower(tostring(v))
-            if #v >= shortest and find(l, v, 1, true) then
-                return "contains " .. what .. " (eNom e-mail error 48)", "contains"
-            end
+    local l = (#forbid > 0 or others) and lower(pw)
+    for i = 1, #forbid, 2 do
+        if find(l, forbid[i], 1, true) then
+            return "contains " .. forbid[i + 1] .. " (eNom e-mail error 48)", "contains"
         end
     end
-    local others = context.others
     if type(others) == "table" and (r.distinct or r.root) then
         for _, o in ipairs(others) do
             if type(o) == "string" then
@@ -421,7 +437,7 @@ function _M.check(pw, rule, context)
     if type(pw) ~= "string" then
         return "breaks rule " .. r.name .. ": a password must be a string", "type"
     end
-    local reason, code = problem(r, pw, context, false)
+    local reason, code = problem(r, pw, forbidden(r, context, false), type(context) == "table" and context.others)
     if reason then
         return "breaks rule " .. r.name .. ": " .. reason, code
     end
@@ -472,9 +488,10 @@ function _M.generate(rule, context, length)
     if not (is_integer(length) and length >= r.min and length <= r.max) then
         error(("password length must be a whole number from %d to %d for rule %s"):format(r.min, r.max, r.name), 2)
     end
+    local forbid, others = forbidden(r, context, true), type(context) == "table" and context.others
     for _ = 1, MAX_DRAWS do
         local pw = draw(r, length)
-        if not problem(r, pw, context, true) then
+        if not problem(r, pw, forbid, others, true) then
             return pw
         end
     end

@@ -105,14 +105,16 @@ local KINDS = {
 _M.KINDS = KINDS
 
 --- The parameters (last three digits) this library meets, with the
--- category a parameter decides (a time-out is passing whatever the rest).
+-- category a parameter decides when the kind does not: a time-out is
+-- passing, except in a validation error (a time-out value refused), and a
+-- problem with the login id is one of authentication.
 local PARAMETERS = {
     [150] = { name = "command" },
     [153] = { name = "domain name" },
     [155] = { name = "login id", category = "auth" },
     [156] = { name = "password" },
-    [166] = { name = "connection time-out", category = "system" },
-    [167] = { name = "session time-out", category = "system" },
+    [166] = { name = "connection time-out", category = "system", not_for = { [3] = true } },
+    [167] = { name = "session time-out", category = "system", not_for = { [3] = true } },
     [181] = { name = "account balance" },
     [183] = { name = "quantity" },
     [254] = { name = "user(s)" },
@@ -203,6 +205,9 @@ function _M.of_number(n)
         return nil
     end
     local k, p = KINDS[kind], PARAMETERS[param]
+    if p and p.not_for and p.not_for[sys] then
+        p = nil
+    end
     return (k and k.category) or (p and p.category) or (SYSTEMS[sys] and SYSTEMS[sys].category) or "unknown"
 end
 

@@ -194,7 +194,7 @@ describe("results (fake transport)", function()
             assert.are.equal(1, err.result.accounts_created)
             assert.are.equal(1, err.result.accounts_failed)
             no_secret(err)
-            assert.is_nil(tostring(err):find("P-1", 1, true))
+            assert.is_nil(tostring(err):find("Heron-7-Quiz", 1, true))
         end)
 
         it("stops a split request at an unknown outcome and lists the users not done", function()
