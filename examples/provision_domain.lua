@@ -38,7 +38,7 @@ local policy = {
     max_paks_per_run = 5,
     -- Only people in IT may administer every mailbox of the domain.
     admin = function(m) return m.username:find("^priya") ~= nil end,
-    password = { length = 16 },
+    password = "email_basic",  -- generated passwords: eNom's Basic email rule (enom.password)
 }
 
 local plan = assert(provision.plan(client, { { domain = domain, mailboxes = mailboxes } }, policy))

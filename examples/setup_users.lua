@@ -13,9 +13,11 @@ local client = assert(enom.new {
 local res, err = client:setup_pop3_users {
     sld = "resellerdocs", tld = "com", bundle_id = 5134,
     users = {
-        { username = "jane", password = "s3cret!-Jane", display_name = "Jane Doe" },
-        -- Every byte is encoded: this stays one password, not an admin flag.
-        { username = "ann", password = "x&IsAdmin1=1", admin = true },
+        -- Passwords follow eNom's rule for Basic email (enom.password): 10 to
+        -- 20 characters, an upper-case letter, a digit, one of * @ - _ / .
+        { username = "jane", password = "Quill-Harbor-27", display_name = "Jane Doe" },
+        -- Every byte is encoded ('@' and '/' too): this stays one password.
+        { username = "ann", password = "Tern@Gull/42", admin = true },
     },
 }
 if not res then

@@ -8,7 +8,7 @@ return {
         -- Only the first mailbox of the list may administer the domain.
         return mailbox.admin == true and mailbox.first_in_list == true
     end,
-    password = { length = 16, classes = { "lower", "upper", "digit" } },
+    password = "email_basic",  -- the enom.password rule generated passwords follow
     concurrency = 4,
     attempts = 6,
     backoff_base = 0.5,

@@ -266,11 +266,11 @@ describe("enom command", function()
             assert.falsy(out:find(m.ann.password, 1, true))
             -- From stdin, as the admin of the domain.
             code, out, err = enom({ "mailboxes", "add", "resellerdocs.com", "carol", "--password-stdin", "--admin",
-                "--json" }, { stdin = "Carol-Secret-77!\n" })
+                "--json" }, { stdin = "Lark-Secret-77@\n" })
             assert.equal(0, code, err)
             assert.equal(1, json_of(out).accounts_created)
             m = mailboxes("resellerdocs.com")
-            assert.equal("Carol-Secret-77!", m.carol.password)
+            assert.equal("Lark-Secret-77@", m.carol.password)
             assert.equal(true, m.carol.admin)
             -- '-' prints them: asked for explicitly.
             code, out = enom({ "mailboxes", "add", "resellerdocs.com", "dave", "--passwords", "-" }, { shows_secrets = true })
@@ -291,9 +291,9 @@ describe("enom command", function()
             assert.equal(true, mailboxes("resellerdocs.com").support.admin)
             local _
             code, _, err = enom({ "mailboxes", "modify", "resellerdocs.com", "support", "--password-stdin" },
-                { stdin = "New-Support-Pass9\n" })
+                { stdin = "New-Helpdesk-Pass9\n" })
             assert.equal(0, code, err)
-            assert.equal("New-Support-Pass9", mailboxes("resellerdocs.com").support.password)
+            assert.equal("New-Helpdesk-Pass9", mailboxes("resellerdocs.com").support.password)
             -- Declined: nothing deleted.
             local _
             code, _, err = enom({ "mailboxes", "delete", "resellerdocs.com", "support" }, { stdin = "n\n" })

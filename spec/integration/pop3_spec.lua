@@ -96,7 +96,7 @@ describe("POP3 family", function()
 
     it("setup_pop3_users", function()
         local res = same_in_all_formats(function(c)
-            return c:setup_pop3_users(with { bundle_id = 5134, users = { { username = "kim", password = "Kim-Pass-77" } } })
+            return c:setup_pop3_users(with { bundle_id = 5134, users = { { username = "kim", password = "Lark-Pass-77" } } })
         end)
         assert.equal(1, res.accounts_created)
         assert.truthy(H.mailboxes("resellerdocs.com").kim)

@@ -58,11 +58,11 @@ describe("sandbox", function()
 
         it("refuses an unknown pak and a full one", function()
             local res, err = c:setup_pop3_users { sld = "resellerdocs", tld = "com", bundle_id = 777,
-                users = { { username = "a1", password = "Pw-aaaa-1" } } }
+                users = { { username = "a1", password = "Pw-aaaa-1xyz" } } }
             api_error(res, err, "Invalid Item specified")
             local users = {}
             for i = 1, 9 do
-                users[i] = { username = "full" .. i, password = "Pw-full-" .. i }
+                users[i] = { username = "full" .. i, password = "Pw-full-" .. i .. "-xyz" }
             end
             local r2, e2 = c:setup_pop3_users { sld = "resellerdocs", tld = "com", bundle_id = 5134, users = users }
             assert.is_nil(r2)

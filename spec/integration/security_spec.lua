@@ -242,7 +242,7 @@ describe("argument checks", function()
         for _, bad in ipairs { 0, -1, 1.5, 101, "2", 0 / 0, math.huge } do
             local res, err = c:setup_pop3_users {
                 sld = "resellerdocs", tld = "com", bundle_id = 5134, batch_size = bad,
-                users = { { username = "n1", password = "Pw-123456" }, { username = "n2", password = "Pw-654321" } },
+                users = { { username = "n1", password = "Pw-123456-ab" }, { username = "n2", password = "Pw-654321-ab" } },
             }
             assert.is_nil(res)
             assert.equal("invalid", err.kind, tostring(bad))
@@ -251,7 +251,7 @@ describe("argument checks", function()
         assert.equal(before, H.total_received())
         local res = assert(c:setup_pop3_users {
             sld = "resellerdocs", tld = "com", bundle_id = 5134, batch_size = 1,
-            users = { { username = "n1", password = "Pw-123456" }, { username = "n2", password = "Pw-654321" } },
+            users = { { username = "n1", password = "Pw-123456-ab" }, { username = "n2", password = "Pw-654321-ab" } },
         })
         assert.equal(2, res.accounts_created)
         assert.equal(before + 2, H.total_received())
