@@ -46,10 +46,10 @@
 -- text SetUpPOP3User or ModifyPOP3 answer for a refused password.
 --
 -- Generated passwords come from the system's CSPRNG through the C core,
--- one byte per character with rejection sampling (a byte above the
--- largest multiple of the alphabet's size is drawn again: no modulo bias),
--- and a whole password the rule refuses is drawn again, so a password is
--- uniform over those of its length the rule accepts.
+-- one byte per character with rejection sampling (a byte at or above the
+-- largest multiple of the alphabet's size that fits in a byte is dropped:
+-- no modulo bias), and a whole password the rule refuses is drawn again,
+-- so a password is uniform over those of its length the rule accepts.
 local core = require "enom.core"
 local commands = require "enom.commands"
 

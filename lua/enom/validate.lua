@@ -41,7 +41,7 @@ local NAME_PATTERN = "^[%w_%.%-]+$"
 
 -- eNom's command names: an ASCII letter, then ASCII letters, digits and
 -- "_" (GetPOP3, PE_GetPOPPrice, TP_CreateOrder, Queue_GetInfo), spelt
--- out rather than %a/%w, which follow the C locale. Nothing that could
+-- out rather than %a/%w, which follow the process's locale. Nothing that could
 -- change the request (=, &, %, space, CR, LF, NUL, non-ASCII) fits.
 local COMMAND_PATTERN = "^[A-Za-z][A-Za-z0-9_]*$"
 local COMMAND_MAX = 64
