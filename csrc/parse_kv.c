@@ -14,8 +14,10 @@
  * a value runs to the line break tag or the next <STRONG>, not to the
  * first '<'.
  *
- * Both: LF or CRLF, blank lines skipped, a last line without a newline
- * accepted; keys and values trimmed of surrounding spaces and tabs. Keys
+ * Both: a key repeated without an index (GetOrderList gives every order
+ * as OrderID=, OrderDate=, ... again) keeps every value in order, as a
+ * repeated XML leaf does (enom_result_put). LF or CRLF, blank lines
+ * skipped, a last line without a newline accepted; keys and values trimmed of surrounding spaces and tabs. Keys
  * must look like keys (a letter or '_' first, no markup characters, single
  * inner spaces only: eNom writes "Aux BillingFName"), so an error page or
  * other garbage yields "no fields found" instead of a table of noise.

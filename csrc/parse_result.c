@@ -123,12 +123,35 @@ static void note_count(enom_result *r, const char *key, size_t klen, const char 
         r->counts[r->ncounts++] = (long)n;
 }
 
+void enom_result_put(lua_State *L, int t, const char *val, size_t vlen)
+{
+    lua_pushvalue(L, -1);
+    lua_rawget(L, t); /* key old */
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushlstring(L, val, vlen);
+        lua_rawset(L, t);
+        return;
+    }
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        lua_createtable(L, 4, 0); /* key old list */
+        lua_insert(L, -2);
+        lua_rawseti(L, -2, 1);
+        lua_pushlstring(L, val, vlen);
+        lua_rawseti(L, -2, 2);
+        lua_rawset(L, t);
+        return;
+    }
+    lua_pushlstring(L, val, vlen); /* key list val */
+    lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 2);
+}
+
 void enom_result_field(lua_State *L, enom_result *r, const char *key, size_t klen, const char *val,
                        size_t vlen)
 {
     lua_pushlstring(L, key, klen);
-    lua_pushlstring(L, val, vlen);
-    lua_rawset(L, r->fields);
+    enom_result_put(L, r->fields, val, vlen);
     r->nfound++;
     note_count(r, key, klen, val, vlen);
 

@@ -7,6 +7,9 @@
  * enom.core.parse returns for every format:
  *
  *   { command, err_count, errors, done, responses, fields, indexed, records }
+ *
+ * A name given once has a string value; a name given more than once (and
+ * not as an index) has an array of its strings, in order.
  */
 #ifndef ENOM_PARSE_RESULT_H
 #define ENOM_PARSE_RESULT_H
@@ -48,8 +51,17 @@ typedef struct enom_result {
  * above them balanced between calls. */
 void enom_result_open(lua_State *L, enom_result *r, int nfields);
 
-/* A field by its original name. Command, ErrCount and Done (any case)
- * also fill command, err_count and done. */
+/* t[key] = val, with the key on top of the stack (popped) and t an
+ * absolute index. A key met again keeps every value: its value becomes an
+ * array of the strings in the order they came. This is the one rule for a
+ * repeated name in all three formats: a leaf repeated inside an XML
+ * record, a leaf repeated at the top level of an XML answer, and a
+ * Text/HTML key repeated without an index (GetOrderList's OrderID). */
+void enom_result_put(lua_State *L, int t, const char *val, size_t vlen);
+
+/* A field by its original name (repeated: see enom_result_put). Command,
+ * ErrCount and Done (any case) also fill command, err_count and done, the
+ * last one seen winning. */
 void enom_result_field(lua_State *L, enom_result *r, const char *key, size_t klen, const char *val,
                        size_t vlen);
 

@@ -30,7 +30,9 @@
  * that holds its element (<domainname domainnameid="1" sld="a"/> inside
  * <dotnameforwarding> gives that record domainnameid and sld), which is
  * how eNom's Text format flattens them. Comments and processing
- * instructions are ignored.
+ * instructions are ignored. A leaf repeated in one record, or at the top
+ * level (a multi-domain Check repeats <Domain>, <RRPCode>, <RRPText>),
+ * keeps every text in order (enom_result_put).
  */
 #include <limits.h>
 #include <stdint.h>
@@ -369,27 +371,9 @@ static const char *next_event(const char *p, event *e)
  * a repeated name turns the value into an array of the texts in order. */
 static void record_leaf(lua_State *L, const event *e)
 {
+    int rec = lua_gettop(L);
     enom_push_lower(L, e->name, e->namelen); /* rec key */
-    lua_pushvalue(L, -1);
-    lua_rawget(L, -3); /* rec key old */
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushlstring(L, e->text, e->n);
-        lua_rawset(L, -3);
-        return;
-    }
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        lua_createtable(L, 4, 0); /* rec key old list */
-        lua_insert(L, -2);
-        lua_rawseti(L, -2, 1);
-        lua_pushlstring(L, e->text, e->n);
-        lua_rawseti(L, -2, 2);
-        lua_rawset(L, -3);
-        return;
-    }
-    lua_pushlstring(L, e->text, e->n);
-    lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
-    lua_pop(L, 2);
+    enom_result_put(L, rec, e->text, e->n);
 }
 
 /* Pushes a new record, appended to records[lower(name)]. */

@@ -30,7 +30,7 @@ local bought = assert(client:purchase_pop_bundle { sld = "emptydomain", tld = "c
 print("bought pak " .. bought.bundle_ids[1] .. ", order " .. tostring(bought.order_id))
 
 -- SetUpPOP3User, ModifyPOP3 (EmailCount is computed), DeletePOP3.
-assert(client:setup_pop3_users(with { bundle_id = 5134, users = { { username = "tour", password = "TrPass1x" } } }))
+assert(client:setup_pop3_users(with { bundle_id = 5134, users = { { username = "tour", password = "Kite-Pass-71" } } }))
 assert(client:modify_pop3(with { users = { { username = "tour", admin = true } } }))
 assert(client:delete_pop3(with { users = { "tour" } }))
 

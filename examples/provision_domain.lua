@@ -21,6 +21,9 @@ local client = assert(enom.new {
     pw = assert(os.getenv("ENOM_PW"), "set ENOM_PW to the account password"),
     endpoint = os.getenv("ENOM_ENDPOINT") or "test",
     cainfo = os.getenv("ENOM_CA"),
+    -- Generated and given passwords follow eNom's rule for the mailboxes
+    -- (enom.password: "email_basic" by default, "pop_m2w" for M2W mail).
+    password_rule = os.getenv("ENOM_PASSWORD_RULE") or "email_basic",
 })
 
 local people = assert(input.read_csv(csv))
@@ -38,7 +41,6 @@ local policy = {
     max_paks_per_run = 5,
     -- Only people in IT may administer every mailbox of the domain.
     admin = function(m) return m.username:find("^priya") ~= nil end,
-    password = { length = 16 },
 }
 
 local plan = assert(provision.plan(client, { { domain = domain, mailboxes = mailboxes } }, policy))

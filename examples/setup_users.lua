@@ -13,10 +13,11 @@ local client = assert(enom.new {
 local res, err = client:setup_pop3_users {
     sld = "resellerdocs", tld = "com", bundle_id = 5134,
     users = {
-        -- eNom's POP mail rule (KB 1691): 6 to 30 letters and digits, with an
-        -- upper-case letter, a lower-case letter and a digit.
-        { username = "jane", password = "S3cretMbx4JD", display_name = "Jane Doe" },
-        { username = "ann", password = "Pw7Kx2Lee9", admin = true },
+        -- Passwords follow eNom's rule for Basic email (enom.password): 10 to
+        -- 20 characters, an upper-case letter, a digit, one of * @ - _ / .
+        { username = "jane", password = "Quill-Harbor-27", display_name = "Jane Doe" },
+        -- Every byte is encoded ('@' and '/' too): this stays one password.
+        { username = "ann", password = "Tern@Gull/42", admin = true },
     },
 }
 if not res then

@@ -23,10 +23,10 @@ local domains = {
       { bundle_id = 5134, size = 10, exp_date = "2/5/2031", auto_renew = true, quota = 1024 },
     },
     mailboxes = {
-      { username = "james", password = "MbxJx4Secret1", display_name = "James Doe",
+      { username = "james", password = "Mbx-Jx4-Secret1", display_name = "James Doe",
         admin = true, quota = 1024, quota_used = 12, bundle_id = 5134,
         forward_to = "james.doe@example.net", forward_active = true },
-      { username = "support", password = "MbxSp7Secret2", display_name = "Support Desk",
+      { username = "support", password = "Mbx-Sp7-Secret2", display_name = "Support Desk",
         admin = false, quota = 1024, quota_used = 0, bundle_id = 5134 },
     },
   },
@@ -51,12 +51,12 @@ return {
     quota = 1024,           -- MB per mailbox
     next_bundle_id = 6001,
     next_order_id = 157230001,
-    password_rule = "pop_m2w", -- eNom KB 1691, for accounts that name no rule
+    password_rule = "email_basic", -- support article 201000065374, for accounts that name no rule
   },
   accounts = {
     { uid = "resellid", pw = "S4ndbox-Acct-Pass", balance = 1000.00 },
-    -- another product's rule (support article 201000065374), and its own price
-    { uid = "otherco", pw = "0therco-Pass", balance = 250.00, password_rule = "email_basic", pop_pak_price = 6.45 },
+    -- the older POP platform's rule (KB 1691), and its own price
+    { uid = "otherco", pw = "0therco-Pass", balance = 250.00, password_rule = "pop_m2w", pop_pak_price = 6.45 },
   },
   domains = domains,
 }

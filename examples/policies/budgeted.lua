@@ -8,7 +8,6 @@ return {
         -- Only the first mailbox of the list may administer the domain.
         return mailbox.admin == true and mailbox.first_in_list == true
     end,
-    password = { length = 16, classes = { "lower", "upper", "digit" } },
     concurrency = 4,
     attempts = 6,
     backoff_base = 0.5,

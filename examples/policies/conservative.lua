@@ -9,7 +9,6 @@ return {
     admin = function(mailbox)
         return ADMINS[mailbox.username] == true
     end,
-    password = { length = 20 },
     attempts = 4,
     budget = 300,              -- seconds; cron runs again tomorrow
     circuit = 6,               -- stop early when eNom is clearly down

@@ -84,7 +84,7 @@ end
 --   the transport: `true`, or nil and an error, and then the request is
 --   withdrawn unsent with that error (a lease lost while it was queued)
 function _M.add_method(self, method, args, guard)
-    local reqs, err = request.method(method, args, true, 2)
+    local reqs, err = request.method(self.client, method, args, true, 2)
     local item = reqs and reqs[1] or { err = err }
     item.guard = guard
     return enqueue(self, item)

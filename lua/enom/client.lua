@@ -11,6 +11,7 @@ local errors = require "enom.errors"
 local commands = require "enom.commands"
 local request = require "enom.request"
 local batch = require "enom.batch"
+local password = require "enom.password"
 local DEFAULTS = require "enom.defaults"
 
 local _M = {}
@@ -36,7 +37,7 @@ local OPTION_TYPES = {
     method = "string", timeout = "number", connect_timeout = "number",
     max_response = "number", max_connections = "number", allow_http = "boolean",
     cainfo = "string", logger = "function", user_agent = "string",
-    transport = "table",
+    transport = "table", password_rule = { string = true, table = true, boolean = true },
 }
 
 local RESPONSE_TYPES = { xml = "XML", text = "Text", html = "HTML" }
@@ -86,7 +87,13 @@ end
 -- @param opts { uid, pw, endpoint = "live"|"test"|URL, response_type =
 --   "xml"|"text"|"html", method = "POST"|"GET", timeout, connect_timeout,
 --   max_response, max_connections, allow_http (loopback only), cainfo,
---   logger = function(event), user_agent, transport }
+--   logger = function(event), user_agent, transport, password_rule }
+--   `password_rule`: the rule mailbox passwords must pass before
+--   setup_pop3_users or modify_pop3 sends them, a name of
+--   `enom.password.rules` ("email_basic", "pop_m2w") or a rule table
+--   (default `enom.password.DEFAULT_RULE`); `false` sends passwords
+--   unchecked, for an account whose mail runs on a platform with another
+--   rule
 -- @return client, or nil and an error of kind "invalid" (a missing uid or
 --   pw, an unusable endpoint); unknown options and wrong types raise
 -- @usage local client = assert(enom.new{ uid = "resellid", pw = os.getenv("ENOM_PW"), endpoint = "test" })
@@ -102,7 +109,11 @@ function _M.new(opts)
         if not want then
             error("bad argument #1 to 'new' (unknown option '" .. tostring(k) .. "')", 2)
         end
-        if type(v) ~= want then
+        if k == "password_rule" then
+            if not want[type(v)] or v == true then
+                error("bad argument #1 to 'new' (option password_rule must be a rule name, a rule table or false)", 2)
+            end
+        elseif type(v) ~= want then
             error("bad argument #1 to 'new' (option " .. k .. " must be a " .. want .. ", got " .. type(v) .. ")", 2)
         end
     end
@@ -137,6 +148,13 @@ function _M.new(opts)
     if method ~= "POST" and method ~= "GET" then
         return invalid("method must be POST or GET")
     end
+    local rule = false
+    if o.password_rule ~= false then
+        rule, why = password.rule(o.password_rule)
+        if not rule then
+            return invalid("password_rule: " .. why)
+        end
+    end
     local transport_mod = o.transport or default_transport()
     -- The transport gets the complete set of its own settings (defaults
     -- included), never the credentials.
@@ -158,6 +176,7 @@ function _M.new(opts)
         transport = transport,
         transport_name = transport_mod.name,
         max_connections = o.max_connections,
+        password_rule = rule,
     }, mt)
     request.bind(self, o.pw)
     return self
@@ -203,7 +222,7 @@ end
 for _, spec in pairs(commands.list) do
     local method = spec.method
     _M[method] = function(self, args)
-        local reqs, err = request.method(method, args, false, 2)
+        local reqs, err = request.method(self, method, args, false, 2)
         if not reqs then
             return nil, err
         end

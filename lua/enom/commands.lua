@@ -15,6 +15,9 @@
 --   `count`: the parameter that carries the number of records (ModifyPOP3)
 --   `batch`: records per request when a call is split (setup_pop3_users)
 --   `secret`: the field is a password; it is redacted everywhere
+--   `password_rule`: the value must pass the client's password rule
+--   (enom.password), checked with the record's user name, the domain and
+--   the account id
 --
 -- Result shape (`result`): where the command's data sits in eNom's answers,
 -- so that a new shape from eNom is a change here, not in code. Key names
@@ -65,7 +68,8 @@ _M.list = {
             fields = {
                 { key = "username", name = "UserName", required = true, max = USERNAME_MAX,
                   pattern = names.USERNAME_PATTERN },
-                { key = "password", name = "Password", required = true, max = PASSWORD_MAX, secret = true },
+                { key = "password", name = "Password", required = true, max = PASSWORD_MAX, secret = true,
+                  password_rule = true },
                 { key = "admin", name = "IsAdmin", type = "boolean" },
                 { key = "display_name", name = "DisplayName", max = 60 },
             },
@@ -135,7 +139,7 @@ _M.list = {
             one_of = { "password", "admin" },
             fields = {
                 { key = "username", name = "UserName", required = true, max = USERNAME_MAX },
-                { key = "password", name = "Password", max = PASSWORD_MAX, secret = true },
+                { key = "password", name = "Password", max = PASSWORD_MAX, secret = true, password_rule = true },
                 { key = "admin", name = "IsAdmin", type = "boolean" },
             },
         },

@@ -5,6 +5,12 @@
 -- reads well. No error ever carries the account password or a mailbox
 -- password: messages are scrubbed of every secret the request held.
 -- The kinds are listed once, in `KINDS` below; `new` refuses any other.
+-- An error that eNom answered carries eNom's `tracking_key` (shown by
+-- `tostring`: eNom's support asks for it), `exec_time` and `server`, and
+-- an api error its `category` (enom.responses: maintenance, balance,
+-- auth, ...). `retryable` is the library's one rule for whether a failed
+-- request may be sent again.
+local responses = require "enom.responses"
 local _M = {}
 
 local setmetatable = setmetatable
@@ -69,13 +75,49 @@ function Error.__tostring(self)
     if self.code then
         parts[#parts + 1] = " [curl " .. tostring(self.code) .. "]"
     end
+    if self.kind == "api" and self.category and self.category ~= "unknown" then
+        parts[#parts + 1] = " [" .. self.category .. "]"
+    end
     if self.maybe_delivered == false then
         parts[#parts + 1] = " (not sent)"
+    end
+    if self.tracking_key then
+        parts[#parts + 1] = " [TrackingKey " .. tostring(self.tracking_key) .. "]"
     end
     if self.hint then
         parts[#parts + 1] = "; " .. self.hint
     end
     return concat(parts)
+end
+
+-- Failures of the way there or back: the same request may go again.
+local PASSING_KINDS = { transport = true, timeout = true, incomplete = true, parse = true }
+
+--- May a request that failed with `err` be sent again, after a pause?
+-- The library's one retry rule. Yes for a broken or timed-out
+-- connection, a cut or unreadable answer, HTTP 5xx, 429 and 408, and
+-- eNom's maintenance and system errors (including its e-mail codes 20,
+-- 22 and 25); no for everything else: a refusal before sending, a
+-- certificate failure, a stopped run, and eNom's validation, auth,
+-- balance, duplicate, password and policy errors, which the same request
+-- meets again. Whether a request that changes state may be repeated
+-- without first reading back what happened is the caller's concern
+-- (`err.maybe_delivered`).
+function _M.retryable(err)
+    if type(err) ~= "table" then
+        return false
+    end
+    local k = err.kind
+    if PASSING_KINDS[k] then
+        return true
+    elseif k == "http" then
+        local st = err.status
+        return st == nil or st >= 500 or st == 429 or st == 408
+    elseif k == "api" then
+        local c = responses.CATEGORIES[err.category or responses.classify(err.errors, err.responses)]
+        return c ~= nil and c.retry
+    end
+    return false
 end
 
 -- Secrets shorter than this are replaced only where they stand as a whole
@@ -234,26 +276,6 @@ function _M.scrub_deep(v, secrets)
         scrub_table(v, secrets, {})
     end
     return v
-end
-
---- May a request that failed with `err` be tried again? The library's
--- one rule: failures of the way there (transport, time-out, an HTTP
--- status that says "later") may pass; eNom's own refusals, bad input and
--- certificate failures do not, and no retry mends them. Whether a retry
--- is safe (the request may have been carried out) is the caller's
--- question: see `maybe_delivered`.
-function _M.retryable(err)
-    if type(err) ~= "table" then
-        return false
-    end
-    local k = err.kind
-    if k == "api" or k == "invalid" or k == "tls" or k == "stopped" then
-        return false
-    end
-    if k == "http" then
-        return err.status == nil or err.status >= 500 or err.status == 429 or err.status == 408
-    end
-    return true
 end
 
 --- Make an error value.

@@ -128,9 +128,15 @@ local function key_of(name)
     return k and (k:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
---- The directories tried, in order, when no `dir` is given: durable
--- across a reboot (/var/tmp), then beside the host leases.
+--- The directories tried, in order, when no `dir` is given:
+-- $ENOM_JOURNAL_DIR when it is set (the same for every run that must
+-- meet: a cron job and a login shell), else durable across a reboot
+-- (/var/tmp), then beside the host leases.
 function _M.default_dirs()
+    local set = os.getenv("ENOM_JOURNAL_DIR")
+    if set and set ~= "" then
+        return { set }
+    end
     local euid = core.geteuid()
     return { "/var/tmp/enom-" .. euid, "/run/lock/enom-" .. euid, "/tmp/enom-" .. euid }
 end

@@ -9,11 +9,16 @@
 -- `enom.batch` (many: prepare each, the transport's submit/poll, finish
 -- each). Whatever the driver, every result, error and log event has
 -- passed through the same scrub of every secret the request held.
+--
+-- What eNom answered is kept with what comes out: an error answer's
+-- category (enom.responses), and eNom's TrackingKey, ExecTime and Server
+-- in the result, the error and the log event alike.
 local core = require "enom.core"
 local errors = require "enom.errors"
 local commands = require "enom.commands"
 local validate = require "enom.validate"
 local results = require "enom.results"
+local responses = require "enom.responses"
 
 local _M = {}
 
@@ -31,9 +36,6 @@ local sort = table.sort
 local min = math.min
 
 local RESPONSE_TYPES = validate.RESPONSE_TYPES
-
--- eNom's answer when the caller's address is not on the account's allow list.
-local IP_NOT_PERMITTED = 713254
 
 -- Names the client sets itself; a caller's parameter must not replace them.
 local RESERVED = { command = true, uid = true, pw = true, responsetype = true }
@@ -53,24 +55,19 @@ end
 
 -- ---- describe ------------------------------------------------------------
 
---- Is `name` an eNom command name? Letters, digits and "_", starting
--- with a letter (GetPOP3, PE_GetPOPPrice, TP_CreateOrder): nothing that
--- could end the parameter or start another.
-function _M.is_command_name(name)
-    return type(name) == "string" and #name <= 64 and find(name, "^%a[%w_]*$") ~= nil
-end
-
 --- Describe a free-form call. Raises on arguments of the wrong type (a
 -- bug in the caller); returns nil and an "invalid" error for values that
 -- cannot be sent.
--- @param command eNom's command name
+-- @param command eNom's command name (letters, digits and "_", starting
+--   with a letter: `validate.is_command_name`)
 -- @param params eNom parameter names to scalars or arrays of scalars
 -- @param opts { response_type, method, timeout, connect_timeout }
 -- @param level stack level for raised errors, as `error`'s
 function _M.command(command, params, opts, level)
     level = (level or 1) + 1
-    if not _M.is_command_name(command) then
-        error("bad argument #1 (an eNom command name expected)", level)
+    if not validate.is_command_name(command) then
+        error("bad argument #1 (an eNom command name expected: letters, digits and '_', starting with a letter)",
+            level)
     end
     params = params or {}
     if type(params) ~= "table" then
@@ -102,7 +99,9 @@ end
 --- Describe a typed call: the requests it takes, in order (several when
 -- its records are more than one request carries), or nil and an
 -- "invalid" error. With `whole`, the records all go in one request.
-function _M.method(method, args, whole, level)
+-- `client` gives what validation needs of the account: its password
+-- rule and its uid.
+function _M.method(client, method, args, whole, level)
     level = (level or 1) + 1
     local spec = commands.by_method[method]
     if not spec then
@@ -122,7 +121,7 @@ function _M.method(method, args, whole, level)
         return nil, err
     end
     local req
-    req, err = validate.build(spec, args)
+    req, err = validate.build(spec, args, { password_rule = client.password_rule, uid = client.uid })
     if not req then
         return nil, err
     end
@@ -230,18 +229,21 @@ end
 
 -- ---- parse, shape, scrub -------------------------------------------------
 
--- The error for a parsed answer with ErrCount > 0.
+-- The error for a parsed answer with ErrCount > 0: eNom's texts and
+-- numbers, their category (and the hint that goes with it), the answer's
+-- tracking fields.
 local function api_error(req, parsed, status)
     local first = parsed.errors[1] or ("ErrCount=" .. tostring(parsed.err_count))
     local resp = parsed.responses[1]
+    local category, email_code, hint = responses.classify(parsed.errors, parsed.responses)
+    local env = results.envelope(parsed)
     local err = errors.new("api", first, {
         command = req.command, errors = parsed.errors, responses = parsed.responses,
         response_number = resp and resp.number, err_count = parsed.err_count,
+        category = category, email_code = email_code, hint = hint,
+        tracking_key = env.tracking_key, exec_time = env.exec_time, server = env.server,
         status = status, maybe_delivered = true,
     }, req.scrub)
-    if err.response_number == IP_NOT_PERMITTED or find(err.message, "not permitted from this IP", 1, true) then
-        err.hint = "add the address eNom names to the account's API IP allow list (live and test have separate lists)"
-    end
     if req.spec then
         -- Keep the partial answer (AccountsCreated=1, AccountsFailed=1).
         err.result = results.shape(req.spec.result, parsed, req.args)
@@ -276,16 +278,20 @@ function _M.finish(client, req, res, terr)
             -- Before anything is taken from it: a server may echo the request.
             errors.scrub_deep(parsed, secrets)
             if not parsed.done then
+                local env = results.envelope(parsed)
                 err = errors.new("incomplete", "response ended before Done=true", {
                     command = command, status = res.status, maybe_delivered = true,
+                    tracking_key = env.tracking_key, exec_time = env.exec_time, server = env.server,
                 }, secrets)
             elseif (parsed.err_count or 0) > 0 or #parsed.errors > 0 then
                 err = api_error(req, parsed, res.status)
             else
                 if client.logger then
+                    local env = results.envelope(parsed)
                     log(client, {
                         event = "response", command = command, status = res.status,
                         bytes = #res.body, seconds = res.total_time, reused = res.reused,
+                        tracking_key = env.tracking_key, exec_time = env.exec_time, server = env.server,
                     }, secrets)
                 end
                 if req.spec then
@@ -299,7 +305,8 @@ function _M.finish(client, req, res, terr)
         log(client, {
             event = "error", command = command, kind = err.kind, message = err.message,
             status = err.status, code = err.code, maybe_delivered = err.maybe_delivered,
-            seconds = res and res.total_time,
+            seconds = res and res.total_time, category = err.category,
+            tracking_key = err.tracking_key, exec_time = err.exec_time, server = err.server,
         }, secrets)
     end
     return nil, err

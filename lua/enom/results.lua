@@ -20,6 +20,10 @@
 -- * A scalar field's value wholly in double quotes loses them (eNom's Text
 --   format prints XML attribute values with their quotes).
 --
+-- Every shaped result carries eNom's TrackingKey, ExecTime and Server
+-- (`tracking_key`, `exec_time`, `server`: `envelope`), whatever the
+-- command: eNom's support asks for the tracking key.
+--
 -- Records are built by functions generated from the column specs and
 -- load()ed once per spec: see `compile` for why and for the figures.
 local commands = require "enom.commands"
@@ -93,6 +97,18 @@ _M.lowered = lowered
 --- A field by name in any case, converted to type `t`.
 function _M.field(parsed, name, t)
     return convert(lowered(parsed)[lower(name)], t)
+end
+
+--- What eNom says of every answer, for results, errors and log events:
+-- { tracking_key, exec_time (seconds, a number), server }, each nil
+-- when the answer lacks it.
+function _M.envelope(parsed)
+    local lf = lowered(parsed)
+    return {
+        tracking_key = convert(lf.trackingkey),
+        exec_time = convert(lf.exectime, "number"),
+        server = convert(lf.server),
+    }
 end
 
 -- Converters by type, for the generated record builders below; a string
@@ -287,6 +303,20 @@ local function records(parsed, spec, want_secret)
         for i = 1, n do
             out[i] = from_text(i, UNPACK(cols, 1, m))
         end
+    elseif type((first_in(lf, c.key))) == "table" then
+        -- Records as repeated un-indexed keys (GetOrderList's Text:
+        -- OrderID=, OrderDate= again for every order): the i-th value of
+        -- each key makes the i-th record; a key given once belongs to
+        -- the first.
+        local keys = first_in(lf, c.key)
+        local cols = {}
+        for j = 1, c.n do
+            local v = first_in(lf, c.text[j])
+            cols[j] = type(v) == "table" and v or { v }
+        end
+        for i = 1, #keys do
+            out[i] = c.from_text(i, UNPACK(cols, 1, c.n))
+        end
     elseif c.single and first_in(lf, c.key) ~= nil then
         -- one record, un-indexed (Text: username=, forwardto=)
         local cols = {}
@@ -360,10 +390,13 @@ _M.shape_of = shape_of
 function _M.shape(which, parsed, opts)
     local shape = shape_of(which)
     local lf = lowered(parsed)
+    local env = _M.envelope(parsed)
     local out = {
         command = parsed.command,
         errors = parsed.errors or {},
-        tracking_key = lf.trackingkey,
+        tracking_key = env.tracking_key,
+        exec_time = env.exec_time,
+        server = env.server,
     }
     for name, f in pairs(shape.fields or {}) do
         local ks = FIELD_KEYS[f]

@@ -2,8 +2,11 @@
 --
 -- Nothing is sent for a call that fails here. Messages name the argument,
 -- the record's position and the field, and never echo a value: a value
--- may be a password.
+-- may be a password. A password field (`password_rule` in enom.commands)
+-- must also pass the client's password rule (enom.password), with the
+-- record's user name, the domain and the account id as its context.
 local errors = require "enom.errors"
+local password = require "enom.password"
 
 local _M = {}
 
@@ -35,6 +38,19 @@ _M.RESPONSE_TYPES = RESPONSE_TYPES
 -- Parameter names eNom uses: letters, digits and "_", ".", "-". Nothing
 -- else can reach the wire as a name (no "=", "&", CR, LF or NUL).
 local NAME_PATTERN = "^[%w_%.%-]+$"
+
+-- eNom's command names: an ASCII letter, then ASCII letters, digits and
+-- "_" (GetPOP3, PE_GetPOPPrice, TP_CreateOrder, Queue_GetInfo), spelt
+-- out rather than %a/%w, which follow the process's locale. Nothing that could
+-- change the request (=, &, %, space, CR, LF, NUL, non-ASCII) fits.
+local COMMAND_PATTERN = "^[A-Za-z][A-Za-z0-9_]*$"
+local COMMAND_MAX = 64
+
+--- Is `name` an eNom command name (the one check `client:call` and the
+-- command line's `enom call` use)?
+function _M.is_command_name(name)
+    return type(name) == "string" and #name <= COMMAND_MAX and name:find(COMMAND_PATTERN) ~= nil
+end
 
 -- Free-form parameters whose values are secrets (Password, Password1,
 -- NewPassword, AuthQuestionAnswer, ...), compared lower-cased.
@@ -102,7 +118,36 @@ local function check_value(field, v)
     return v
 end
 
-local function check_group(command, group, records, args, secrets)
+-- A name safe to show in a message whatever it holds.
+local function shown(name)
+    return (tostring(name):gsub("[^%w_%.%-]", "?"))
+end
+
+-- The record's password fields against the client's rule: nil, or the
+-- "invalid" error naming the record, the field and the rule.
+local function check_passwords(command, group, i, clean, params, ctx, given)
+    for _, f in ipairs(group.fields) do
+        local pw = f.password_rule and clean[f.key]
+        if pw then
+            local why, code = password.check(pw, ctx.password_rule, {
+                username = clean.username, sld = params.SLD, tld = params.TLD, uid = ctx.uid, others = given,
+            })
+            if why then
+                local at = ("%s[%d].%s"):format(group.arg, i, f.key)
+                local who = clean.username and (" (user " .. shown(clean.username) .. ")") or ""
+                local rule = ctx.password_rule
+                return errors.new("invalid", at .. who .. " " .. why, {
+                    command = command, maybe_delivered = false, field = at, check = code,
+                    password_rule = type(rule) == "table" and (rule.name or "custom") or rule,
+                })
+            end
+            given[#given + 1] = pw
+        end
+    end
+    return nil
+end
+
+local function check_group(command, group, records, args, secrets, params, ctx)
     if records == nil then
         records = {}
     end
@@ -126,7 +171,7 @@ local function check_group(command, group, records, args, secrets)
     for _, f in ipairs(group.fields) do
         known[f.key] = f
     end
-    local out, seen = {}, {}
+    local out, seen, given = {}, {}, {}
     for i = 1, n do
         local rec = records[i]
         if type(rec) ~= "table" then
@@ -175,15 +220,27 @@ local function check_group(command, group, records, args, secrets)
             end
             seen[key] = i
         end
+        if ctx and ctx.password_rule then
+            local err = check_passwords(command, group, i, clean, params, ctx, given)
+            if err then
+                return nil, err
+            end
+        end
         out[i] = clean
     end
     return out
 end
 
 --- Validate `args` for the command `spec`.
+-- @param spec the command's entry in enom.commands
+-- @param args the typed method's arguments
+-- @param ctx optional { password_rule = a rule name or table of
+--   enom.password (false or nil: passwords are not checked against a
+--   rule), uid = the account id }: what the client knows
 -- @return request { command, params (eNom names), group (encode spec or
---   nil), records, secrets } or nil, err (kind "invalid")
-function _M.build(spec, args)
+--   nil), records, secrets } or nil, err (kind "invalid"; a password the
+--   rule refuses also sets `field`, `password_rule` and `check`)
+function _M.build(spec, args, ctx)
     local command = spec.command
     if type(args) ~= "table" then
         error("bad argument to " .. spec.method .. " (a table expected, got " .. type(args) .. ")", 3)
@@ -214,7 +271,7 @@ function _M.build(spec, args)
     local req = { command = command, params = params, secrets = secrets }
     local group = spec.group
     if group then
-        local records, err = check_group(command, group, args[group.arg], args, secrets)
+        local records, err = check_group(command, group, args[group.arg], args, secrets, params, ctx)
         if not records then
             return nil, err
         end
@@ -229,11 +286,6 @@ function _M.build(spec, args)
         end
     end
     return req
-end
-
--- A name safe to show in a message whatever it holds.
-local function shown(name)
-    return (tostring(name):gsub("[^%w_%.%-]", "?"))
 end
 
 --- Is `name` (an eNom parameter or answer key, any case) one whose

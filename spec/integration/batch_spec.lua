@@ -82,7 +82,7 @@ describe("call_many", function()
         local c = H.client()
         local _, errs = c:call_many({
             { method = "setup_pop3_users", args = { sld = "resellerdocs", tld = "com", bundle_id = 5134,
-                users = { { username = "x1", password = "SlotSecret1" } } } },
+                users = { { username = "x1", password = "Slot-Secret-1" } } } },
         })
         assert.equal("http", errs[1].kind)
         assert.falsy(H.contains(errs[1], "Slot-Secret-1"))

@@ -34,7 +34,7 @@ end
 -- Every byte the command printed in this file, and every password seen
 -- in the sandbox, for the secrets check at the end.
 local ALL_OUTPUT = {}
-local SECRETS = { H.PW, "0therco-Pass", "MbxJx4Secret1", "MbxSp7Secret2" }
+local SECRETS = { H.PW, "0therco-Pass", "Mbx-Jx4-Secret1", "Mbx-Sp7-Secret2" }
 
 local function mailboxes(domain)
     local m = H.mailboxes(domain)
@@ -237,7 +237,7 @@ describe("enom command", function()
             assert.equal(0, code, err)
             assert.truthy(out:find("^USERNAME%s+ADMIN"), out)
             assert.truthy(out:find("\njames%s+yes"), out)
-            assert.falsy(out:find("MbxJx4Secret1", 1, true))
+            assert.falsy(out:find("Mbx-Jx4-Secret1", 1, true))
             code, out = enom { "mailboxes", "list", "resellerdocs.com", "--json" }
             assert.equal(0, code)
             local doc = json_of(out)
@@ -249,7 +249,7 @@ describe("enom command", function()
             code, out = enom({ "mailboxes", "list", "resellerdocs.com", "--json", "--show-passwords" },
                 { shows_secrets = true })
             assert.equal(0, code)
-            assert.equal("MbxJx4Secret1", json_of(out).mailboxes[1].password)
+            assert.equal("Mbx-Jx4-Secret1", json_of(out).mailboxes[1].password)
         end)
 
         it("mailboxes add: generated passwords into a 0600 file, or from stdin", function()
@@ -266,11 +266,11 @@ describe("enom command", function()
             assert.falsy(out:find(m.ann.password, 1, true))
             -- From stdin, as the admin of the domain.
             code, out, err = enom({ "mailboxes", "add", "resellerdocs.com", "carol", "--password-stdin", "--admin",
-                "--json" }, { stdin = "CsGiven77Secret\n" })
+                "--json" }, { stdin = "Lark-Secret-77@\n" })
             assert.equal(0, code, err)
             assert.equal(1, json_of(out).accounts_created)
             m = mailboxes("resellerdocs.com")
-            assert.equal("CsGiven77Secret", m.carol.password)
+            assert.equal("Lark-Secret-77@", m.carol.password)
             assert.equal(true, m.carol.admin)
             -- '-' prints them: asked for explicitly.
             code, out = enom({ "mailboxes", "add", "resellerdocs.com", "dave", "--passwords", "-" }, { shows_secrets = true })
@@ -291,9 +291,9 @@ describe("enom command", function()
             assert.equal(true, mailboxes("resellerdocs.com").support.admin)
             local _
             code, _, err = enom({ "mailboxes", "modify", "resellerdocs.com", "support", "--password-stdin" },
-                { stdin = "NewSpPass9\n" })
+                { stdin = "New-Helpdesk-Pass9\n" })
             assert.equal(0, code, err)
-            assert.equal("NewSpPass9", mailboxes("resellerdocs.com").support.password)
+            assert.equal("New-Helpdesk-Pass9", mailboxes("resellerdocs.com").support.password)
             -- Declined: nothing deleted.
             local _
             code, _, err = enom({ "mailboxes", "delete", "resellerdocs.com", "support" }, { stdin = "n\n" })
@@ -363,11 +363,11 @@ describe("enom command", function()
             -- A parsed answer's password fields are dropped unless asked for.
             code, out = enom { "call", "GetPOP3", "SLD=resellerdocs", "TLD=com", "--json" }
             assert.equal(0, code, out)
-            assert.falsy(out:find("MbxJx4Secret1", 1, true))
+            assert.falsy(out:find("Mbx-Jx4-Secret1", 1, true))
             assert.truthy(out:find("james", 1, true))
             code, out = enom { "call", "GetPOP3", "SLD=resellerdocs", "TLD=com", "--response-type", "text" }
             assert.equal(0, code, out)
-            assert.falsy(out:find("MbxJx4Secret1", 1, true))
+            assert.falsy(out:find("Mbx-Jx4-Secret1", 1, true))
             -- eNom's refusal: exit 5.
             local err
             local _

@@ -149,7 +149,7 @@ describe("money", function()
                 if not made and rec.username == "james" then
                     made = true
                     assert(other:setup_pop3_users { sld = "resellerdocs", tld = "com", bundle_id = 5134,
-                        users = { { username = "ann", password = "MadeElsewhere1" } } })
+                        users = { { username = "ann", password = "Made-Elsewhere-1" } } })
                 end
             end,
         }))
@@ -159,7 +159,7 @@ describe("money", function()
         assert.is_nil(handed.ann)
         assert.equal(1, rep.counts.created)
         assert.equal(handed.bob, H.mailboxes("resellerdocs.com").bob.password)
-        assert.equal("MadeElsewhere1", H.mailboxes("resellerdocs.com").ann.password)
+        assert.equal("Made-Elsewhere-1", H.mailboxes("resellerdocs.com").ann.password)
         assert.is_false(rep.ok)
     end)
 

@@ -91,12 +91,12 @@ describe("POP3 family", function()
         assert.equal(10, res.paks[1].purchased)
         assert.equal(8, res.paks[1].free)
         local with_pw = same_in_all_formats(function(c) return c:get_pop3(with { include_passwords = true }) end)
-        assert.equal("MbxJx4Secret1", with_pw.mailboxes[1].password)
+        assert.equal("Mbx-Jx4-Secret1", with_pw.mailboxes[1].password)
     end)
 
     it("setup_pop3_users", function()
         local res = same_in_all_formats(function(c)
-            return c:setup_pop3_users(with { bundle_id = 5134, users = { { username = "kim", password = "Rt7Pass77" } } })
+            return c:setup_pop3_users(with { bundle_id = 5134, users = { { username = "kim", password = "Lark-Pass-77" } } })
         end)
         assert.equal(1, res.accounts_created)
         assert.truthy(H.mailboxes("resellerdocs.com").kim)
@@ -108,7 +108,7 @@ describe("POP3 family", function()
         local bought = assert(c:purchase_pop_bundle { sld = "emptydomain", tld = "com", quantity = 1 })
         local users = {}
         for i = 1, 9 do
-            users[i] = { username = "u" .. i, password = "Pass" .. i .. "Xyz" }
+            users[i] = { username = "u" .. i, password = "Pass-" .. i .. "-Xyz" }
         end
         local before = H.received("SetUpPOP3User")
         local res = assert(c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = bought.bundle_ids[1],
@@ -129,13 +129,13 @@ describe("POP3 family", function()
     it("modify_pop3 computes EmailCount itself", function()
         local res = same_in_all_formats(function(c)
             return c:modify_pop3(with { users = {
-                { username = "support", admin = true }, { username = "james", password = "NewPass123" },
+                { username = "support", admin = true }, { username = "james", password = "New-Pass-123" },
             } })
         end)
         assert.equal(2, res.accounts_modified)
         local m = H.mailboxes("resellerdocs.com")
         assert.is_true(m.support.admin)
-        assert.equal("NewPass123", m.james.password)
+        assert.equal("New-Pass-123", m.james.password)
     end)
 
     it("delete_pop3 takes names or records", function()

@@ -37,7 +37,7 @@ describe("sandbox at size", function()
         local function users(from, to)
             local out = {}
             for i = from, to do
-                out[#out + 1] = { username = ("u%02d"):format(i), password = ("Pw%02dSecret"):format(i) }
+                out[#out + 1] = { username = ("u%02d"):format(i), password = ("Pw-%02d-Secret@"):format(i) }
             end
             return out
         end
@@ -45,7 +45,7 @@ describe("sandbox at size", function()
         assert(c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = b, users = users(11, 14) })
         -- A name already taken, in any case, is refused.
         local _, err = c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = b,
-            users = { { username = "U03", password = "Pw03Again" } } }
+            users = { { username = "U03", password = "Pw-03-Again@" } } }
         assert.equal("api", err.kind)
         -- Delete from the middle, then add: free slots and names follow.
         assert(c:delete_pop3 { sld = "emptydomain", tld = "com", users = { "u05", "u12" } })
@@ -57,9 +57,9 @@ describe("sandbox at size", function()
         assert.equal(1, free[a])
         assert.equal(7, free[b])
         assert(c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = a,
-            users = { { username = "u05", password = "Pw05Again" } } })
+            users = { { username = "u05", password = "Pw-05-Again@" } } })
         _, err = c:setup_pop3_users { sld = "emptydomain", tld = "com", bundle_id = a,
-            users = { { username = "u99", password = "Pw99Secret" } } }
+            users = { { username = "u99", password = "Pw-99-Secret@" } } }
         assert.equal("api", err.kind)   -- pak a is full again
         pop = assert(c:get_pop3 { sld = "emptydomain", tld = "com" })
         assert.equal(13, #pop.mailboxes)

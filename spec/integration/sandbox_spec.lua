@@ -58,11 +58,11 @@ describe("sandbox", function()
 
         it("refuses an unknown pak and a full one", function()
             local res, err = c:setup_pop3_users { sld = "resellerdocs", tld = "com", bundle_id = 777,
-                users = { { username = "a1", password = "PwAaaa1x" } } }
+                users = { { username = "a1", password = "Pw-aaaa-1xyz" } } }
             api_error(res, err, "Invalid Item specified")
             local users = {}
             for i = 1, 9 do
-                users[i] = { username = "full" .. i, password = "Pw" .. i .. "Slot8x" }
+                users[i] = { username = "full" .. i, password = "Pw-full-" .. i .. "-xyz" }
             end
             local r2, e2 = c:setup_pop3_users { sld = "resellerdocs", tld = "com", bundle_id = 5134, users = users }
             assert.is_nil(r2)
@@ -73,7 +73,7 @@ describe("sandbox", function()
 
         it("refuses a duplicate and an over-long user name (sent raw)", function()
             local res, err = call(c, "SetUpPOP3User", with { BundleID = 5134,
-                UserName = { "james", ("x"):rep(31) }, Password = { "Pw1Aaaax", "Pw2Bbbbx" } })
+                UserName = { "james", ("x"):rep(31) }, Password = { "Pw1-Aaaa-x", "Pw2-Bbbb-x" } })
             assert.is_nil(res)
             assert.equal(2, #err.errors)
             assert.truthy(err.errors[1]:find("exists"))

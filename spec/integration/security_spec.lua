@@ -5,7 +5,7 @@
 local H = require "helper"
 local enom = require "enom"
 local core = require "enom.core"
-local templates = require "enom.provision.templates"
+local password = require "enom.password"
 
 local ROOT = os.getenv("PWD")
 
@@ -242,7 +242,7 @@ describe("argument checks", function()
         for _, bad in ipairs { 0, -1, 1.5, 101, "2", 0 / 0, math.huge } do
             local res, err = c:setup_pop3_users {
                 sld = "resellerdocs", tld = "com", bundle_id = 5134, batch_size = bad,
-                users = { { username = "n1", password = "Pw123456" }, { username = "n2", password = "Pw654321" } },
+                users = { { username = "n1", password = "Pw-123456-ab" }, { username = "n2", password = "Pw-654321-ab" } },
             }
             assert.is_nil(res)
             assert.equal("invalid", err.kind, tostring(bad))
@@ -251,32 +251,31 @@ describe("argument checks", function()
         assert.equal(before, H.total_received())
         local res = assert(c:setup_pop3_users {
             sld = "resellerdocs", tld = "com", bundle_id = 5134, batch_size = 1,
-            users = { { username = "n1", password = "Pw123456" }, { username = "n2", password = "Pw654321" } },
+            users = { { username = "n1", password = "Pw-123456-ab" }, { username = "n2", password = "Pw-654321-ab" } },
         })
         assert.equal(2, res.accounts_created)
         assert.equal(before + 2, H.total_received())
     end)
 
-    it("a password alphabet must be 1 to 256 distinct bytes", function()
-        local big = {}
-        for i = 0, 299 do
-            big[#big + 1] = string.char(i % 256)
+    it("a password rule's alphabet is printable ASCII, each character once", function()
+        local function rule(classes)
+            return { min = 8, max = 20, classes = classes }
         end
-        assert.has_error(function() templates.password { alphabet = table.concat(big) } end)
-        assert.has_error(function() templates.password { alphabet = "" } end)
-        assert.has_error(function() templates.password { alphabet = "abca" } end)
-        assert.has_error(function() templates.password { alphabet = 5 } end)
-        local classes = {}
-        for i = 1, 11 do -- 11 x 25 characters: over 256
-            classes[i] = "lower"
+        for _, classes in ipairs {
+            { a = "abc\0" }, { a = "abc\r" }, { a = "\255x" }, { a = "" }, { a = 5 },
+            { a = "abca", b = "x" }, { a = "abc", b = "cde" },
+        } do
+            local ok, why = password.rule(rule(classes))
+            assert.is_nil(ok)
+            assert.is_string(why)
+            assert.has_error(function() password.generate(rule(classes)) end)
         end
-        assert.has_error(function() templates.password { length = 16, classes = classes } end)
         local all = {}
-        for i = 0, 255 do
+        for i = 0x20, 0x7e do
             all[#all + 1] = string.char(i)
         end
-        assert.equal(20, #templates.password { length = 20, alphabet = table.concat(all) })
-        assert.equal("aaaaaaaa", templates.password { length = 8, alphabet = "a" })
+        assert.equal(20, #password.generate(rule { all = table.concat(all) }, nil, 20))
+        assert.equal("aaaaaaaa", password.generate(rule { a = "a" }, nil, 8))
     end)
 
     it("core.sleep refuses absurd values with nil, err instead of raising", function()

@@ -205,12 +205,12 @@ local EXTENSIONS = {
 -- where eNom's corpus holds one. A function runs first from a fresh state.
 local REQUESTS = {
     SetUpPOP3User = {
-        ok = with { command = "SetUpPOP3User", BundleID = 5134, UserName1 = "kim", Password1 = "Rt7Pass77" },
-        error = with { command = "SetUpPOP3User", BundleID = 777, UserName1 = "kim", Password1 = "Rt7Pass77" },
+        ok = with { command = "SetUpPOP3User", BundleID = 5134, UserName1 = "kim", Password1 = "Rt7-Pass-77" },
+        error = with { command = "SetUpPOP3User", BundleID = 777, UserName1 = "kim", Password1 = "Rt7-Pass-77" },
     },
     PurchasePOPBundle = { ok = { command = "PurchasePOPBundle", SLD = "emptydomain", TLD = "com", Quantity = 1 } },
     GetPOP3 = { ok = with { command = "GetPOP3" } },
-    ModifyPOP3 = { ok = with { command = "ModifyPOP3", EmailCount = 1, UserName1 = "james", Password1 = "NewPass123" } },
+    ModifyPOP3 = { ok = with { command = "ModifyPOP3", EmailCount = 1, UserName1 = "james", Password1 = "New-Pass-123" } },
     DeletePOP3 = { ok = with { command = "DeletePOP3", UserName1 = "support" } },
     DeletePOPPak = {
         ok = function() return { command = "DeletePOPPak", SLD = "emptydomain", TLD = "com", BundleID = new_pak() } end,

@@ -54,8 +54,23 @@ function H.admin(method, path, body)
     return ok and decoded or text
 end
 
+--- A fresh sandbox state, and an empty journal of intents (spec/run
+-- points ENOM_JOURNAL_DIR at a folder of its own): what a spec left open
+-- must not reach the next one.
 function H.reset(state)
+    H.clear_journal()
     return H.admin("POST", "/reset", state)
+end
+
+function H.clear_journal()
+    local dir = os.getenv("ENOM_JOURNAL_DIR")
+    if dir and dir ~= "" then
+        for _, name in ipairs(require("enom.core").list_dir(dir) or {}) do
+            if name:find("^journal%-") then
+                os.remove(dir .. "/" .. name)
+            end
+        end
+    end
 end
 
 function H.state()

@@ -375,6 +375,113 @@ describe("core.parse", function()
     end)
   end)
 
+  describe("a name repeated without an index", function()
+    -- The order fields of eNom's GetOrderList page (Text rendering), newest first.
+    local ORDER_IDS = { "161807262", "161807261", "161807260", "161807259" }
+    local ORDER_DATES = { "2/1/2015 6:37:28 PM", "2/1/2015 6:37:04 PM", "2/1/2015 6:36:47 PM", "2/1/2015 6:35:59 PM" }
+    local DOMAINS = { "test123456test123456.us", "test123456test123456.ca", "test123456test123456.com" }
+
+    -- The `Key: Value` lines of a Text answer as eNom's HTML form writes them.
+    local function as_html(text)
+      local out = { "<HTML><BODY>" }
+      for line in text:gmatch("[^\n]+") do
+        local k, v = line:match("^(%a[%w ]*): ?(.*)$")
+        if line:find("^;") then
+          out[#out + 1] = line .. "<br>"
+        elseif k then
+          out[#out + 1] = "<STRONG>" .. k .. ": </ STRONG>" .. v .. "<br>"
+        end
+      end
+      out[#out + 1] = "</BODY></HTML>"
+      return concat(out, "\n")
+    end
+
+    -- XML leaves at the top level of an answer as Text lines.
+    local function xml_as_text(xml)
+      local out = { ";URL Interface" }
+      for k, v in xml:gmatch("<(%w+)>([^<]*)</%1>") do
+        out[#out + 1] = k .. "=" .. v
+      end
+      return concat(out, "\n")
+    end
+
+    it("keeps every OrderID of eNom's GetOrderList page, in order (Text)", function()
+      local t = assert(parse_fixture("getorderlist.txt"))
+      assert.same(ORDER_IDS, t.fields.OrderID)
+      assert.same(ORDER_DATES, t.fields.OrderDate)
+      -- given once: a string, as before
+      assert.equal("Order complete", t.fields.StatusDesc)
+      assert.equal("1370", t.fields.RecordCount)
+      assert.equal("GETORDERLIST", t.command)
+      assert.is_true(t.done)
+      assert.same({}, t.indexed)
+    end)
+
+    it("keeps them the same way in HTML and in Text written Key=Value", function()
+      local text = fixture("getorderlist.txt")
+      local html = assert(core.parse(as_html(text), "html"))
+      local eq = assert(core.parse((text:gsub("\n(%a%w*): ", "\n%1=")), "text"))
+      for _, t in ipairs({ html, eq }) do
+        assert.same(ORDER_IDS, t.fields.OrderID)
+        assert.same(ORDER_DATES, t.fields.OrderDate)
+        assert.equal("Order complete", t.fields.StatusDesc)
+        assert.is_true(t.done)
+      end
+    end)
+
+    it("keeps every <Domain> of a recorded multi-domain Check (XML, top level)", function()
+      local t = assert(parse_fixture("check_tldlist.xml"))
+      assert.same(DOMAINS, t.fields.Domain)
+      assert.same({ "210", "210", "210" }, t.fields.RRPCode)
+      assert.same({ "Domain available", "Domain available", "Domain available" }, t.fields.RRPText)
+      assert.equal("3", t.fields.DomainCount)
+      assert.equal("CHECK", t.command)
+      assert.equal(0, t.err_count)
+      assert.is_true(t.done)
+    end)
+
+    it("gives the Check's domains alike in Text and HTML", function()
+      local text = xml_as_text(fixture("check_tldlist.xml"))
+      for _, t in ipairs({ assert(core.parse(text, "text")), assert(core.parse(as_html(text:gsub("=", ": ")), "html")) }) do
+        assert.same(DOMAINS, t.fields.Domain)
+        assert.same({ "210", "210", "210" }, t.fields.RRPCode)
+        assert.equal("3", t.fields.DomainCount)
+        assert.is_true(t.done)
+      end
+    end)
+
+    it("has one representation: a repeated leaf in a record is an array of the same kind", function()
+      local t = assert(core.parse([[
+<interface-response>
+  <Domain>a.com</Domain><Domain>a.net</Domain>
+  <rec><Domain>b.com</Domain><Domain>b.net</Domain></rec>
+  <Done>true</Done>
+</interface-response>]], "xml"))
+      assert.same({ "a.com", "a.net" }, t.fields.Domain)
+      assert.same({ { domain = { "b.com", "b.net" } } }, t.records.rec)
+    end)
+
+    it("keeps empty values and values with '=' in their place", function()
+      local t = assert(core.parse("A=1\nA=\nA=x=y\nA=4\nDone=true", "text"))
+      assert.same({ "1", "", "x=y", "4" }, t.fields.A)
+    end)
+
+    it("leaves an indexed key and a name spelt in another case apart", function()
+      local t = assert(core.parse("Name1=a\nName1=b\nName2=c\nName3=d\nName=x\nname=y\nDone=true", "text"))
+      -- a list column: the index decides, the last value of an index wins
+      assert.same({ "b", "c", "d" }, t.indexed.name)
+      assert.equal("x", t.fields.Name)
+      assert.equal("y", t.fields.name)
+    end)
+
+    it("takes the last Done, Command and ErrCount for the envelope", function()
+      local t = assert(core.parse("Command=A\nDone=true\nCommand=B\nErrCount=0\nDone=false", "text"))
+      assert.equal("B", t.command)
+      assert.is_false(t.done)
+      assert.same({ "true", "false" }, t.fields.Done)
+    end)
+  end)
+
   describe("XML", function()
     it("makes repeated leaves of one record an array", function()
       local t = assert(parse_fixture("purchasepopbundle.xml"))

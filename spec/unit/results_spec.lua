@@ -81,7 +81,7 @@ describe("results (fake transport)", function()
         it("types SetUpPOP3User and PurchasePOPBundle", function()
             local c = client(from_fixtures(), { response_type = "xml" })
             local setup = assert(c:setup_pop3_users {
-                sld = "example", tld = "com", bundle_id = 1, users = { { username = "a", password = "P-1" } },
+                sld = "example", tld = "com", bundle_id = 1, users = { { username = "a", password = "Heron-7-Quiz" } },
             })
             assert.are.equal(1, setup.accounts_created)
             assert.are.equal(0, setup.accounts_failed)
@@ -157,7 +157,7 @@ describe("results (fake transport)", function()
         it("an error beside Success=True is still kind api, with the answer kept", function()
             local c = client(from_fixtures(), { response_type = "text" })
             local res, err = c:setup_pop3_users {
-                sld = "example", tld = "com", bundle_id = 1, users = { { username = "a", password = "P-1" } },
+                sld = "example", tld = "com", bundle_id = 1, users = { { username = "a", password = "Heron-7-Quiz" } },
             }
             assert.is_nil(res)
             assert.are.equal("api", err.kind)
@@ -186,7 +186,7 @@ describe("results (fake transport)", function()
             end, { response_type = "text" })
             local res, err = c:setup_pop3_users {
                 sld = "example", tld = "com", bundle_id = 1,
-                users = { { username = "a", password = "P-1" }, { username = "b", password = "P-2" } },
+                users = { { username = "a", password = "Heron-7-Quiz" }, { username = "b", password = "Heron-8-Quiz" } },
             }
             assert.is_nil(res)
             assert.are.equal("api", err.kind)
@@ -194,13 +194,13 @@ describe("results (fake transport)", function()
             assert.are.equal(1, err.result.accounts_created)
             assert.are.equal(1, err.result.accounts_failed)
             no_secret(err)
-            assert.is_nil(tostring(err):find("P-1", 1, true))
+            assert.is_nil(tostring(err):find("Heron-7-Quiz", 1, true))
         end)
 
         it("stops a split request at an unknown outcome and lists the users not done", function()
             local users = {}
             for i = 1, 25 do
-                users[i] = { username = "u" .. i, password = "P-" .. i }
+                users[i] = { username = "u" .. i, password = ("Wren-%02d-Kite"):format(i) }
             end
             local c = client(function(_, n)
                 if n == 2 then

@@ -1,4 +1,4 @@
--- User names, display names and passwords from people's records.
+-- User names and display names from people's records (passwords: password_spec).
 local templates = require "enom.provision.templates"
 local input = require "enom.provision.input"
 
@@ -50,22 +50,6 @@ describe("templates", function()
         local second = templates.unique(long, taken)
         assert.equal(30, #second)
         assert.equal("2", second:sub(-1))
-    end)
-
-    it("makes passwords from the CSPRNG with every class present, and none eNom's POP rule refuses", function()
-        local seen = {}
-        for _ = 1, 200 do
-            local p = templates.password { length = 12 }
-            assert.equal(12, #p)
-            -- eNom's POP rule: upper, lower and a digit, no special character.
-            assert.truthy(p:find("%l") and p:find("%u") and p:find("%d") and not p:find("[^%w]"), p)
-            assert.is_nil(seen[p])
-            seen[p] = true
-        end
-        assert.equal(20, #templates.password { length = 20, classes = { "digit" } })
-        assert.truthy(templates.password { alphabet = "ab", length = 10 }:match("^[ab]+$"))
-        assert.has_error(function() templates.password { length = 4 } end)
-        assert.has_error(function() templates.password { classes = { "emoji" } } end)
     end)
 
     it("reads CSV with quotes, commas, CRLF and a BOM", function()

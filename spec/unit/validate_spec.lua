@@ -88,7 +88,7 @@ describe("validation (fake transport)", function()
     end)
 
     describe("typed methods", function()
-        local user = { username = "ann", password = "Pw-Ann-1" }
+        local user = { username = "ann", password = "Kestrel-2024" }
 
         local bad = {
             { "a missing password", { users = { user, { username = "bob" } } }, "users[2].password is missing" },
@@ -150,7 +150,8 @@ describe("validation (fake transport)", function()
 
     describe("what leaves", function()
         it("sends a valid SetUpPOP3User once, each value as one parameter, never to be resent", function()
-            local c = client()
+            -- Any bytes at all must arrive as one value: the password rule is off.
+            local c = client { password_rule = false }
             local res = assert(c:setup_pop3_users(with(DOMAIN, { bundle_id = 5134, users = {
                 { username = "james", password = "s3cret!", display_name = "James Doe" },
                 { username = "ann", password = "x&IsAdmin1=1", admin = true },
@@ -186,7 +187,7 @@ describe("validation (fake transport)", function()
         it("splits users into requests of batch_size", function()
             local users = {}
             for i = 1, 25 do
-                users[i] = { username = "u" .. i, password = "P-" .. i }
+                users[i] = { username = "u" .. i, password = ("Wren-%02d-Kite"):format(i) }
             end
             local c = client()
             assert(c:setup_pop3_users(with(DOMAIN, { bundle_id = 1, users = users, batch_size = 10 })))
@@ -214,6 +215,136 @@ describe("validation (fake transport)", function()
             c:close()
             c:close()
             assert.has_error(function() c:get_pop3(DOMAIN) end)
+        end)
+    end)
+    describe("the password rule", function()
+        local function setup(c, users)
+            return c:setup_pop3_users(with(DOMAIN, { bundle_id = 5134, users = users }))
+        end
+
+        it("refuses, before sending, a password the default rule refuses, naming the record, field and rule", function()
+            local c = client()
+            local res, err = setup(c, { { username = "james", password = "Tern-Gull-42" },
+                { username = "ann", password = "s3cret!" } })
+            refused(c, res, err, "users[2].password (user ann) breaks rule email_basic: must be 10 to 20 characters")
+            assert.are.equal("users[2].password", err.field)
+            assert.are.equal("email_basic", err.password_rule)
+            assert.are.equal("length", err.check)
+            assert.is_nil(tostring(err):find("s3cret!", 1, true))
+        end)
+
+        it("refuses a password holding the user name, the domain or the account id (eNom's error 48)", function()
+            for _, case in ipairs {
+                { "Xann-Gull-42", "the user name" },
+                { "Example.com-42", "the domain name" },
+                { "Gull-EXAMPLE-4", "the domain's SLD" },
+                { "Resellid-Gull-4", "the account id" },
+            } do
+                local c = client()
+                local res, err = setup(c, { { username = "ann", password = case[1] } })
+                refused(c, res, err, "contains " .. case[2])
+                assert.are.equal("contains", err.check)
+                assert.is_nil(err.message:find(case[1], 1, true))
+            end
+        end)
+
+        it("refuses two records with one password", function()
+            local c = client()
+            local res, err = setup(c, { { username = "ann", password = "Tern-Gull-42" },
+                { username = "bob", password = "Tern-Gull-42" } })
+            refused(c, res, err, "users[2].password (user bob) breaks rule email_basic: is the same as another")
+        end)
+
+        it("checks ModifyPOP3's passwords, not its admin-only records", function()
+            local c = client()
+            local res, err = c:modify_pop3(with(DOMAIN, { users = { { username = "ann", admin = true },
+                { username = "bob", password = "bob-Gull-42" } } }))
+            refused(c, res, err, "users[2].password (user bob) breaks rule email_basic: contains the user name")
+            assert.truthy(c:modify_pop3(with(DOMAIN, { users = { { username = "ann", admin = true },
+                { username = "bob", password = "Tern-Gull-42" } } })))
+            assert.are.equal(1, #c.transport.sent)
+        end)
+
+        it("follows the client's rule: pop_m2w takes no special character and no shared root", function()
+            local c = client { password_rule = "pop_m2w" }
+            assert.truthy(setup(c, { { username = "ann", password = "TernGull42" } }))
+            local res, err = setup(c, { { username = "ann", password = "Tern-Gull-42" } })
+            assert.is_nil(res)
+            assert.truthy(err.message:find("breaks rule pop_m2w: has a character", 1, true), err.message)
+            res, err = setup(c, { { username = "mary", password = "Me12345" }, { username = "paul", password = "Pe12345" } })
+            assert.is_nil(res)
+            assert.truthy(err.message:find("users[2].password (user paul) breaks rule pop_m2w: shares 5", 1, true))
+            assert.are.equal(1, #c.transport.sent)
+        end)
+
+        it("takes a rule table of the caller's", function()
+            local rule = { name = "house", min = 8, max = 12, classes = { lower = "abcdefghijklmnopqrstuvwxyz" } }
+            local c = client { password_rule = rule }
+            assert.truthy(setup(c, { { username = "ann", password = "ternsgull" } }))
+            local res, err = setup(c, { { username = "ann", password = "Ternsgull" } })
+            assert.is_nil(res)
+            assert.truthy(err.message:find("breaks rule house", 1, true))
+            assert.are.equal("house", err.password_rule)
+        end)
+
+        it("is off with password_rule = false: any password leaves as given", function()
+            local c = client { password_rule = false }
+            assert.truthy(setup(c, { { username = "ann", password = "ann" } }))
+            assert.are.equal("ann", c.transport.sent[1].params.Password1)
+        end)
+
+        it("also holds for a typed call in a batch", function()
+            local c = client()
+            local b = c:batch()
+            b:add_method("setup_pop3_users", with(DOMAIN, { bundle_id = 1, users = { { username = "ann", password = "short" } } }))
+            b:add_method("setup_pop3_users", with(DOMAIN, { bundle_id = 1, users = { { username = "ann", password = "Tern-Gull-42" } } }))
+            local res, errs = b:wait()
+            assert.are.equal("invalid", errs[1].kind)
+            assert.truthy(errs[1].message:find("breaks rule email_basic", 1, true))
+            assert.truthy(res[2])
+            assert.are.equal(1, #c.transport.sent)
+        end)
+
+        it("is a name, a table or false: anything else is refused by enom.new", function()
+            local _, err = client { password_rule = "m2w" }
+            assert.are.equal("invalid", err.kind)
+            assert.truthy(err.message:find("unknown password rule 'm2w'", 1, true))
+            _, err = client { password_rule = { min = 30, max = 8, classes = { a = "a" } } }
+            assert.truthy(err.message:find("min and max", 1, true))
+            assert.has_error(function() client { password_rule = true } end)
+            assert.has_error(function() client { password_rule = 8 } end)
+            assert.are.equal(require("enom.password").rules.email_basic, client().password_rule)
+            assert.is_false(client({ password_rule = false }).password_rule)
+        end)
+    end)
+
+    describe("command names", function()
+        it("call sends any eNom command: letters, digits and '_'", function()
+            for _, name in ipairs { "PE_GetPOPPrice", "TP_CreateOrder", "Queue_GetInfo", "RPT_GetReport", "GetPOP3",
+                "NM_ProcessOrder", "TLD_Overview" } do
+                local c = client()
+                assert.truthy(c:call(name, {}), name)
+                assert.are.equal(name, c.transport.sent[1].params.command)
+            end
+        end)
+
+        it("call refuses anything that could change the request, and sends nothing", function()
+            for _, name in ipairs { "GetPOP3&uid=x", "GetPOP3=1", "Get POP3", "GetPOP3\r\nX: y", "GetPOP3\0",
+                "Get%50OP3", "G\195\169tPOP3", "_GetPOP3", "1GetPOP3", "", ("A"):rep(65), "GetPOP3\n", "Get.POP3",
+                "Get-POP3" } do
+                local c = client()
+                assert.has_error(function() c:call(name, {}) end)
+                assert.are.equal(0, #c.transport.sent, name)
+            end
+            assert.has_error(function() client():call(nil, {}) end)
+        end)
+
+        it("is one definition, which the command line's `enom call` asks too", function()
+            local validate = require "enom.validate"
+            assert.is_true(validate.is_command_name("PE_GetPOPPrice"))
+            for _, bad in ipairs { "PE GetPOPPrice", "PE_GetPOPPrice;", 5, true } do
+                assert.is_false(validate.is_command_name(bad))
+            end
         end)
     end)
 end)

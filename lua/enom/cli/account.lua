@@ -3,7 +3,6 @@
 local context = require "enom.cli.context"
 local output = require "enom.cli.output"
 local validate = require "enom.validate"
-local request = require "enom.request"
 
 local _M = {}
 
@@ -30,7 +29,7 @@ end
 
 --- call COMMAND Name=value...
 function _M.call(ctx, a)
-    if not request.is_command_name(a.name) then
+    if not validate.is_command_name(a.name) then
         return nil, "not an eNom command name: '" .. shown(a.name) .. "'", EXIT.usage
     end
     local params, seen = {}, {}

@@ -4,7 +4,7 @@
 local context = require "enom.cli.context"
 local output = require "enom.cli.output"
 local passwords = require "enom.cli.passwords"
-local templates = require "enom.provision.templates"
+local password = require "enom.password"
 local paks = require "enom.provision.paks"
 local names = require "enom.names"
 
@@ -127,9 +127,16 @@ function _M.add(ctx, a)
             return nil, why, code
         end
     else
-        local length = a.length
-        if not length or length < 8 or length > 16 then
-            return nil, "--length must be between 8 and 16", EXIT.usage
+        local client
+        client, why, code = ctx:client()
+        if not client then
+            return nil, why, code
+        end
+        -- The client's rule: the one its requests are checked against.
+        local rule, length = password.rule(client.password_rule), a.length
+        if not length or length < rule.min or length > rule.max then
+            return nil, ("--length must be between %d and %d (password rule %s)"):format(rule.min, rule.max, rule.name),
+                EXIT.usage
         end
         sink, why = passwords.open(a.passwords, ctx.out.json)
         if not sink then
@@ -137,7 +144,8 @@ function _M.add(ctx, a)
         end
         pws = {}
         for i = 1, #users do
-            pws[i] = templates.password { length = length }
+            pws[i] = password.generate(rule, { username = users[i], sld = sld, tld = tld, uid = client.uid,
+                others = pws }, length)
         end
     end
     local lease, lcode
@@ -297,7 +305,7 @@ function _M.add_to_parser(parser, example)
     c = mb:command("add", "Create mailboxes with generated passwords (or read from stdin).")
         :epilog(example([[
             enom mailboxes add example.com ann bob --passwords pw.txt
-            printf '%s\n' 'S3cretOne9' | enom mailboxes add example.com carol --password-stdin]]))
+            printf '%s\n' 'Quill-Harbor-27' | enom mailboxes add example.com carol --password-stdin]]))
         :action(function(args) args.handler = _M.add end)
     c:argument("domain", "The domain, like example.com.")
     c:argument("users", "User names (the part before the @)."):args("+")

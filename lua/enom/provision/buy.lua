@@ -72,7 +72,7 @@ local function settle(dom, e, deadline)
         end
         local state, count = nil, nil
         if e.mark then
-            state, count = orders.find(dom, e.mark, before)
+            state, count = orders.find(dom, e.mark)
         end
         if state == "complete" then
             -- Paid for; the paks are on their way to GetPOP3.

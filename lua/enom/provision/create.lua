@@ -20,7 +20,7 @@
 -- out then; a password that can be handed out nowhere stays in the
 -- journal, never lost.
 local core = require "enom.core"
-local templates = require "enom.provision.templates"
+local password = require "enom.password"
 local report = require "enom.provision.report"
 
 local _M = {}
@@ -73,7 +73,9 @@ local function password_of(dom, st, key)
         if pw then
             st.given[key] = true
         else
-            pw = templates.password(dom.policy.password)
+            -- The client's rule (the one its requests are checked against).
+            pw = password.generate(dom.run.client.password_rule,
+                { username = key, sld = dom.intent.sld, tld = dom.intent.tld, uid = dom.run.client.uid })
             -- Kept to scrub what a callback raises before it reaches the report.
             dom.run:secret(pw)
         end

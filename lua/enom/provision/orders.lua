@@ -1,88 +1,50 @@
---- eNom's order history, to settle a purchase whose answer was lost.
+--- eNom's order history, as corroboration when a purchase's answer was
+-- lost (the paks a domain holds before and after decide; see buy.lua).
 --
 -- GetOrderList gives the account's orders newest first, 25 a page
--- (OrderID, OrderDate, StatusDesc); GetOrderDetail gives an order's items
--- (ProductType, Description: the domain, Quantity, Status) and its
--- OrderStatus, "Open" while eNom still processes it. A mark (the newest
+-- (OrderID, OrderDate, StatusDesc: in Text and HTML repeated without an
+-- index); GetOrderDetail gives an order's items (ProductType,
+-- Description: the domain, Quantity, an item-level OrderStatus word,
+-- Open while eNom still works on it). Both are typed commands
+-- (enom.commands), read alike in XML, Text and HTML. A mark (the newest
 -- order id before a purchase, taken while the domain's lease is held)
 -- bounds the search: only orders after it can be the one in doubt.
+--
+-- eNom publishes no order of a POP pak: an item is taken for one when its
+-- ProductType names "pop" and its Description is the domain.
 local _M = {}
 
 local ipairs = ipairs
-local pairs = pairs
-local tonumber = tonumber
 local type = type
-local tostring = tostring
+local tonumber = tonumber
 local lower = string.lower
 
 local PAGE = 25
 local MAX_PAGES = 8
 
--- A column of a parsed free-form answer: XML records, indexed Text keys,
--- or, when a Text answer holds one record, its fields Key1 (or Key).
-local function column(parsed, record, key)
-    local recs = parsed.records and parsed.records[record]
-    local out = {}
-    for _, r in ipairs(recs or {}) do
-        if r[key] ~= nil then out[#out + 1] = r[key] end
-    end
-    if #out > 0 then
-        return out
-    end
-    local ix = parsed.indexed and parsed.indexed[key]
-    if ix and #ix > 0 then
-        return ix
-    end
-    local lf = {}
-    for k, v in pairs(parsed.fields or {}) do
-        lf[lower(k)] = v
-    end
-    local i = 1
-    while lf[key .. i] ~= nil do
-        out[i] = lf[key .. i]
-        i = i + 1
-    end
-    if #out == 0 and lf[key] ~= nil then
-        out[1] = lf[key]
-    end
-    return out
-end
-
--- A read of the history, tried again as reads are.
-local function ask(sched, command, params)
-    local res, err
-    for attempt = 1, sched.policy.attempts do
-        res, err = sched:call(command, params)
-        if res or not sched.retry(err) or attempt == sched.policy.attempts then
-            return res, err
-        end
-        sched:back_off(attempt)
-    end
-    return res, err
-end
-
--- Order ids on one page of GetOrderList, newest first.
-local function page(sched, start)
-    local res, err = ask(sched, "GetOrderList", { Start = start })
-    if not res then
-        return nil, err
-    end
-    local ids = {}
-    for _, v in ipairs(column(res, "orderdetail", "orderid")) do
-        ids[#ids + 1] = tonumber(v)
-    end
-    -- No order read where the account has some: an answer not understood,
-    -- which must not pass for an empty history.
-    local total = tonumber(column(res, "orderlist", "recordcount")[1])
-    if #ids == 0 and start == 1 and total ~= 0 then
-        return nil
-    end
-    return ids
-end
-
 --- The run's order history: what it learnt of eNom's orders.
 function _M.new()
     return { known = {}, details = {}, taken = false, pending = false, mark = nil }
+end
+
+-- Order ids on one page of GetOrderList, newest first; nil when the
+-- history cannot be read, or was not understood (no order read where the
+-- account has some must not pass for an empty history).
+local function page(sched, start)
+    local res = sched:call_retry("get_order_list", { start = start })
+    if not res then
+        return nil
+    end
+    local ids = {}
+    for _, o in ipairs(res.orders) do
+        if type(o.order_id) == "number" then
+            ids[#ids + 1] = o.order_id
+        end
+    end
+    if #ids == 0 and start == 1 and res.record_count ~= 0 then
+        return nil
+    end
+    return ids
 end
 
 --- The newest order id before the run's first purchase (one
@@ -97,17 +59,16 @@ function _M.mark(dom)
     end
     o.pending = true
     local ids = page(dom.sched, 1)
-    o.pending = nil
+    o.pending = false
     o.taken, o.mark = true, ids and (ids[1] or 0) or nil
     return o.mark
 end
 
 --- Remember an order `run` placed and knows about.
 function _M.known(run, order_id)
-    local o = run.orders
     local id = tonumber(order_id)
     if id then
-        o.known[id] = true
+        run.orders.known[id] = true
     end
 end
 
@@ -118,27 +79,20 @@ local function items(dom, id)
     if cache[id] then
         return cache[id]
     end
-    local res = ask(dom.sched, "GetOrderDetail", { OrderID = id })
+    local res = dom.sched:call_retry("get_order_detail", { order_id = id })
     if not res then
         return nil
     end
-    local types = column(res, "orderdetail", "producttype")
-    local descs = column(res, "orderdetail", "description")
-    local statuses = column(res, "orderdetail", "orderstatus")
-    local results = column(res, "orderdetail", "status")
-    local qtys = column(res, "orderdetail", "quantity")
-    local bundles = column(res, "orderdetail", "bundleid")
     local list, open = {}, false
-    for i, t in ipairs(types) do
+    for i, it in ipairs(res.items) do
         local item = {
-            pop = type(t) == "string" and lower(t):find("pop", 1, true) ~= nil,
-            domain = lower(descs[i] or ""), open = lower(statuses[i] or "") == "open",
-            successful = lower(results[i] or "") == "successful", quantity = tonumber(qtys[i]) or 1,
-            bundles = {},
+            pop = type(it.product_type) == "string" and lower(it.product_type):find("pop", 1, true) ~= nil
+                and not lower(it.product_type):find("renew", 1, true),
+            domain = lower(it.description or ""),
+            open = lower(it.order_status or "") == "open",
+            successful = lower(it.status or "") == "successful",
+            quantity = it.quantity or 1,
         }
-        for b in tostring(bundles[i] or ""):gmatch("%d+") do
-            item.bundles[#item.bundles + 1] = tonumber(b)
-        end
         open = open or item.open
         list[i] = item
     end
@@ -148,29 +102,16 @@ local function items(dom, id)
     return list
 end
 
--- Does the domain hold every pak of `item` already (`before`)?
-local function had(item, before)
-    if #item.bundles == 0 then
-        return false
-    end
-    for _, b in ipairs(item.bundles) do
-        if not before[b] then
-            return false
-        end
-    end
-    return true
-end
-
 -- This domain's POP pak items of one order: state, quantity.
-local function detail(dom, id, before)
+local function detail(dom, id)
     local list = items(dom, id)
     if not list or #list == 0 then
         -- An order without items read is no proof of anything.
         return "unknown"
     end
-    local domain = lower(dom.d.domain)
+    local domain = lower(dom.intent.domain)
     for _, it in ipairs(list) do
-        if it.pop and it.domain == domain and not had(it, before) then
+        if it.pop and it.domain == domain then
             if it.open then
                 return "open"
             end
@@ -180,10 +121,10 @@ local function detail(dom, id, before)
     return "other"
 end
 
---- Look for this domain's pak order placed after `mark`, other than
--- those whose paks are in `before` (a set of bundle ids). Returns
--- "complete", quantity | "open" | "none" | nil (history unavailable).
-function _M.find(dom, mark, before)
+--- Look for this domain's pak orders placed after `mark`, other than those
+-- the run knows. Returns "complete", quantity | "open" | "none" | nil
+-- (history unavailable).
+function _M.find(dom, mark)
     local known = dom.run.orders.known
     local found, qty = "none", 0
     local start = 1
@@ -194,10 +135,10 @@ function _M.find(dom, mark, before)
         end
         for _, id in ipairs(ids) do
             if id <= mark then
-                return found ~= "none" and found or "none", qty
+                return found, qty
             end
             if not known[id] then
-                local state, n = detail(dom, id, before)
+                local state, n = detail(dom, id)
                 if state == "unknown" then
                     return nil
                 elseif state == "open" then

@@ -101,7 +101,6 @@ local CHECKS = {
     on_password = of_type("function"), -- function(domain, username, password)
     progress = of_type("function"),    -- function(record) after each outcome
     stop = of_type("function"),        -- function() -> a reason to stop the run (Ctrl-C), or nil
-    password = of_type("table"),       -- an enom.templates password policy
     pak_price = number(0, huge),
     max_spend = number(0, huge),
     report_file = of_type("string"),   -- JSON lines, no secrets

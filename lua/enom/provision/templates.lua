@@ -1,23 +1,15 @@
---- Names and passwords from people's records.
+--- User names from people's records.
 --
 -- User names: a template such as "{first}.{last}" is filled from a
 -- record, lower-cased, accents folded to ASCII, characters eNom does not
 -- accept dropped, and cut to 30 characters. Clashes are resolved by
 -- `unique`: the second "ann.lee" becomes "ann.lee2", the third "ann.lee3"
 -- (the base is shortened if the number would pass the limit).
---
--- Passwords come from the system's CSPRNG through the C core, never from
--- math.random, with rejection sampling so that every character of a class
--- is equally likely.
-local core = require "enom.core"
-local commands = require "enom.commands"
+-- Passwords are made by enom.password, by eNom's rules.
 
 local _M = {}
 
-local type = type
 local tostring = tostring
-local concat = table.concat
-local byte = string.byte
 local lower = string.lower
 
 local USERNAME_MAX = require("enom.names").USERNAME_MAX
@@ -100,94 +92,6 @@ function _M.unique(name, taken, next)
     end
     taken[lower(candidate)] = true
     return candidate
-end
-
-local CLASSES = {
-    lower = "abcdefghijkmnopqrstuvwxyz",     -- no l: it reads as 1
-    upper = "ABCDEFGHJKLMNPQRSTUVWXYZ",      -- no I, O
-    digit = "23456789",                      -- no 0, 1
-    symbol = "!#%*+-=?@^_",
-}
-_M.CLASSES = CLASSES
-
-local PASSWORD_DEFAULTS = { length = 16, classes = { "lower", "upper", "digit" } }
-_M.PASSWORD_DEFAULTS = PASSWORD_DEFAULTS
-
--- Uniform integer in [0, n) from the CSPRNG, without modulo bias
--- (1 <= n <= 256).
-local pool, pool_pos = "", 1
-local function uniform(n)
-    local limit = 256 - 256 % n
-    while true do
-        if pool_pos > #pool then
-            pool = assert(core.random_bytes(256))
-            pool_pos = 1
-        end
-        local b = byte(pool, pool_pos)
-        pool_pos = pool_pos + 1
-        if b < limit then
-            return b % n
-        end
-    end
-end
-
---- A random password: `policy` = { length = 16, classes = { "lower",
--- "upper", "digit", "symbol" } } (each class at least once), or a string
--- of allowed characters as `policy.alphabet`.
-function _M.password(policy)
-    policy = policy or PASSWORD_DEFAULTS
-    local length = policy.length or PASSWORD_DEFAULTS.length
-    if type(length) ~= "number" or length < 8 or length > commands.PASSWORD_MAX then
-        error("password length must be between 8 and " .. commands.PASSWORD_MAX, 2)
-    end
-    local sets = {}
-    if policy.alphabet ~= nil then
-        local a = policy.alphabet
-        -- One random byte picks a character: more than 256 could never
-        -- all be reached (and the sampling below would never end).
-        if type(a) ~= "string" or #a < 1 or #a > 256 then
-            error("password alphabet must be a string of 1 to 256 distinct characters (bytes)", 2)
-        end
-        local seen = {}
-        for i = 1, #a do
-            local b = byte(a, i)
-            if seen[b] then
-                error("password alphabet repeats a character (at byte " .. i .. ")", 2)
-            end
-            seen[b] = true
-        end
-        sets[1] = a
-    else
-        for _, name in ipairs(policy.classes or PASSWORD_DEFAULTS.classes) do
-            local set = CLASSES[name]
-            if not set then
-                error("unknown character class '" .. tostring(name) .. "'", 2)
-            end
-            sets[#sets + 1] = set
-        end
-    end
-    if #sets > length then
-        error("password length is shorter than the number of classes", 2)
-    end
-    local all = concat(sets)
-    if #all > 256 then
-        error("password classes hold more than 256 characters together", 2)
-    end
-    local out = {}
-    -- One character of each class, the rest from all, then shuffled.
-    for i = 1, #sets do
-        local j = uniform(#sets[i]) + 1
-        out[i] = sets[i]:sub(j, j)
-    end
-    for i = #sets + 1, length do
-        local j = uniform(#all) + 1
-        out[i] = all:sub(j, j)
-    end
-    for i = length, 2, -1 do
-        local j = uniform(i) + 1
-        out[i], out[j] = out[j], out[i]
-    end
-    return concat(out)
 end
 
 return _M

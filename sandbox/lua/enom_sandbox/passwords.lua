@@ -53,7 +53,7 @@ local RULES = {
   },
 }
 _M.RULES = RULES
-_M.DEFAULT = "pop_m2w"
+_M.DEFAULT = "email_basic"
 
 function _M.known(name) return RULES[name] ~= nil end
 
