@@ -1,16 +1,28 @@
--- One provisioning run as its own OS process, for spec/concurrency_spec:
+-- One provisioning run as its own OS process, for the specs that run
+-- several at once or kill one (spec/integration/concurrency_spec,
+-- spec/integration/killed_spec):
 --   lua5.4 spec/support/money_worker.lua DOMAIN COUNT OUT [START_FILE]
 -- waits for START_FILE (so that several start at once), plans and applies
--- COUNT mailboxes on DOMAIN, and writes OUT.json: the report's figures
--- and the passwords handed out. Each record is also appended to
--- OUT.progress as it happens, for a spec that kills the process.
--- ENOM_TEST_LOCK picks the lease backend: "default" (process + host) or
--- "redis" (the Redis of ENOM_TEST_REDIS=host:port).
+-- COUNT mailboxes on DOMAIN (or ensures them: ENOM_TEST_ENSURE=1), and
+-- writes OUT.json: the report's figures and the passwords handed out.
+-- Each record is also appended to OUT.progress as it happens, and each
+-- password to OUT.pw (mode 0600), for a spec that kills the process.
+-- Knobs, from the environment:
+--   ENOM_TEST_LOCK      "default" (process + host) or "redis" (ENOM_TEST_REDIS=host:port)
+--   ENOM_TEST_UID       the login id to use (eNom's are not case sensitive)
+--   ENOM_TEST_FORMAT    xml, text or html
+--   ENOM_TEST_TTL       the lease's ttl, seconds
+--   ENOM_TEST_SETTLE    seconds to wait for a purchase in doubt
+--   ENOM_TEST_PER_REQUEST, ENOM_TEST_CONCURRENCY
 local H = require "helper"
 local provision = require "enom.provision"
 local clock = require "enom.clock"
+local core = require "enom.core"
 
 local domain, n, out, start = arg[1], tonumber(arg[2]), arg[3], arg[4]
+local function env_number(name)
+    return tonumber(os.getenv(name) or "")
+end
 
 local desired = {}
 for i = 1, n do
@@ -29,29 +41,46 @@ if lock == "redis" then
     lock = require("enom.lease").new { backend = "redis", host = host, port = tonumber(port) }
 end
 
-local c = H.client()
-local plan = assert(provision.plan(c, { { domain = domain, mailboxes = desired } },
-    { buy_paks = true, max_paks_per_run = 100, batch_size = 5 }))
+local c = H.client { uid = os.getenv("ENOM_TEST_UID") or H.UID, response_type = os.getenv("ENOM_TEST_FORMAT") }
 local progress = assert(io.open(out .. ".progress", "a"))
 progress:setvbuf("line")
 local handed = {}
-local rep = assert(provision.apply(c, plan, {
-    on_password = function(_, user, pw) handed[user] = pw end,
+local opts = {
+    on_password = function(d, user, pw)
+        handed[user] = pw
+        assert(core.append_private(out .. ".pw", d .. "\t" .. user .. "\t" .. pw .. "\n"))
+    end,
     progress = function(rec)
         progress:write(H.json.encode(rec), "\n")
     end,
-    lease_wait = 60, lock = lock,
-}))
+    lease_wait = 60, lock = lock, buy_paks = true, max_paks_per_run = 100,
+    per_request = env_number("ENOM_TEST_PER_REQUEST") or 5,
+    concurrency = env_number("ENOM_TEST_CONCURRENCY"),
+    lease_ttl = env_number("ENOM_TEST_TTL"),
+    settle = env_number("ENOM_TEST_SETTLE"),
+    settle_interval = 0.2,
+}
+local want = { { domain = domain, mailboxes = desired } }
+local rep
+if os.getenv("ENOM_TEST_ENSURE") == "1" then
+    rep = assert(provision.ensure(c, want, opts))
+else
+    local plan = assert(provision.plan(c, want, { buy_paks = true, max_paks_per_run = 100 }))
+    rep = assert(provision.apply(c, plan, opts))
+end
 progress:close()
-local created = {}
+local created, events = {}, {}
 for _, m in ipairs(rep:with("created")) do
     created[#created + 1] = m.username
+end
+for _, e in ipairs(rep.events) do
+    events[#events + 1] = { action = e.action, outcome = e.outcome, detail = e.detail }
 end
 -- Written aside and renamed, so a reader never sees it half written.
 local f = assert(io.open(out .. ".json.tmp", "w"))
 f:write(H.json.encode {
     ok = rep.ok, paks_bought = rep.paks_bought, counts = rep.counts, created = created,
-    handed = handed, requests = rep.requests,
+    handed = handed, requests = rep.requests, events = events, stopped = rep.stopped,
 })
 f:close()
 assert(os.rename(out .. ".json.tmp", out .. ".json"))

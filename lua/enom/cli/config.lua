@@ -9,6 +9,7 @@
 --     pw = ...
 --     endpoint = test          # live, test or an https URL
 --     ca = /etc/ssl/enom-ca.pem
+--     response_type = xml      # xml (default), text or html: how eNom answers
 --     lock = redis             # leases and journal: default (this host) or redis
 --     redis = 10.0.0.5:6379    # for lock = redis (its password: ENOM_REDIS_PASSWORD)
 --
@@ -21,11 +22,12 @@ local _M = {}
 
 local ENV = {
     uid = "ENOM_UID", pw = "ENOM_PW", endpoint = "ENOM_ENDPOINT", ca = "ENOM_CA",
-    timeout = "ENOM_TIMEOUT", lock = "ENOM_LOCK", redis = "ENOM_REDIS",
+    timeout = "ENOM_TIMEOUT", lock = "ENOM_LOCK", redis = "ENOM_REDIS", response_type = "ENOM_RESPONSE_TYPE",
 }
 _M.ENV = ENV
 
-local KEYS = { uid = true, pw = true, endpoint = true, ca = true, timeout = true, lock = true, redis = true }
+local KEYS = { uid = true, pw = true, endpoint = true, ca = true, timeout = true, lock = true, redis = true,
+    response_type = true }
 
 --- The default config file: $XDG_CONFIG_HOME/enom/config, else
 -- ~/.config/enom/config.
@@ -70,7 +72,7 @@ function _M.parse(text)
                     return nil, "line " .. n .. ": expected key = value or [profile]"
                 end
                 if not KEYS[k] then
-                    return nil, "line " .. n .. ": unknown key '" .. k .. "' (uid, pw, endpoint, ca, timeout, lock, redis)"
+                    return nil, "line " .. n .. ": unknown key '" .. k .. "' (uid, pw, endpoint, ca, timeout, lock, redis, response_type)"
                 end
                 -- A trailing comment, unless the value is quoted.
                 local q = v:match('^"(.*)"$') or v:match("^'(.*)'$")

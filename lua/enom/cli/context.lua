@@ -136,6 +136,7 @@ function Context.client(self, extra)
     local url = enom.ENDPOINTS[s.endpoint] or s.endpoint
     local opts = {
         uid = s.uid, pw = s.pw, endpoint = s.endpoint, cainfo = s.ca, timeout = s.timeout,
+        response_type = s.response_type,
         allow_http = url:lower():find("^http://") ~= nil or nil,
         -- Events carry parameter names and timings, never values.
         logger = function(ev)
