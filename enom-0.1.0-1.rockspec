@@ -66,6 +66,7 @@ build = {
       ["enom.lease.process"] = "lua/enom/lease/process.lua",
       ["enom.lease.redis"] = "lua/enom/lease/redis.lua",
       ["enom.lease.shdict"] = "lua/enom/lease/shdict.lua",
+      ["enom.metrics"] = "lua/enom/metrics.lua",
       ["enom.provision.buy"] = "lua/enom/provision/buy.lua",
       ["enom.provision.create"] = "lua/enom/provision/create.lua",
       ["enom.provision.domain"] = "lua/enom/provision/domain.lua",

@@ -17,6 +17,7 @@ static const luaL_Reg core_funcs[] = {
     { "now", enom_l_now },
     { "sleep", enom_l_sleep },
     { "append_private", enom_l_append_private },
+    { "replace_file", enom_l_replace_file },
     { "parse_url", enom_l_parse_url },
     { "sigint", enom_l_sigint },
     { NULL, NULL }
