@@ -32,7 +32,9 @@ end
 
 -- PBKDF2 in the thread pool: seconds of CPU never stop the event loop.
 local function derive(password, salt, iterations)
+    -- luacheck: push ignore 143 (ngx_lua std predates run_worker_thread)
     local ok, key = ngx.run_worker_thread(THREAD_POOL, "panel.kdf", "pbkdf2", password, salt, iterations)
+    -- luacheck: pop
     if not ok then
         ngx.log(ngx.ERR, "panel: the password hash failed: ", tostring(key))
         return nil

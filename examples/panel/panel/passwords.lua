@@ -40,9 +40,9 @@ function _M.check(password)
             .. "spaces, punctuation and other special characters."
     end
     local missing = {}
-    if not find(password, "%u") then missing[#missing + 1] = "an upper-case letter" end
-    if not find(password, "%l") then missing[#missing + 1] = "a lower-case letter" end
-    if not find(password, "%d") then missing[#missing + 1] = "a digit" end
+    if not find(password, "%u") then missing[#missing + 1] = "upper-case letter" end
+    if not find(password, "%l") then missing[#missing + 1] = "lower-case letter" end
+    if not find(password, "%d") then missing[#missing + 1] = "digit" end
     if #missing > 0 then
         return "The password needs at least one upper-case letter, one lower-case letter and one digit; "
             .. "it has no " .. table.concat(missing, ", no ") .. "."
