@@ -331,7 +331,8 @@ def run_checks(evil_base):
         names = [e.get_attribute("data-mailbox") for e in driver.find_elements(By.CSS_SELECTOR, "li.box")]
         assert names == ["james", "support"], names
         assert "admin" in driver.find_element(By.CSS_SELECTOR, 'li.box[data-mailbox="james"]').text
-        assert text_of("#free-slots") == "8", text_of("#free-slots")
+        free = driver.find_element(By.ID, "free-slots")
+        assert free.get_attribute("data-free") == "8" and free.text == "8 free slots", free.text
         html = driver.page_source
         for pw in all_sandbox_passwords():
             assert pw not in html, "a mailbox password is on the page"

@@ -46,6 +46,10 @@ local function unavailable(ctx, err)
         "The mailbox service did not answer (" .. tostring(err) .. "). Try again in a few minutes.", home(ctx))
 end
 
+local function plural(n, one, many)
+    return n .. " " .. (n == 1 and one or many)
+end
+
 -- The list page's view: mailboxes and free slots, never a password.
 local function list_view(ctx, res, extra)
     local rows = {}
@@ -67,7 +71,8 @@ local function list_view(ctx, res, extra)
     local o = ctx.owner
     local view = {
         domain = ctx.domain, base = home(ctx), csrf = ctx.session.csrf,
-        mailboxes = rows, count = #rows, paks = paks, free = free,
+        mailboxes = rows, count = plural(#rows, "mailbox", "mailboxes"), free = free,
+        free_text = plural(free, "free slot", "free slots"), paks = plural(paks, "pak", "paks"),
         can_buy = o.buy_paks and o.max_paks_per_run > 0, max_paks = o.max_paks_per_run,
         username_max = commands.USERNAME_MAX,
     }
