@@ -8,3 +8,4 @@ files["lua/enom/client.lua"] = { read_globals = { "ngx" } }
 files["lua/enom/clock.lua"] = { read_globals = { "ngx" } }
 files["sandbox/"] = { std = "ngx_lua" }
 files["examples/nginx/"] = { std = "ngx_lua" }
+files["examples/panel/"] = { std = "ngx_lua" }

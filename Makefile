@@ -45,6 +45,10 @@ DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libxml
 	luajit2 libluajit2-5.1-dev lua-busted lua-check luarocks lua-cjson lua-expat lua-socket lua-sec \
 	nginx-light libnginx-mod-http-lua lua-resty-core openssl curl ca-certificates wrk valgrind \
 	iproute2 procps redis-server lua-redis lua-nginx-redis lua-argparse lua-ldoc lua-term tmux help2man man-db
+# The self-service panel and its checks: the owners' password hashes (luaossl),
+# a real browser over WebDriver (spec/browser/), promtool and a real Prometheus.
+BROWSER_PKGS := lua-luaossl chromium chromium-driver python3-selenium prometheus
+DEB_PKGS += $(BROWSER_PKGS)
 
 .PHONY: all luajit asan deps test unit test-fast demo sandbox bench fuzz doc install uninstall clean lint
 

@@ -74,6 +74,7 @@ build = {
       ["enom.lease.process"] = "lua/enom/lease/process.lua",
       ["enom.lease.redis"] = "lua/enom/lease/redis.lua",
       ["enom.lease.shdict"] = "lua/enom/lease/shdict.lua",
+      ["enom.metrics"] = "lua/enom/metrics.lua",
       ["enom.names"] = "lua/enom/names.lua",
       ["enom.password"] = "lua/enom/password.lua",
       ["enom.provision.buy"] = "lua/enom/provision/buy.lua",

@@ -20,6 +20,7 @@ static const luaL_Reg core_funcs[] = {
     { "read_private", enom_l_read_private },
     { "isatty", enom_l_isatty },
     { "list_dir", enom_l_list_dir },
+    { "replace_file", enom_l_replace_file },
     { "parse_url", enom_l_parse_url },
     { "signals", enom_l_signals },
     { NULL, NULL }

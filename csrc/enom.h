@@ -63,6 +63,7 @@ int enom_l_append_private(lua_State *L);
 int enom_l_read_private(lua_State *L);
 int enom_l_isatty(lua_State *L);
 int enom_l_list_dir(lua_State *L);
+int enom_l_replace_file(lua_State *L);
 
 /* lock.c: flock-based host leases; adds lock_dir, lock_open, geteuid */
 void enom_lock_register(lua_State *L);

@@ -2,7 +2,8 @@
  * system.c - what the Lua side needs from the operating system:
  * secure random bytes (for passwords), a monotonic clock and a sleep
  * (for retry back-off outside nginx), private files (the password file
- * written, the config file read) and whether a descriptor is a terminal.
+ * written, the config file read, the journal), files replaced whole (for
+ * metrics' textfile exports) and whether a descriptor is a terminal.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -264,5 +265,94 @@ int enom_l_list_dir(lua_State *L)
         lua_rawseti(L, -2, ++n);
     }
     closedir(d);
+    return 1;
+}
+
+/* Unlink the temp file, free its name and push nil, "what path: errno". */
+static int replace_failed(lua_State *L, int fd, char *tmp, const char *what, const char *path, int e)
+{
+    if (fd >= 0)
+        close(fd);
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s %s: %s", what, path, strerror(e));
+    return 2;
+}
+
+/* core.replace_file(path, data [, mode]) -> true | nil, err: replace
+ * `path` whole or not at all. The data goes to a temp file in the same
+ * folder (".name.XXXXXX": a reader that looks for "*.prom" never sees
+ * it), is flushed to disk (fsync), then renamed over `path`, and the
+ * folder is synced so the rename survives a crash. A reader sees the old
+ * file or the new one, never a part (node_exporter's textfile
+ * collector reads while cron writes). mode: the new file's permission
+ * bits (default 0644). */
+int enom_l_replace_file(lua_State *L)
+{
+    size_t len, off = 0, plen;
+    const char *path = luaL_checklstring(L, 1, &plen);
+    const char *data = luaL_checklstring(L, 2, &len);
+    lua_Integer mode = luaL_optinteger(L, 3, 0644);
+    const char *slash;
+    size_t dlen;
+    char *tmp, *dir;
+    int fd, e;
+    luaL_argcheck(L, plen > 0 && strlen(path) == plen, 1, "must be a path without NUL bytes");
+    luaL_argcheck(L, mode >= 0 && mode <= 0777, 3, "must be permission bits (0 to 0777)");
+    luaL_argcheck(L, path[plen - 1] != '/', 1, "must name a file, not a folder");
+    slash = strrchr(path, '/');
+    dlen = slash ? (size_t)(slash - path) + 1 : 0; /* the folder with its '/' */
+    tmp = malloc(plen + 10);
+    if (!tmp)
+        return replace_failed(L, -1, NULL, "cannot replace", path, ENOMEM);
+    memcpy(tmp, path, dlen);
+    tmp[dlen] = '.';
+    memcpy(tmp + dlen + 1, path + dlen, plen - dlen);
+    memcpy(tmp + plen + 1, ".XXXXXX", 8);
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        e = errno;
+        free(tmp);
+        return replace_failed(L, -1, NULL, "cannot create a temp file beside", path, e);
+    }
+    if (fchmod(fd, (mode_t)mode) != 0)
+        return replace_failed(L, fd, tmp, "cannot set the mode of the temp file for", path, errno);
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return replace_failed(L, fd, tmp, "cannot write the temp file for", path, errno);
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0)
+        return replace_failed(L, fd, tmp, "cannot flush the temp file for", path, errno);
+    if (close(fd) != 0)
+        return replace_failed(L, -1, tmp, "cannot close the temp file for", path, errno);
+    if (rename(tmp, path) != 0)
+        return replace_failed(L, -1, tmp, "cannot rename the temp file to", path, errno);
+    free(tmp);
+    /* The folder's entry, so the new name survives a crash. */
+    dir = malloc(dlen + 2);
+    if (dir) {
+        if (dlen == 0) {
+            dir[0] = '.';
+            dir[1] = '\0';
+        } else {
+            memcpy(dir, path, dlen);
+            dir[dlen] = '\0';
+        }
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        free(dir);
+        if (fd >= 0) {
+            fsync(fd);
+            close(fd);
+        }
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }

@@ -6,6 +6,7 @@
 --                     each mailbox's outcome, with generated passwords (once, see below)
 --   GET  /mailboxes?domain=shop01.com
 --                     the domain's mailboxes and paks (never passwords)
+--   GET  /metrics     Prometheus' text: requests, durations, provisioning outcomes
 --
 -- Both need `Authorization: Bearer <token>`: the token comes from the
 -- environment (ENOM_ADMIN_TOKEN) or a file (`init{ token_file = ... }`);
@@ -17,6 +18,7 @@ local bit = require "bit"
 local cjson = require "cjson.safe"
 local enom = require "enom"
 local provision = require "enom.provision"
+local metrics = require "enom.metrics"
 
 local _M = {}
 
@@ -32,6 +34,13 @@ local RUN_BUDGET = 120      -- seconds a POST may spend on eNom
 
 -- Read once, in the nginx master (init_by_lua), before workers fork.
 local CONF
+
+-- This worker's registry over the lua_shared_dict every worker adds into.
+local REGISTRY
+local function registry()
+    REGISTRY = REGISTRY or metrics.new { dict = "enom_metrics" }
+    return REGISTRY
+end
 
 --- Load the credentials. nginx hands a worker only the environment
 -- variables named by `env` directives, so nginx.conf lists ENOM_UID,
@@ -161,7 +170,7 @@ local function client()
     end
     return enom.new {
         uid = CONF.uid, pw = CONF.pw, endpoint = CONF.endpoint, cainfo = CONF.cainfo,
-        timeout = 30,
+        timeout = 30, logger = metrics.logger(registry()),
     }
 end
 
@@ -257,13 +266,18 @@ local function create()
         given[lower(m.username)] = m.password ~= nil
     end
     local generated = {}
+    local reg = registry()
     local rep, aerr = provision.apply(c, plan, {
         on_password = function(_, username, password)
             if not given[lower(username)] then
                 generated[lower(username)] = password
             end
         end,
+        progress = function(rec) reg:record(rec) end,
     })
+    if rep then
+        reg:record { type = "summary", ok = rep.ok }
+    end
     c:close()
     if not rep then
         ngx.log(ngx.ERR, "enom example: cannot apply: ", tostring(aerr))
@@ -329,6 +343,13 @@ local function list()
         paks[#paks + 1] = { bundle_id = p.bundle_id, purchased = p.purchased, free = p.free, expires = p.expires }
     end
     return respond(200, { domain = lower(domain), mailboxes = array(mailboxes), paks = array(paks) })
+end
+
+--- GET /metrics: every worker's counts, from the shared dict.
+function _M.metrics()
+    ngx.header["Content-Type"] = metrics.CONTENT_TYPE
+    ngx.header["Cache-Control"] = "no-store"
+    ngx.print(registry():expose())
 end
 
 --- The /mailboxes location's handler.

@@ -268,3 +268,28 @@ check("the sandbox saw the commands from nginx (GetPOP3, PurchasePOPBundle, SetU
         assert(c[name] and c[name].received > 0, name .. " never received")
     end
 end)
+
+check("GET /metrics sums the workers' counts in Prometheus' text, which promtool accepts, naming no domain", function()
+    local code, text, headers = request("GET", BASE .. "/metrics")
+    assert(code == 200, "HTTP " .. tostring(code) .. ": " .. text)
+    assert(headers["content-type"]:find("version=0.0.4", 1, true), headers["content-type"])
+    local values = {}
+    for series, v in text:gmatch("\n([^#\n][^\n]-) (%S+)") do
+        values[series] = tonumber(v)
+    end
+    assert((values['enom_api_requests_total{command="SetUpPOP3User",outcome="ok"}'] or 0) >= 1, text)
+    assert(values['enom_provision_actions_total{action="create",result="created"}'] == 2, text)
+    assert((values['enom_provision_actions_total{action="keep",result="already_present"}'] or 0) >= 2, text)
+    assert(values.enom_paks_bought_total == 1, text)
+    assert(values['enom_api_requests_total{command="GetPOP3",outcome="api"}'] == 1, text)
+    assert(not text:find("shop01", 1, true) and not text:find(PASSWORD, 1, true), "a name or a secret in /metrics")
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(text)
+    f:close()
+    local p = io.popen("promtool check metrics < " .. path .. " 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
+    os.remove(path)
+    assert(ok, "promtool: " .. out)
+end)
