@@ -48,6 +48,8 @@ _M.KINDS = {
     busy = "another holder kept the lease all through the wait",
     lost = "the lease expired or another holder took it",
     lease = "the lease backend failed; `reason` says how (transport, server, auth, dir, io)",
+    -- operators' metrics
+    metrics = "the metrics store could not keep an update (a full lua_shared_dict)",
 }
 
 local Error = {}

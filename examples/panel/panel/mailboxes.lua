@@ -10,7 +10,7 @@
 -- owner's spending policy; a password is shown once, in the answer to
 -- the POST that set it, and kept nowhere.
 local provision = require "enom.provision"
-local commands = require "enom.commands"
+local names = require "enom.names"
 local passwords = require "panel.passwords"
 local backend = require "panel.backend"
 local audit = require "panel.audit"
@@ -32,9 +32,9 @@ local function trim(s)
     return s and s:match("^%s*(.-)%s*$") or nil
 end
 
--- A mailbox name as eNom's rule has it, or nil.
+-- A mailbox name as eNom's rule has it (enom.names).
 local function valid_username(u)
-    return u and #u <= commands.USERNAME_MAX and find(u, commands.USERNAME_PATTERN) ~= nil
+    return u ~= nil and names.check_username(u) == nil
 end
 
 local function home(ctx)
@@ -74,7 +74,7 @@ local function list_view(ctx, res, extra)
         mailboxes = rows, count = plural(#rows, "mailbox", "mailboxes"), free = free,
         free_text = plural(free, "free slot", "free slots"), paks = plural(paks, "pak", "paks"),
         can_buy = o.buy_paks and o.max_paks_per_run > 0, max_paks = o.max_paks_per_run,
-        username_max = commands.USERNAME_MAX,
+        username_max = names.USERNAME_MAX,
     }
     for k, v in pairs(extra or {}) do
         view[k] = v
