@@ -6,12 +6,13 @@
 -- what to do between completions: log, retry, stop. `client:call_many`
 -- is the one-shot form.
 --
+-- The second driver of `enom.request`'s pipeline: prepare many, keep
+-- them in flight on the transport, finish each as it completes.
+--
 -- @usage
 -- local b = client:batch{ concurrency = 8 }
 -- for _, d in ipairs(domains) do b:add_method("get_pop3", { sld = d.sld, tld = d.tld }) end
 -- for i, res, err in b:each() do print(i, res and #res.mailboxes or tostring(err)) end
--- The second driver of `enom.request`'s pipeline: prepare many, keep
--- them in flight on the transport, finish each as it completes.
 local request = require "enom.request"
 local errors = require "enom.errors"
 

@@ -1,6 +1,12 @@
 --- Provisioning: desired state, plan, apply, with retries that never
 -- create a mailbox twice nor lose one.
 --
+-- eNom has no idempotency key and SetUpPOP3User spends a pak's slots, so
+-- a request that may have reached eNom is never simply sent again: the
+-- domain is read back (GetPOP3) and only what is still missing is sent.
+-- Requests that surely never left are retried as they are. Everything is
+-- Lua the caller can replace: `policy.retry`, `policy.backoff`, ...
+--
 -- @usage
 -- local provision = require "enom.provision"
 -- local plan = assert(provision.plan(client, {
@@ -10,12 +16,6 @@
 -- local report = provision.apply(client, plan, { on_password = function(domain, user, pw) ... end })
 -- -- or, planned and applied in one run, one read per domain:
 -- local report = assert(provision.ensure(client, desired, { buy_paks = true, on_password = ... }))
---
--- eNom has no idempotency key and SetUpPOP3User spends a pak's slots, so
--- a request that may have reached eNom is never simply sent again: the
--- domain is read back (GetPOP3) and only what is still missing is sent.
--- Requests that surely never left are retried as they are. Everything is
--- Lua the caller can replace: `policy.retry`, `policy.backoff`, ...
 local templates = require "enom.provision.templates"
 local runner = require "enom.provision.scheduler"
 local apply_mod = require "enom.provision.domain"
