@@ -190,6 +190,7 @@ function mt.__close(self)
 end
 
 --- Release the transport (connections, handles). Safe to call twice.
+-- @param self the client
 function _M.close(self)
     if self.transport then
         self.transport:close()
@@ -219,6 +220,9 @@ end
 
 --- Run a typed method: validate, split into requests of `batch_size`
 -- records, send, shape.
+-- @param self the client
+-- @param method a typed method's name, such as "setup_pop3_users"
+-- @param args the method's arguments (see enom.methods)
 function _M.run(self, method, args)
     local reqs, err = request.method(method, args, false, 2)
     if not reqs then
@@ -249,6 +253,9 @@ end
 --- Many requests at once; results and errors indexed like `requests`.
 -- requests[i] is { command = "GetPOP3", params = {...}, opts = {...} }
 -- or { method = "get_pop3", args = {...} }.
+-- @param self the client
+-- @param requests the array of requests described above
+-- @param opts optional: { concurrency = 8, progress = function(done, total, i, res, err) }
 function _M.call_many(self, requests, opts)
     return batch.call_many(self, requests, opts)
 end

@@ -52,6 +52,7 @@ local PASSWORDS = plan_mod.PASSWORDS
 _M.check_mailbox = plan_mod.check_mailbox
 
 --- Merge `policy` over the defaults and check it (see enom.policy).
+-- @param policy a table of policy options (see enom.provision.policy), or nil for the defaults
 -- @return the policy, or nil and an error of kind "invalid" naming the option
 function _M.policy(policy)
     return policy_mod.merge(policy)
@@ -63,6 +64,8 @@ local split_domain = plan_mod.split_domain
 -- opts: username = "{first}.{last}", display_name = "{first} {last}",
 -- admin = function(person) -> boolean, taken = set of names in use.
 -- Returns mailboxes and a list of people that could not be named.
+-- @param people an array of records, such as the rows `enom.provision.input.read_csv` returns
+-- @param opts optional: the templates and hooks above
 function _M.from_people(people, opts)
     opts = opts or {}
     local utpl = opts.username or "{first}.{last}"
@@ -184,6 +187,10 @@ end
 -- mailboxes = { { username, display_name, admin, password }, ... } }.
 -- A mailbox that breaks SetUpPOP3User's rules is `invalid` in the plan,
 -- with the reason; it is never sent and never causes a purchase.
+-- @param client the enom client that reads the domains
+-- @param desired the array of domain entries described above
+-- @param policy optional policy options (see enom.provision.policy): buy_paks, max_paks_per_run,
+--   prune, ...
 -- @return plan, or nil and an error (kind "invalid": bad input or policy,
 --   with `field` or `option`; kind "callback": the admin hook raised)
 function _M.plan(client, desired, policy)
@@ -278,6 +285,9 @@ end
 -- report, file included, is complete up to there with its summary,
 -- `report.error` holds what was raised, `report.ok` is false, and apply
 -- still returns the report (it never raises for it).
+-- @param client the enom client that sends the requests
+-- @param plan a plan from `plan` or `load_plan`
+-- @param opts optional policy options that override the plan's
 -- @return the report (see enom.report), or nil and an error (kind
 --   "invalid": a bad option; kind "io": the report file cannot be opened)
 function _M.apply(client, plan, opts)
@@ -299,6 +309,9 @@ end
 -- planned from that read and applied at once (no second read). For runs
 -- that need no review between plan and apply (a cron job, an API call).
 -- Same `desired` as `plan`, same options and contract as `apply`.
+-- @param client the enom client
+-- @param desired the desired domains, as for `plan`
+-- @param opts optional policy options, as for `apply`
 -- @return the report, or nil and an error (as plan and apply)
 function _M.ensure(client, desired, opts)
     local bad = select(2, plan_mod.check_desired(desired))
@@ -348,6 +361,9 @@ end
 _M.load_plan = plan_mod.load
 
 --- Plan, print nothing, send nothing that changes state.
+-- @param client the enom client that reads the domains
+-- @param desired the desired domains, as for `plan`
+-- @param policy optional policy options, as for `plan`
 function _M.dry_run(client, desired, policy)
     return _M.plan(client, desired, policy)
 end

@@ -35,6 +35,7 @@ local function invalid(msg, fields)
 end
 
 --- sld, tld of a desired domain entry (domain = "x.com", or sld and tld).
+-- @param d a desired domain entry
 function _M.split_domain(d)
     if type(d.sld) == "string" and type(d.tld) == "string" then
         return d.sld, d.tld
@@ -45,6 +46,9 @@ end
 
 --- Check one desired mailbox with the rules of the typed methods
 -- (SetUpPOP3User's): nil when it may be created, else the reason.
+-- @param m a desired mailbox { username, password, admin, display_name }
+-- @param sld the domain's name without its TLD
+-- @param tld the domain's TLD
 function _M.check_mailbox(m, sld, tld)
     local _, err = validate.build(commands.by_method.setup_pop3_users, {
         sld = sld, tld = tld, bundle_id = 1,
@@ -57,6 +61,7 @@ end
 
 --- The shape of `desired` (see enom.provision.plan): nil, or nil and an
 -- error of kind "invalid" naming the entry at fault (`err.field`).
+-- @param desired the array of desired domain entries
 function _M.check_desired(desired)
     if type(desired) ~= "table" or #desired == 0 then
         return invalid("desired must be a non-empty array of domains", { field = "desired" })
@@ -96,6 +101,7 @@ end
 
 
 --- Totals of a plan: buy, create, modify, delete, keep, blocked, invalid.
+-- @param self the plan
 function Plan.totals(self)
     local t = { buy = 0, create = 0, modify = 0, delete = 0, keep = 0, blocked = 0, invalid = 0,
         domains = #self.domains }
@@ -112,6 +118,7 @@ function Plan.totals(self)
 end
 
 --- The plan as readable text.
+-- @param self the plan
 function Plan.format(self)
     local out = {}
     local function add(s)
@@ -160,6 +167,8 @@ end
 
 --- Save the plan as JSON (no passwords: those given in the input must be
 -- given again to `apply`, generated ones are generated at apply time).
+-- @param self the plan
+-- @param path the file to write (replaced)
 -- @return true, or nil and an error (kind "io") when the file cannot
 --   be written in full
 function Plan.save(self, path)
@@ -178,6 +187,9 @@ end
 
 --- Load a saved plan. `passwords` (optional) maps "domain/username" to
 -- the passwords given in the original input.
+-- @param path a file written by `plan:save`
+-- @param policy optional policy options for the loaded plan
+-- @param passwords optional map of "domain/username" to password
 function _M.load(path, policy, passwords)
     local p, perr = policy_mod.merge(policy)
     if not p then

@@ -43,6 +43,8 @@ local SHORT = { failed = true, blocked = true, not_done = true, unknown = true, 
 
 --- A new report; `path` (optional) receives JSON lines as they happen;
 -- `progress` (optional) is called with each record after it is kept.
+-- @param path optional file for the JSON lines
+-- @param progress optional function(record)
 -- @return the report, or nil and an error when the file cannot be opened
 function _M.new(path, progress)
     local f
@@ -86,6 +88,14 @@ end
 
 --- One mailbox's outcome. `extra` may add password = "not_handed_out" or
 -- "written_to_file" when on_password failed.
+-- @param self the report
+-- @param domain the domain, as "example.com"
+-- @param username the mailbox's user name
+-- @param intended what the plan meant to do: create, modify, delete, keep
+-- @param outcome what happened: created, failed, unknown, ...
+-- @param reason why, for an outcome other than success (eNom's text or ours)
+-- @param attempts how many times the request went out
+-- @param extra optional: { password = ... } as said above
 function _M.mailbox(self, domain, username, intended, outcome, reason, attempts, extra)
     local rec = { type = "mailbox", domain = domain, username = username, intended = intended,
         outcome = outcome, reason = reason, attempts = attempts, password = extra and extra.password }
@@ -95,6 +105,12 @@ function _M.mailbox(self, domain, username, intended, outcome, reason, attempts,
 end
 
 --- A domain-level event (a pak purchase).
+-- @param self the report
+-- @param domain the domain, as "example.com"
+-- @param action what it is about, such as "paks"
+-- @param outcome what happened, such as "bought" or "failed"
+-- @param detail a short text: how many paks, or why it failed
+-- @param attempts how many times the request went out
 function _M.event(self, domain, action, outcome, detail, attempts)
     local rec = { type = "event", domain = domain, action = action, outcome = outcome,
         detail = detail, attempts = attempts }
@@ -106,6 +122,9 @@ end
 --- Close the run with the runner's statistics (requests by command,
 -- sent, retries, reconciles, stopped, failure) and `spend` (paks bought,
 -- paks in doubt): totals, time taken, the summary line of the file.
+-- @param self the report
+-- @param stats the runner's statistics
+-- @param spend optional: { paks = bought, in_doubt = paks whose purchase is unknown }
 function _M.finish(self, stats, spend)
     local counts = {}
     local short = 0
@@ -147,6 +166,8 @@ function _M.finish(self, stats, spend)
 end
 
 --- Mailboxes with a given outcome.
+-- @param self the report
+-- @param outcome an outcome, such as "failed"
 function _M.with(self, outcome)
     local out = {}
     for _, m in ipairs(self.mailboxes) do
@@ -158,6 +179,7 @@ function _M.with(self, outcome)
 end
 
 --- The report as readable text.
+-- @param self the report
 function _M.format(self)
     local lines = {}
     local by_domain, order = {}, {}

@@ -46,6 +46,7 @@ local FOLD = {
 }
 
 --- Fold accented Latin letters to ASCII; other non-ASCII characters go.
+-- @param s a UTF-8 string
 function _M.fold(s)
     return (tostring(s):gsub("[\xC2-\xF4][\x80-\xBF]*", function(c)
         return FOLD[c] or ""
@@ -53,6 +54,8 @@ function _M.fold(s)
 end
 
 --- Fill "{field}" placeholders from `record`. Unknown fields are errors.
+-- @param template a string with {field} placeholders
+-- @param record a table with the fields
 function _M.fill(template, record)
     return (template:gsub("{([%w_]+)}", function(k)
         local v = record[k]
@@ -65,6 +68,8 @@ end
 
 --- A user name from `template` and `record`, or nil and a reason when
 -- nothing usable is left.
+-- @param template a string with {field} placeholders, such as "{first}.{last}"
+-- @param record a person's record
 -- @usage templates.username("{first}.{last}", { first = "Zoë", last = "Ó Briain" }) --> "zoe.obriain"
 function _M.username(template, record)
     local ok, s = pcall(_M.fill, template, record)
@@ -83,6 +88,8 @@ end
 
 --- Resolve a clash: the first free name among name, name2, name3, ...
 -- `taken` is a set of lower-cased names; the chosen one is added to it.
+-- @param name the wanted user name
+-- @param taken the set of names in use (lower-cased); updated
 function _M.unique(name, taken)
     local base, n = name, 1
     local candidate = name
@@ -127,6 +134,7 @@ end
 --- A random password: `policy` = { length = 16, classes = { "lower",
 -- "upper", "digit", "symbol" } } (each class at least once), or a string
 -- of allowed characters as `policy.alphabet`.
+-- @param policy optional: { length, classes } or { alphabet }
 function _M.password(policy)
     policy = policy or PASSWORD_DEFAULTS
     local length = policy.length or PASSWORD_DEFAULTS.length
