@@ -69,6 +69,7 @@ PKGS_ALL     := $(sort $(PKGS_BENCH) $(PKGS_FUZZ))
 # there; root has the missing ones installed (no service started), anyone
 # else is told which are missing and the one command that installs them.
 DEPS ?= check
+.DEFAULT_GOAL := all
 define need
 @if [ "$(DEPS)" != skip ]; then \
 	missing=""; for p in $(2); do \
