@@ -34,10 +34,10 @@ PKG_CONFIG  ?= pkg-config
 LUA_PC      ?= lua5.4
 LUAJIT_PC   ?= luajit
 
-DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl libxml-2.0 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcurl libxml-2.0 2>/dev/null)
-LUA_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null)
-JIT_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(LUAJIT_PC) 2>/dev/null)
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl libxml-2.0 2>/dev/null)
+DEPS_LIBS   = $(shell $(PKG_CONFIG) --libs libcurl libxml-2.0 2>/dev/null)
+LUA_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null)
+JIT_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(LUAJIT_PC) 2>/dev/null)
 
 WARN        ?= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 OPT         ?= -O2 -g
@@ -107,54 +107,51 @@ deps-bench:
 deps-fuzz:
 	$(call need,fuzz,$(PKGS_FUZZ))
 
-# The checks may install the very libraries pkg-config reports on, so
-# the builds run in a fresh make that reads the flags after them.
-all: deps-build
-	@$(MAKE) --no-print-directory build/5.4/enom/core.so
+# Each build first checks its packages (an order-only prerequisite: it
+# never makes a build stale), and the compiler flags are asked of
+# pkg-config only then (=, not :=), after any package was installed.
+# Debian's make 4.3 orders prerequisites only in a serial make.
+.NOTPARALLEL:
 
-build/5.4/enom/core.so: $(SRCS) $(HDRS)
+all: build/5.4/enom/core.so
+
+build/5.4/enom/core.so: $(SRCS) $(HDRS) | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(LUA_CFLAGS) $(DEPS_CFLAGS) $(CFLAGS) -shared -o $@ $(SRCS) $(DEPS_LIBS) $(LDFLAGS)
 
-luajit: deps-luajit
-	@$(MAKE) --no-print-directory build/jit/enom/core.so
+luajit: build/jit/enom/core.so
 
-build/jit/enom/core.so: $(SRCS) $(HDRS)
+build/jit/enom/core.so: $(SRCS) $(HDRS) | deps-luajit
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(JIT_CFLAGS) $(DEPS_CFLAGS) $(CFLAGS) -shared -o $@ $(SRCS) $(DEPS_LIBS) $(LDFLAGS)
 
-asan: deps-build
-	@$(MAKE) --no-print-directory build/asan/enom/core.so build/asan/keep_loaded.so
+asan: build/asan/enom/core.so build/asan/keep_loaded.so
 
 build/asan/keep_loaded.so: spec/support/keep_loaded.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -o $@ $<
 
-build/asan/enom/core.so: $(SRCS) $(HDRS)
+build/asan/enom/core.so: $(SRCS) $(HDRS) | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 		$(LUA_CFLAGS) $(DEPS_CFLAGS) $(CFLAGS) -shared -o $@ $(SRCS) $(DEPS_LIBS) $(LDFLAGS)
 
-test: deps-test
-	@$(MAKE) --no-print-directory DEPS=skip all luajit asan
+test: deps-test all luajit asan
 	@bash spec/run
 
-unit: all
+unit: deps-test all
 	@lua5.4 /usr/bin/busted --cpath='build/5.4/?.so' spec/unit
 
-test-fast: deps-test
-	@$(MAKE) --no-print-directory DEPS=skip all luajit
+test-fast: deps-test all luajit
 	@ENOM_SKIP_ASAN=1 bash spec/run
 
-demo: deps-demo
-	@$(MAKE) --no-print-directory DEPS=skip all
+demo: deps-demo all
 	@bash examples/run_demo
 
 sandbox: deps-demo
 	@sandbox/sandbox run
 
-bench: deps-bench
-	@$(MAKE) --no-print-directory DEPS=skip all luajit build/bench/delaylink
+bench: deps-bench all luajit build/bench/delaylink
 	@bash bench/run
 
 # The latency benchmark's link between two network namespaces.
@@ -189,8 +186,7 @@ fuzz: deps-fuzz
 
 # The reference: LDoc over the public modules (a warning fails the
 # build), and the man page from the command's own help texts.
-doc: deps-doc
-	@$(MAKE) --no-print-directory DEPS=skip all build/doc/src/methods.lua build/doc/ldoc/ldoc.ltp
+doc: deps-doc all build/doc/src/methods.lua build/doc/ldoc/ldoc.ltp
 	@mkdir -p build/doc/man
 	cd doc && ldoc --fatalwarnings -c config.ld .
 	@$(MAKE) --no-print-directory build/doc/man/enom.1
