@@ -57,8 +57,8 @@ PKGS_SANDBOX := nginx-light libnginx-mod-http-lua lua-resty-core openssl curl pr
 PKGS_DOC     := lua-ldoc lua-markdown man-db
 PKGS_DEMO    := $(PKGS_BUILD) $(PKGS_CLI) $(PKGS_SANDBOX)
 PKGS_TEST    := $(PKGS_DEMO) $(PKGS_LUAJIT) $(PKGS_DOC) lua-busted lua-check luarocks lua-socket lua-sec \
-	valgrind redis-server lua-redis lua-nginx-redis tmux passwd util-linux
-PKGS_BENCH   := $(PKGS_TEST) lua-expat wrk
+	valgrind redis-server lua-redis lua-nginx-redis tmux wrk passwd util-linux
+PKGS_BENCH   := $(PKGS_TEST) lua-expat
 PKGS_FUZZ    := $(PKGS_BUILD) clang
 PKGS_ALL     := $(sort $(PKGS_BENCH) $(PKGS_FUZZ))
 
