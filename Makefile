@@ -83,9 +83,13 @@ define need
 			exit 1; \
 		fi; \
 		echo "make $(1): installing$$missing"; \
+		log=$$(mktemp); \
 		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-		rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } \
+			> "$$log" 2>&1; \
+		rc=$$?; rm -f /usr/sbin/policy-rc.d; \
+		if [ $$rc -ne 0 ]; then tail -n 30 "$$log" >&2; echo "make $(1): apt-get failed" >&2; fi; \
+		rm -f "$$log"; exit $$rc; \
 	fi; \
 fi
 endef
