@@ -50,7 +50,8 @@ end
 -- Instead of the environment, the password can live in a file only root
 -- may read (mode 0600): init_by_lua runs in the master before it drops
 -- privileges, so `_M.init{ pw_file = "/etc/enom/password" }` reads it
--- there and the workers (user www-data) inherit the value, never the file.
+-- there and the workers (nobody, or the user nginx.conf names) inherit the
+-- value, never the file.
 local function first_line(path)
     local f = io.open(path, "r")
     if not f then

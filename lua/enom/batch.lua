@@ -6,12 +6,13 @@
 -- what to do between completions: log, retry, stop. `client:call_many`
 -- is the one-shot form.
 --
+-- The second driver of `enom.request`'s pipeline: prepare many, keep
+-- them in flight on the transport, finish each as it completes.
+--
 -- @usage
 -- local b = client:batch{ concurrency = 8 }
 -- for _, d in ipairs(domains) do b:add_method("get_pop3", { sld = d.sld, tld = d.tld }) end
 -- for i, res, err in b:each() do print(i, res and #res.mailboxes or tostring(err)) end
--- The second driver of `enom.request`'s pipeline: prepare many, keep
--- them in flight on the transport, finish each as it completes.
 local request = require "enom.request"
 local errors = require "enom.errors"
 
@@ -33,6 +34,9 @@ _M.DEFAULTS = DEFAULTS
 
 --- A new batch on `cl`. opts: concurrency (default 8), progress =
 -- function(done, total, index, result, err) called after each completion.
+-- @param cl the client whose transport and settings the requests use
+-- @param opts optional: { concurrency = 8 (requests in flight at once), progress = function(done,
+--   total, index, result, err) called after each completion }
 function _M.new(cl, opts)
     opts = opts or {}
     if type(opts) ~= "table" then
@@ -70,6 +74,10 @@ local function enqueue(self, item)
 end
 
 --- Add a free-form command (as `client:call`). Returns its index.
+-- @param self the batch
+-- @param command eNom's command name, as for `client:call`
+-- @param params the command's parameters, as for `client:call`
+-- @param opts optional per-request options, as for `client:call`
 function _M.add(self, command, params, opts)
     local req, err = request.command(command, params, opts, 2)
     return enqueue(self, req or { err = err })
@@ -148,6 +156,8 @@ end
 -- caller that stops on a result sends nothing more. Returns nil when
 -- every request has been handed out, and false when `timeout` seconds
 -- (optional) passed with requests still in flight.
+-- @param self the batch
+-- @param timeout optional: seconds to wait for a completion; without it, wait until one comes
 function _M.next(self, timeout)
     fill(self)
     local deadline = timeout and now() + timeout
@@ -183,6 +193,7 @@ function _M.next(self, timeout)
 end
 
 --- Iterate over completions as they happen: `for i, res, err in b:each()`.
+-- @param self the batch
 function _M.each(self)
     return function()
         local i, res, err = self:next()
@@ -192,6 +203,7 @@ end
 
 --- Run everything; returns results and errors, both indexed like the
 -- requests (a slot holds either a result or an error), with `n` set.
+-- @param self the batch
 function _M.wait(self)
     local res, errs = { n = self.total }, { n = self.total }
     for i, r, e in self:each() do
@@ -221,6 +233,7 @@ function _M.cancel(self, why)
 end
 
 --- Requests added and not yet handed out.
+-- @param self the batch
 function _M.remaining(self)
     return self.total - self.done
 end
@@ -228,6 +241,9 @@ end
 --- Run `requests` on `cl` at once (client:call_many). requests[i] is
 -- { command = "GetPOP3", params = {...}, opts = {...} } or
 -- { method = "get_pop3", args = {...} }.
+-- @param cl the client
+-- @param requests the array of requests described above
+-- @param opts optional: { concurrency, progress } as for `new`
 function _M.call_many(cl, requests, opts)
     if type(requests) ~= "table" then
         error("bad argument #1 to 'call_many' (table expected)", 3)

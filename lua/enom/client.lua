@@ -52,12 +52,29 @@ end
 -- nginx phases where cosockets and light threads are available.
 local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true }
 
+-- Inside nginx, in a phase with cosockets, the transport is
+-- enom.transport.ngx: a libcurl transfer there would stop the worker's
+-- every request while it waits. When that module does not load, the
+-- reason is the answer, not a fallback: the usual one is a worker user
+-- (nobody, www-data) that cannot read a checkout the master (root) could.
 local function default_transport()
     if type(ngx) == "table" and ngx.socket and ngx.get_phase and COSOCKET_PHASES[ngx.get_phase()] then
         local ok, t = pcall(require, "enom.transport.ngx")
         if ok then
             return t
         end
+        local why = tostring(t)
+        local here = debug.getinfo(1, "S").source:match("^@(.*)/client%.lua$")
+        if here then
+            local f, oerr = io.open(here .. "/transport/ngx.lua", "r")
+            if f then
+                f:close()
+            else
+                why = why .. "\n" .. oerr .. " (this worker's user cannot read the module's files: "
+                    .. "install them, make install-luajit, or run the workers as a user who can read them)"
+            end
+        end
+        error("enom: cannot load enom.transport.ngx inside nginx: " .. why, 3)
     end
     return require "enom.transport.curl"
 end
@@ -191,6 +208,7 @@ function mt.__close(self)
 end
 
 --- Release the transport (connections, handles). Safe to call twice.
+-- @param self the client
 function _M.close(self)
     if self.transport then
         self.transport:close()
@@ -240,6 +258,9 @@ end
 --- Many requests at once; results and errors indexed like `requests`.
 -- requests[i] is { command = "GetPOP3", params = {...}, opts = {...} }
 -- or { method = "get_pop3", args = {...} }.
+-- @param self the client
+-- @param requests the array of requests described above
+-- @param opts optional: { concurrency = 8, progress = function(done, total, i, res, err) }
 function _M.call_many(self, requests, opts)
     return batch.call_many(self, requests, opts)
 end

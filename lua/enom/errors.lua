@@ -57,6 +57,7 @@ Error.__index = Error
 Error.__name = "enom.error"
 
 --- Is `v` an enom error value?
+-- @param v any value
 function _M.is(v)
     return type(v) == "table" and getmetatable(v) == Error
 end
@@ -264,6 +265,8 @@ end
 --- Scrub every string reachable from `v` (values and keys, nested
 -- tables, each table once), in place; returns `v` (a string: its
 -- scrubbed copy). Metamethods are not run: tables are walked raw.
+-- @param v a table (scrubbed in place) or a string
+-- @param secrets an array of strings or a set from `secrets`
 function _M.scrub_deep(v, secrets)
     if not secrets then
         return v

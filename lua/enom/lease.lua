@@ -299,6 +299,7 @@ end
 
 --- Drop what the backend keeps open (the Redis connection outside
 -- nginx); leases already granted stay valid. The locker can be used again.
+-- @param self the locker
 function Locker.close(self)
     if self.impl.close then
         self.impl.close()
@@ -316,6 +317,7 @@ function Lease.__tostring(self)
 end
 
 --- Extend the lease by its ttl from now.
+-- @param self the lease
 -- @return true, or `nil, err` (`err.kind == "lost"` when it expired or
 --   another holds it; `"lease"` when the backend failed: the lease may
 --   still be held, try again or stop)
@@ -345,6 +347,7 @@ end
 
 --- May the holder still act? True while the lease is its own and has
 -- more than `margin` seconds left by the local clock.
+-- @param self the lease
 -- @return true, or `nil, err` as for `renew`
 function Lease.check(self)
     if self.released then
@@ -366,6 +369,7 @@ function Lease.check(self)
 end
 
 --- Let the lease go, if it is still this holder's. Safe to call twice.
+-- @param self the lease
 -- @return true (and, when the backend could not be reached, the error:
 --   the lease then ends at its ttl)
 function Lease.release(self)

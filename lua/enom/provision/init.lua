@@ -1,6 +1,12 @@
 --- Provisioning: desired state, plan, apply, with retries that never
 -- buy a pak twice, never create a mailbox twice and never lose one.
 --
+-- eNom has no idempotency key and SetUpPOP3User spends a pak's slots, so
+-- a request that may have reached eNom is never simply sent again: the
+-- domain is read back (GetPOP3) and only what is still missing is sent.
+-- Requests that surely never left are retried as they are. Everything is
+-- Lua the caller can replace: `policy.retry`, `policy.backoff`, ...
+--
 -- @usage
 -- local provision = require "enom.provision"
 -- local plan = assert(provision.plan(client, {

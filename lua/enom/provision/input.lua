@@ -49,6 +49,7 @@ end
 
 --- Parse CSV text with a header row into an array of records (tables
 -- keyed by the header names, trimmed). Blank lines are skipped.
+-- @param text the CSV text, its first line the header
 function _M.parse_csv(text)
     if text:sub(1, 3) == "\239\187\191" then
         text = text:sub(4) -- a byte-order mark
@@ -97,6 +98,7 @@ local function slurp(path)
 end
 
 --- Read a CSV file (header row first).
+-- @param path the file to read
 function _M.read_csv(path)
     local text, err = slurp(path)
     if not text then
@@ -106,6 +108,7 @@ function _M.read_csv(path)
 end
 
 --- Read a JSON file holding an array of records.
+-- @param path the file to read
 function _M.read_json(path)
     local text, err = slurp(path)
     if not text then

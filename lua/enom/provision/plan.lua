@@ -65,6 +65,7 @@ function Plan.intents(self)
 end
 
 --- Totals of a plan: buy, create, modify, delete, keep, blocked, invalid.
+-- @param self the plan
 function Plan.totals(self)
     local t = { buy = 0, create = 0, modify = 0, delete = 0, keep = 0, blocked = 0, invalid = 0,
         domains = #self.domains }
@@ -142,6 +143,8 @@ end
 
 --- Save the plan as JSON (no passwords: those given in the input must be
 -- given again to `apply`, generated ones are generated at apply time).
+-- @param self the plan
+-- @param path the file to write (replaced)
 -- @return true, or nil and an error (kind "io") when the file cannot
 --   be written in full
 function Plan.save(self, path)

@@ -108,6 +108,7 @@ local CHECKS = {
 }
 
 --- Merge `opts` over the defaults and check every option.
+-- @param opts the caller's options, or nil for the defaults
 -- @return the policy, or nil and an error of kind "invalid" naming the
 --   option (`err.option`)
 function _M.merge(opts)

@@ -37,6 +37,8 @@ local SHORT = { failed = true, blocked = true, not_done = true, unknown = true, 
 
 --- A new report; `path` (optional) receives JSON lines as they happen;
 -- `progress` (optional) is called with each record after it is kept.
+-- @param path optional file for the JSON lines
+-- @param progress optional function(record)
 -- @return the report, or nil and an error when the file cannot be opened
 function _M.new(path, progress)
     local f
@@ -150,6 +152,8 @@ function _M.finish(self, stats, spend, stopped, failure)
 end
 
 --- Mailboxes with a given outcome.
+-- @param self the report
+-- @param outcome an outcome, such as "failed"
 function _M.with(self, outcome)
     local out = {}
     for _, m in ipairs(self.mailboxes) do

@@ -38,6 +38,7 @@ local FOLD = {
 }
 
 --- Fold accented Latin letters to ASCII; other non-ASCII characters go.
+-- @param s a UTF-8 string
 function _M.fold(s)
     return (tostring(s):gsub("[\xC2-\xF4][\x80-\xBF]*", function(c)
         return FOLD[c] or ""
@@ -45,6 +46,8 @@ function _M.fold(s)
 end
 
 --- Fill "{field}" placeholders from `record`. Unknown fields are errors.
+-- @param template a string with {field} placeholders
+-- @param record a table with the fields
 function _M.fill(template, record)
     return (template:gsub("{([%w_]+)}", function(k)
         local v = record[k]
@@ -57,6 +60,8 @@ end
 
 --- A user name from `template` and `record`, or nil and a reason when
 -- nothing usable is left.
+-- @param template a string with {field} placeholders, such as "{first}.{last}"
+-- @param record a person's record
 -- @usage templates.username("{first}.{last}", { first = "Zoë", last = "Ó Briain" }) --> "zoe.obriain"
 function _M.username(template, record)
     local ok, s = pcall(_M.fill, template, record)
