@@ -22,7 +22,6 @@ local _M = {}
 local ipairs = ipairs
 local tostring = tostring
 local lower = string.lower
-local find = string.find
 local sort = table.sort
 
 local RUN_BUDGET = 120   -- seconds one create may spend on eNom
