@@ -195,6 +195,8 @@ fuzz: deps-fuzz
 # build), and the man page from the command's own help texts.
 doc: deps-doc all build/doc/src/methods.lua build/doc/ldoc/ldoc.ltp
 	@mkdir -p build/doc/man
+	@# Pages of modules that moved or went must not stay behind.
+	@rm -rf build/doc/modules build/doc/topics
 	cd doc && ldoc --fatalwarnings -c config.ld .
 	@$(MAKE) --no-print-directory build/doc/man/enom.1
 

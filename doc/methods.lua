@@ -25,6 +25,18 @@ local SUMMARY = {
     GetDotNameForwarding = "Read a .name domain's e-mail forwarding (eNom's GetDotNameForwarding).",
     SetDotNameForwarding = "Set a .name domain's e-mail forwarding (eNom's SetDotNameForwarding).",
     GetBalance = "Read the account's balance (eNom's GetBalance).",
+    GetPOPExpirations = "List every pak of the account with its domain and expiry date (eNom's GetPOPExpirations).",
+    RenewPOPBundle = "Renew one pak for a number of years (eNom's RenewPOPBundle; costs money).",
+    SetPakRenew = "Switch one pak's automatic renewal on or off (eNom's SetPakRenew).",
+    UpdateRenewalSettings = "Set how eNom tells the account's customers about renewals (eNom's UpdateRenewalSettings).",
+    GetRenew = "Read a domain's automatic renewal settings, its paks' included (eNom's GetRenew).",
+    SetRenew = "Set a domain's automatic renewals, every pak of it included (eNom's SetRenew).",
+    PE_GetPOPPrice = "Read what one pak costs the account (eNom's PE_GetPOPPrice).",
+    SetPOPForwarding = "Add, change or remove one mailbox's forward (eNom's SetPOPForwarding); "
+        .. "a new forward waits for its recipient's approval.",
+    SetCatchAll = "Set where mail to unknown addresses of a domain goes (eNom's SetCatchAll).",
+    GetOrderList = "List the account's orders, newest first, 25 a page (eNom's GetOrderList).",
+    GetOrderDetail = "Read one order's items and state (eNom's GetOrderDetail).",
 }
 
 -- What an argument means, by the method's argument name; its eNom name,
@@ -37,6 +49,24 @@ local ARG = {
     get_default_only = "true: eNom's default records only",
     username = "the mailbox's user name, the part before the @",
     forward_to = "the address mail goes to",
+    pak_id = "the pak to renew, as GetPOP3's paks[i].bundle_id names it",
+    years = "how many years to renew for",
+    auto_renew = "true: renew by itself when it expires",
+    renewal_setting = "how eNom tells customers of a renewal: 0, 1 or 2 as eNom's page lists them",
+    renewal_bcc = "true: a copy of renewal notices to the account",
+    accept_terms = "true: the account accepts eNom's renewal terms",
+    url = "the address eNom's renewal notices point to",
+    auto_pak_renew = "true: every pak of the domain renews by itself",
+    email_forward_renew = "true: e-mail forwarding renews by itself",
+    url_forward_renew = "true: URL forwarding renews by itself",
+    id_protect_renew = "true: ID protection renews by itself",
+    email = "the mailbox's domain, as eNom asks for it: example.com",
+    enable = "true: add or change the forward; false: remove it",
+    status_flags = "empty: deliver to the mailbox only; 0: deliver and forward; 1: forward only",
+    start = "the first order of the page: 1, 26, 51, ...",
+    begin_date = "the first day, MM/DD/YYYY (at most six months before end_date)",
+    end_date = "the last day, MM/DD/YYYY",
+    order_id = "the order, as GetOrderList's orders[i].order_id names it",
 }
 
 -- What a record's field means, by its key.

@@ -106,6 +106,8 @@ local PASSING_KINDS = { transport = true, timeout = true, incomplete = true, par
 -- meets again. Whether a request that changes state may be repeated
 -- without first reading back what happened is the caller's concern
 -- (`err.maybe_delivered`).
+-- @param err an error value of enom (anything else is not retryable)
+-- @return true when the same request may be sent again after a pause
 function _M.retryable(err)
     if type(err) ~= "table" then
         return false

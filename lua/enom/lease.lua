@@ -78,6 +78,9 @@ local MAX_KEY = 512
 --- The lease key of a domain of an eNom account. eNom's login ids are
 -- not case sensitive and domain names are not either, so "ResellID" and
 -- "resellid" acting on "Example.com" take one lease.
+-- @param uid the account's login id
+-- @param domain the domain, like example.com
+-- @return the key, "enom:<account>:<domain>"
 function _M.key(uid, domain)
     return "enom:" .. names.account(uid) .. ":" .. names.canonical_domain(domain)
 end

@@ -166,6 +166,8 @@ local LABEL_ESC = { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }
 local HELP_ESC = { ["\\"] = "\\\\", ["\n"] = "\\n" }
 
 --- A label value as the exposition format writes it between quotes.
+-- @param v the label value (any value; it is written as text)
+-- @return the escaped text
 function _M.escape_label(v)
     return (gsub(v, '[\\"\n]', LABEL_ESC))
 end
@@ -177,6 +179,8 @@ end
 --- A sample value as the exposition format writes it: integers without
 -- a fraction, others in the fewest digits that read back the same,
 -- `+Inf`, `-Inf`, `NaN`.
+-- @param v the sample value, a number
+-- @return the text
 function _M.format_value(v)
     if v ~= v then
         return "NaN"
@@ -463,6 +467,8 @@ end
 -- order, each series of a family sorted by its labels, for `/metrics`
 -- (serve it with `CONTENT_TYPE`) or a textfile. A counter without labels
 -- shows 0 before its first update; a gauge shows nothing until set.
+-- @param self the registry
+-- @return the text
 function _M.expose(self)
     local by_family = {}
     for key, v in self.store:each() do

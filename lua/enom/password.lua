@@ -336,6 +336,8 @@ end
 --- The rule table for `rule` (a name, a table, or nil for the default),
 -- checked; or nil and the reason it is no usable rule.
 -- @usage local r = assert(password.rule("pop_m2w"))
+-- @param rule a rule name ("email_basic", "pop_m2w"), a rule table, or nil
+-- @return the rule table, or nil and the reason
 function _M.rule(rule)
     if rule == nil or rule == false then
         rule = _M.DEFAULT_RULE

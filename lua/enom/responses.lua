@@ -176,6 +176,8 @@ local REFINES = { duplicate = true, password = true }
 
 --- The parts of a six-digit response number: system, kind, parameter
 -- digits, or nil when `n` is not one.
+-- @param n the response number
+-- @return system, kind and parameter digits, or nil
 function _M.split(n)
     n = tonumber(n)
     if not n or n ~= floor(n) or n < 0 or n > 999999 then
@@ -187,6 +189,8 @@ end
 --- The category of one response number, or nil for a number that says
 -- nothing (a small number not among the e-mail codes); and the e-mail
 -- code when the number is one.
+-- @param n a response number (eNom's six digits, or an e-mail error code)
+-- @return the category or nil, and the e-mail code or nil
 function _M.of_number(n)
     n = tonumber(n)
     if not n then
@@ -212,6 +216,8 @@ function _M.of_number(n)
 end
 
 --- The category of an error text, or nil.
+-- @param s the text of one of eNom's errors
+-- @return the category, or nil
 function _M.of_text(s)
     if type(s) ~= "string" or s == "" then
         return nil

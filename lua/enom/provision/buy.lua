@@ -143,12 +143,18 @@ local function order(dom, qty, mark)
             return "bought", qty
         end
         local retry = sched.retry(err) and attempt < p.attempts
+        if err.kind == "api" and err.category == "balance" then
+            -- eNom: the balance does not cover it. No other domain of the
+            -- run will do better: every purchase of the run stops here.
+            run:stop_buying("eNom refused a purchase: the account's balance does not cover it ("
+                .. reason(err) .. "); add funds, then run again")
+        end
         if err.maybe_delivered == false or err.kind == "api" then
             -- Surely not bought: refused before sending, or eNom said no.
             dom:journal_close(entry)
             if err.kind == "stopped" or not retry then
                 if err.kind ~= "stopped" then
-                    dom:event("paks", "failed", reason(err), attempt)
+                    dom:event("paks", "failed", reason(err), attempt, err.tracking_key)
                 end
                 return "failed"
             end
@@ -167,12 +173,13 @@ local function order(dom, qty, mark)
                 -- journal until settled.
                 run:doubt(qty)
                 dom:event("paks", "unknown", ("%d pak(s): %s; not confirmed within %g s, not bought again "
-                    .. "(open in the journal: `enom journal list`)"):format(qty, reason(err), p.settle), attempt)
+                    .. "(open in the journal: `enom journal list`)"):format(qty, reason(err), p.settle), attempt,
+                    err.tracking_key)
                 return "unknown"
             end
             dom:journal_close(entry)
             if not retry then
-                dom:event("paks", "failed", reason(err), attempt)
+                dom:event("paks", "failed", reason(err), attempt, err.tracking_key)
                 return "failed"
             end
             sched:back_off(attempt)
@@ -209,8 +216,8 @@ function _M.paks(dom, want)
     while left > 0 and not dom.halted do
         local qty = dom.run:allowed(min(left, paks.MAX_PER_ORDER))
         if qty == 0 then
-            dom:event("paks", "failed", "the run's pak or spending cap is reached (policy max_paks_per_run, "
-                .. "--max-paks; max_spend)")
+            dom:event("paks", "failed", dom.run.no_buy or ("the run's pak or spending cap is reached "
+                .. "(policy max_paks_per_run, --max-paks; max_spend)"))
             return
         end
         local state = order(dom, qty, mark)

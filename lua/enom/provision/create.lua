@@ -109,7 +109,7 @@ local function reconcile(dom, st, chunk, err)
                 st.final[key] = { "conflict", "exists with a password this run did not set: made elsewhere" }
             end
         elseif not retry or st.tries[key] >= p.attempts then
-            st.final[key] = { "failed", reason(err) }
+            st.final[key] = { "failed", reason(err), err.tracking_key }
         end
     end
     -- Passwords read back are dropped with `now` once the names are known.
@@ -154,13 +154,13 @@ local function send(dom, st, pak, chunk)
         dom:journal_close(entry)
         return false
     elseif err.kind == "invalid" then
-        for _, m in ipairs(chunk) do st.final[lower(m.username)] = { "failed", reason(err) } end
+        for _, m in ipairs(chunk) do st.final[lower(m.username)] = { "failed", reason(err), err.tracking_key } end
     elseif err.maybe_delivered == false then
         -- Surely never sent: the same request may go again as it is.
         for _, m in ipairs(chunk) do
             local key = lower(m.username)
             if st.tries[key] >= p.attempts or not sched.retry(err) then
-                st.final[key] = { "failed", reason(err) }
+                st.final[key] = { "failed", reason(err), err.tracking_key }
             end
         end
         sched:back_off(st.round)
@@ -186,7 +186,8 @@ local function settle(dom, st, chunk)
             end
             dom:mailbox(m.username, "create", "created", extra and extra.password_reason, st.tries[key], extra)
         elseif st.final[key] then
-            dom:mailbox(m.username, "create", st.final[key][1], st.final[key][2], st.tries[key])
+            local f = st.final[key]
+            dom:mailbox(m.username, "create", f[1], f[2], st.tries[key], f[3] and { tracking_key = f[3] })
         else
             again[#again + 1] = m
         end

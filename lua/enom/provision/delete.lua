@@ -62,7 +62,7 @@ function _M.all(dom)
                 dom:freed(n)
                 dom:mailbox(n, "delete", "deleted", nil, tries[n])
             elseif not retry or tries[n] >= policy.attempts then
-                dom:mailbox(n, "delete", "failed", reason(err), tries[n])
+                dom:mailbox(n, "delete", "failed", reason(err), tries[n], { tracking_key = err.tracking_key })
             else
                 again[#again + 1] = n
             end

@@ -156,9 +156,9 @@ function Domain.mailbox(self, username, intended, outcome, why, attempts, extra)
     self.run:record(self.intent.domain, username, intended, outcome, why, attempts, extra)
 end
 
---- Record a domain event (a pak purchase).
-function Domain.event(self, action, outcome, detail, attempts)
-    self.run:event(self.intent.domain, action, outcome, detail, attempts)
+--- Record a domain event (a pak purchase), with eNom's TrackingKey.
+function Domain.event(self, action, outcome, detail, attempts, tracking_key)
+    self.run:event(self.intent.domain, action, outcome, detail, attempts, tracking_key)
 end
 
 --- A slot of a deleted mailbox is free again: no read needed to use it.
@@ -257,7 +257,9 @@ end
 
 -- Plan from the read, under the lease: no second read.
 local function plan(self)
-    local d, given = planner.domain(self.intent, self.cur, self.policy, self.run.budget)
+    local client = self.run.client
+    local d, given = planner.domain(self.intent, self.cur, self.policy, self.run.budget,
+        { password_rule = client.password_rule, uid = client.uid })
     self.d, self.given = d, given
     for _, pw in pairs(given) do
         self.run:secret(pw)

@@ -54,6 +54,8 @@ _M.PAK_SIZE = paks.PAK_SIZE
 -- @param m { username, password?, admin?, display_name? }
 -- @param sld the domain's second-level name
 -- @param tld the domain's top-level name
+-- @param ctx optional { password_rule, uid } (a client's: `client.password_rule`,
+--   `client.uid`) to check a given password against eNom's rule
 -- @return nil when it may be created, else the reason (a string)
 _M.check_mailbox = planner.check_mailbox
 
@@ -132,7 +134,8 @@ function _M.plan(client, desired, policy)
         if not got or got.err then
             errs[#errs + 1] = { domain = intent.domain, error = got and got.err or sched.stopped }
         else
-            local ok, d, given = pcall(planner.domain, intent, got.res, policy, budget)
+            local ok, d, given = pcall(planner.domain, intent, got.res, policy, budget,
+                { password_rule = client.password_rule, uid = client.uid })
             if not ok then
                 return nil, errors.new("callback", "the admin policy hook raised an error: " .. tostring(d),
                     { maybe_delivered = false })

@@ -15,7 +15,8 @@ function _M.all(dom)
         return
     end
     for _, m in ipairs(d.modify) do
-        dom:mailbox(m.username, "modify", res and "modified" or "failed", not res and report.reason(err) or nil, 1)
+        dom:mailbox(m.username, "modify", res and "modified" or "failed", not res and report.reason(err) or nil, 1,
+            { tracking_key = (res or err).tracking_key })
     end
 end
 

@@ -45,6 +45,10 @@ end
 --- A plan of `domains` (each the planner's actions) and `errs` (domains
 -- that could not be read: { domain, error }), with the given passwords
 -- ({ [domain] = { [lower name] = password } }).
+-- @param domains the planner's actions of each domain read
+-- @param errs the domains that could not be read: { domain, error }
+-- @param passwords { [domain] = { [lower name] = password } } (optional)
+-- @return the plan
 function _M.new(domains, errs, passwords)
     local plan = setmetatable({ domains = domains, errors = errs, made_at = os.time() }, Plan)
     PASSWORDS[plan] = passwords or {}
@@ -53,6 +57,8 @@ end
 
 --- The intents that applying the plan carries out, one per domain (see
 -- enom.provision.planner.intent_of_plan).
+-- @param self the plan
+-- @return an array of intents
 function Plan.intents(self)
     local pw = PASSWORDS[self] or {}
     local out = {}
@@ -83,6 +89,9 @@ end
 
 --- The plan as readable text. `shown` (optional) escapes text that came
 -- from outside (names from a file, eNom's texts) for a terminal.
+-- @param self the plan
+-- @param shown optional: a function that makes outside text safe to print
+-- @return the text
 function Plan.format(self, shown)
     shown = shown or tostring
     local out = {}
@@ -131,6 +140,8 @@ Plan.__tostring = function(self)
 end
 
 --- The plan as a JSON-ready table (no passwords).
+-- @param self the plan
+-- @return the table
 function Plan.document(self)
     local errs = {}
     for i, e in ipairs(self.errors) do

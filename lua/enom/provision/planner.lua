@@ -42,8 +42,11 @@ local SETUP = commands.by_method.setup_pop3_users
 -- @param m { username, password?, admin?, display_name? }
 -- @param sld the domain's second-level name
 -- @param tld the domain's top-level name
--- @return nil when it may be created, else the reason (naming the field)
-function _M.check_mailbox(m, sld, tld)
+-- @param ctx optional { password_rule, uid }: the client's, for a given
+--   password (enom.password; a generated one follows the rule anyway)
+-- @return nil when it may be created, else the reason (naming the field
+--   and, for a password, the rule it breaks)
+function _M.check_mailbox(m, sld, tld, ctx)
     local bad = names.check_username(m.username)
     if bad then
         return "username " .. bad
@@ -58,7 +61,7 @@ function _M.check_mailbox(m, sld, tld)
         sld = sld, tld = tld, bundle_id = 1,
         users = { { username = m.username, password = m.password or "Checked-Later-1",
             admin = m.admin and true or false, display_name = m.display_name } },
-    })
+    }, m.password and ctx or nil)
     -- The check sends one mailbox: "users[1]." names nothing the caller gave.
     return err and (err.message:gsub("^users%[1%]%.", "")) or nil
 end
@@ -177,11 +180,13 @@ end
 -- @param policy the run's policy (buy_paks, prune, update_admin,
 --   max_spend, pak_price, admin hook)
 -- @param budget the run's budget (see `budget`), spent by this call
+-- @param ctx optional { password_rule, uid }: the client's, to check the
+--   passwords the intent gives against eNom's rule
 -- @return the actions { domain, sld, tld, buy, create, modify, delete,
 --   keep, blocked, invalid, notes, current }, and the passwords the
 --   intent gave for mailboxes to create ({ [lower name] = password }),
 --   which never go into the actions
-function _M.domain(intent, current, policy, budget)
+function _M.domain(intent, current, policy, budget, ctx)
     local d = {
         domain = intent.domain, sld = intent.sld, tld = intent.tld,
         create = {}, modify = {}, delete = {}, keep = {}, blocked = {}, notes = {}, invalid = {},
@@ -217,7 +222,7 @@ function _M.domain(intent, current, policy, budget)
                     .. ": exists; eNom sets a display name only when creating a mailbox, so it is left as is"
             end
         else
-            local bad = _M.check_mailbox(m, d.sld, d.tld)
+            local bad = _M.check_mailbox(m, d.sld, d.tld, ctx)
             if bad then
                 d.invalid[#d.invalid + 1] = { username = m.username, reason = bad }
             else

@@ -24,6 +24,8 @@ _M.OUTCOMES = { "created", "already_present", "modified", "deleted", "already_ab
 
 --- A failure as one line for a report: eNom's own texts when it gave
 -- some, else the error's message.
+-- @param err an error value, or any value
+-- @return the line
 function _M.reason(err)
     if type(err) == "table" and err.errors and #err.errors > 0 then
         return concat(err.errors, "; ")
@@ -51,7 +53,7 @@ function _M.new(path, progress)
         f:setvbuf("line")
     end
     return setmetatable({
-        mailboxes = {}, events = {}, unreachable = {}, file = f, path = path, started = clock.now(),
+        mailboxes = {}, events = {}, unreachable = {}, run_notes = {}, file = f, path = path, started = clock.now(),
         wall_started = os.time(), progress = progress,
     }, mt)
 end
@@ -81,39 +83,77 @@ local function tell(self, rec)
 end
 
 --- One mailbox's outcome. `extra` may add password = "not_handed_out" or
--- "written_to_file" when on_password failed.
+-- "written_to_file" when on_password failed, and tracking_key: eNom's
+-- TrackingKey of the answer that decided it (quote it to eNom's support).
 -- @return true, or nil and what the progress callback raised
+-- @param self the report
+-- @param domain the domain, like example.com
+-- @param username the mailbox's user name
+-- @param intended what was to be done: create, keep, modify, delete
+-- @param outcome what happened (see OUTCOMES)
+-- @param reason why, for an outcome short of the intended one (or nil)
+-- @param attempts how many requests it took
+-- @param extra optional { password, tracking_key }
 function _M.mailbox(self, domain, username, intended, outcome, reason, attempts, extra)
     local rec = { type = "mailbox", domain = domain, username = username, intended = intended,
-        outcome = outcome, reason = reason, attempts = attempts, password = extra and extra.password }
+        outcome = outcome, reason = reason, attempts = attempts, password = extra and extra.password,
+        tracking_key = extra and extra.tracking_key }
     self.mailboxes[#self.mailboxes + 1] = rec
     write(self, rec)
     return tell(self, rec)
 end
 
---- A domain-level event (a pak purchase).
+--- A domain-level event (a pak purchase), with eNom's TrackingKey when
+-- an answer of eNom's decided it.
 -- @return true, or nil and what the progress callback raised
-function _M.event(self, domain, action, outcome, detail, attempts)
+-- @param self the report
+-- @param domain the domain, like example.com
+-- @param action what it was about: paks, read, lease, journal
+-- @param outcome what happened: bought, failed, unknown, ...
+-- @param detail a line saying more (or nil)
+-- @param attempts how many requests it took (or nil)
+-- @param tracking_key eNom's TrackingKey of the answer that decided it (or nil)
+function _M.event(self, domain, action, outcome, detail, attempts, tracking_key)
     local rec = { type = "event", domain = domain, action = action, outcome = outcome,
-        detail = detail, attempts = attempts }
+        detail = detail, attempts = attempts, tracking_key = tracking_key }
     self.events[#self.events + 1] = rec
     write(self, rec)
     return tell(self, rec)
+end
+
+--- A note for the whole run (a reason every domain shares), kept once.
+-- @param self the report
+-- @param text the note
+function _M.note(self, text)
+    for _, n in ipairs(self.run_notes) do
+        if n == text then
+            return
+        end
+    end
+    self.run_notes[#self.run_notes + 1] = text
 end
 
 --- A domain that could not be read: an event record, and the error
 -- value kept in `unreachable` (in Lua only) for a caller that decides by
 -- its kind (the command line's exit status).
 -- @return true, or nil and what the progress callback raised
+-- @param self the report
+-- @param domain the domain, like example.com
+-- @param err the error of the read
 function _M.could_not_read(self, domain, err)
     self.unreachable[#self.unreachable + 1] = { domain = domain, error = err }
-    return _M.event(self, domain, "read", "failed", _M.reason(err))
+    return _M.event(self, domain, "read", "failed", _M.reason(err), nil, type(err) == "table" and err.tracking_key or nil)
 end
 
 --- Close the report with the scheduler's statistics (requests by
 -- command, sent, retries, reconciles), `spend` (paks bought, paks in
 -- doubt), why the run stopped and what failed it (both already free of
 -- secrets): totals, time taken, the summary line of the file.
+-- @param self the report
+-- @param stats the scheduler's statistics
+-- @param spend { paks, in_doubt }
+-- @param stopped why the run stopped, or nil
+-- @param failure what failed the run, as text, or nil
 function _M.finish(self, stats, spend, stopped, failure)
     local counts = {}
     local short = 0
@@ -129,7 +169,13 @@ function _M.finish(self, stats, spend, stopped, failure)
     self.retries = stats.retries
     self.reconciles = stats.reconciles
     self.peak = stats.peak
-    self.notes = stats.notes or {}
+    self.notes = {}
+    for _, n in ipairs(stats.notes or {}) do
+        self.notes[#self.notes + 1] = n
+    end
+    for _, n in ipairs(self.run_notes) do
+        self.notes[#self.notes + 1] = n
+    end
     self.paks_bought = spend and spend.paks or 0
     self.paks_in_doubt = spend and spend.in_doubt or 0
     self.stopped = stopped
@@ -166,6 +212,9 @@ end
 
 --- The report as readable text. `shown` (optional) escapes text that
 -- came from outside (names from a file, eNom's texts) for a terminal.
+-- @param self the report
+-- @param shown optional: a function that makes outside text safe to print
+-- @return the text
 function _M.format(self, shown)
     shown = shown or tostring
     local lines = {}

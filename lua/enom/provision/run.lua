@@ -107,8 +107,8 @@ function Run.record(self, domain_name, username, intended, outcome, why, attempt
 end
 
 --- Record a domain event (a pak purchase) in the report.
-function Run.event(self, domain_name, action, outcome, detail, attempts)
-    local ok, err = self.report:event(domain_name, action, outcome, detail, attempts)
+function Run.event(self, domain_name, action, outcome, detail, attempts, tracking_key)
+    local ok, err = self.report:event(domain_name, action, outcome, detail, attempts, tracking_key)
     if not ok then
         self:fail(err, "the progress callback raised an error (see the report's error)")
     end
@@ -127,9 +127,21 @@ function Run.secret(self, pw)
     self.secrets[#self.secrets + 1] = pw
 end
 
+--- Refuse every purchase of the run from now on, `why` (eNom said the
+-- account's balance does not cover it: no other domain will do better).
+function Run.stop_buying(self, why)
+    if not self.no_buy then
+        self.no_buy = why
+        self.report:note("no more paks are bought in this run: " .. why)
+    end
+end
+
 --- How many of `want` paks the run's caps still allow, counting the
--- purchases in flight and in doubt.
+-- purchases in flight and in doubt (none once `stop_buying` was said).
 function Run.allowed(self, want)
+    if self.no_buy then
+        return 0
+    end
     local s, p = self.spend, self.policy
     local used = s.paks + s.in_doubt
     local n = min(want, p.max_paks_per_run - used)

@@ -83,10 +83,13 @@ local function check_budget(self)
     end
 end
 
+-- Failures that say "eNom cannot be reached or is down" (a transport
+-- failure, a time-out, eNom's maintenance or system errors: what the one
+-- retry rule lets pass) count toward the circuit; a refusal does not.
 local function settle_circuit(self, res, err)
     if res then
         self.failures_in_row = 0
-    elseif err.kind ~= "api" and err.kind ~= "invalid" then
+    elseif err.kind ~= "stopped" and errors.retryable(err) then
         self.failures_in_row = self.failures_in_row + 1
         if self.failures_in_row >= self.policy.circuit then
             _M.stop(self, "circuit open after " .. self.failures_in_row .. " failures in a row")

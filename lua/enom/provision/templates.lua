@@ -83,6 +83,10 @@ end
 -- `next` (optional, kept by the caller across calls) remembers where
 -- each base name's numbering stands, so that naming n people with one
 -- name takes n steps, not n*n/2.
+-- @param name the name wanted
+-- @param taken the set of lower-cased names in use; the chosen one is added
+-- @param next optional: where each base name's numbering stands (keep it across calls)
+-- @return the name: `name` itself, or `name` with the first free number
 function _M.unique(name, taken, next)
     local key = lower(name)
     local n = next and next[key] or 1
