@@ -20,9 +20,13 @@ static const luaL_Reg core_funcs[] = {
     { "read_private", enom_l_read_private },
     { "isatty", enom_l_isatty },
     { "list_dir", enom_l_list_dir },
+    { "fd_kind", enom_l_fd_kind },
+    { "hold_std", enom_l_hold_std },
+    { "fd_broken", enom_l_fd_broken },
     { "replace_file", enom_l_replace_file },
     { "parse_url", enom_l_parse_url },
     { "signals", enom_l_signals },
+    { "ignore_sigpipe", enom_l_ignore_sigpipe },
     { NULL, NULL }
 };
 

@@ -63,6 +63,9 @@ int enom_l_append_private(lua_State *L);
 int enom_l_read_private(lua_State *L);
 int enom_l_isatty(lua_State *L);
 int enom_l_list_dir(lua_State *L);
+int enom_l_fd_kind(lua_State *L);
+int enom_l_hold_std(lua_State *L);
+int enom_l_fd_broken(lua_State *L);
 int enom_l_replace_file(lua_State *L);
 
 /* lock.c: flock-based host leases; adds lock_dir, lock_open, geteuid */
@@ -70,5 +73,6 @@ void enom_lock_register(lua_State *L);
 
 /* signal.c: core.signals([action]) -> stop signals counted since "catch", the first one's name */
 int enom_l_signals(lua_State *L);
+int enom_l_ignore_sigpipe(lua_State *L);
 
 #endif /* ENOM_H */

@@ -6,12 +6,13 @@
  * core.signals("catch")   SIGINT, SIGTERM and SIGHUP only count (Ctrl-C,
  *                         cron's `timeout`, a dropped SSH session); a
  *                         second one of a kind has its default action at
- *                         once. SIGPIPE is ignored meanwhile, so a write
- *                         to a closed pipe fails (EPIPE) instead of
- *                         killing the process with passwords unwritten.
+ *                         once.
  * core.signals()          count, name: stop signals since "catch", and
  *                         the name of the first ("SIGINT", ...) or nil
  * core.signals("restore") the dispositions that were there before "catch"
+ * core.ignore_sigpipe()   for the rest of the process: a write to a pipe
+ *                         whose reader left fails (EPIPE) instead of
+ *                         killing the process with passwords unwritten
  *
  * The handler only stores to sig_atomic_t; Lua reads the count between
  * requests. libcurl retries a poll interrupted by a signal.
@@ -28,7 +29,7 @@ static const char *const NAMES[] = { "SIGINT", "SIGTERM", "SIGHUP" };
 static volatile sig_atomic_t counts[NCAUGHT];
 static volatile sig_atomic_t total = 0;
 static volatile sig_atomic_t first = -1;
-static struct sigaction saved[NCAUGHT + 1]; /* the last: SIGPIPE */
+static struct sigaction saved[NCAUGHT];
 static int caught = 0;
 
 static void on_signal(int sig)
@@ -53,15 +54,12 @@ static void on_signal(int sig)
 
 static int catch_all(lua_State *L)
 {
-    struct sigaction sa, ign;
+    struct sigaction sa;
     int i;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigemptyset(&ign.sa_mask);
     total = 0;
     first = -1;
     for (i = 0; i < NCAUGHT; i++) {
@@ -69,8 +67,6 @@ static int catch_all(lua_State *L)
         if (sigaction(CAUGHT[i], &sa, caught ? NULL : &saved[i]) != 0)
             return luaL_error(L, "sigaction failed");
     }
-    if (sigaction(SIGPIPE, &ign, caught ? NULL : &saved[NCAUGHT]) != 0)
-        return luaL_error(L, "sigaction failed");
     caught = 1;
     return 0;
 }
@@ -83,8 +79,6 @@ static int restore_all(lua_State *L)
     for (i = 0; i < NCAUGHT; i++)
         if (sigaction(CAUGHT[i], &saved[i], NULL) != 0)
             return luaL_error(L, "sigaction failed");
-    if (sigaction(SIGPIPE, &saved[NCAUGHT], NULL) != 0)
-        return luaL_error(L, "sigaction failed");
     caught = 0;
     return 0;
 }
@@ -103,4 +97,11 @@ int enom_l_signals(lua_State *L)
     else
         lua_pushnil(L);
     return 2;
+}
+
+int enom_l_ignore_sigpipe(lua_State *L)
+{
+    (void)L;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
 }

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <sys/random.h>
 #include <time.h>
+#include <poll.h>
 
 #include "enom.h"
 
@@ -354,5 +355,77 @@ int enom_l_replace_file(lua_State *L)
         }
     }
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.fd_kind(fd) -> "closed", "tty", "file", "fifo", "socket", "dir",
+ * "device" or "other": what descriptor fd is, from fstat. */
+int enom_l_fd_kind(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    struct stat st;
+    luaL_argcheck(L, fd >= 0 && fd <= 1024, 1, "not a file descriptor");
+    if (fstat((int)fd, &st) != 0)
+        lua_pushliteral(L, "closed");
+    else if (isatty((int)fd))
+        lua_pushliteral(L, "tty");
+    else if (S_ISREG(st.st_mode))
+        lua_pushliteral(L, "file");
+    else if (S_ISFIFO(st.st_mode))
+        lua_pushliteral(L, "fifo");
+    else if (S_ISSOCK(st.st_mode))
+        lua_pushliteral(L, "socket");
+    else if (S_ISDIR(st.st_mode))
+        lua_pushliteral(L, "dir");
+    else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+        lua_pushliteral(L, "device");
+    else
+        lua_pushliteral(L, "other");
+    return 1;
+}
+
+/* core.hold_std() -> { [0|1|2] = true for each that was closed }: opens
+ * /dev/null on any of descriptors 0, 1 and 2 that is closed, so that no
+ * file or socket opened later takes its number (and what is written to
+ * standard output cannot land in a journal or a connection). The caller
+ * learns which were closed. */
+int enom_l_hold_std(lua_State *L)
+{
+    int fd;
+    lua_newtable(L);
+    for (fd = 0; fd <= 2; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) == 0)
+            continue;
+        {
+            int got = open("/dev/null", O_RDWR | O_NOCTTY);
+            if (got >= 0 && got != fd) {
+                dup2(got, fd);
+                close(got);
+            }
+        }
+        lua_pushboolean(L, 1);
+        lua_rawseti(L, -2, fd);
+    }
+    return 1;
+}
+
+/* core.fd_broken(fd) -> boolean: has the other end of a pipe or socket
+ * gone (poll reports an error or a hang-up at once)? A pipe whose reader
+ * left takes writes into its buffer until it is full: this says whether
+ * what was written there can still be read. */
+int enom_l_fd_broken(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    struct pollfd p;
+    luaL_argcheck(L, fd >= 0 && fd <= 1024, 1, "not a file descriptor");
+    p.fd = (int)fd;
+    p.events = POLLOUT;
+    p.revents = 0;
+    if (poll(&p, 1, 0) < 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0);
     return 1;
 }

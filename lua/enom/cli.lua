@@ -138,6 +138,12 @@ end
 --- Run the command line `argv` (an array of strings). Returns the exit
 -- status; never raises.
 function _M.main(argv)
+    -- A closed standard descriptor is held on /dev/null before anything
+    -- opens a file, so no journal or connection takes its number.
+    local closed = core.hold_std()
+    -- A pipe whose reader left makes a write fail, never the process die
+    -- with passwords unwritten.
+    core.ignore_sigpipe()
     local parser = _M.parser()
     local ok, args = parser:pparse(argv)
     if not ok then
@@ -147,6 +153,7 @@ function _M.main(argv)
     -- Lines reach a pipe in the order they were written beside stderr.
     io.stdout:setvbuf("line")
     local ctx = context.new(args, io.stdout)
+    ctx.stdout_closed = closed[1] == true
     local done, res, msg, code = xpcall(args.handler, function(e)
         return { internal = tostring(e), trace = debug.traceback("", 2) }
     end, ctx, args)

@@ -5,35 +5,17 @@
 local H = require "helper"
 local cjson = require "cjson"
 
-local ROOT = os.getenv("PWD")
-local BIN = ROOT .. "/bin/enom"
-local WORK = (os.getenv("ENOM_TEST_WORK") or "/tmp") .. "/cli"
-os.execute("rm -rf '" .. WORK .. "' && mkdir -m 700 -p '" .. WORK .. "'")
+local R = require "cli_runner"
 
-local function q(s)
-    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local ROOT, BIN = R.ROOT, R.BIN
+local q, read, write, json_of, lines_of, count, wait_for = R.q, R.read, R.write, R.json_of, R.lines_of, R.count,
+    R.wait_for
+local enom = R.new(H, "cli")
+local WORK = enom.work
+local BASE_ENV = enom.env
+local ALL_OUTPUT = enom.outputs
 
-local function read(path)
-    local f = io.open(path, "rb")
-    if not f then return nil end
-    local t = f:read("a")
-    f:close()
-    return t
-end
-
-local function write(path, text, mode)
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
-    if mode then
-        assert(os.execute("chmod " .. mode .. " " .. q(path)))
-    end
-end
-
--- Every byte the command printed in this file, and every password seen
--- in the sandbox, for the secrets check at the end.
-local ALL_OUTPUT = {}
+-- Every password seen in the sandbox, for the secrets check at the end.
 local SECRETS = { H.PW, "0therco-Pass", "Mbx-Jx4-Secret1", "Mbx-Sp7-Secret2" }
 
 local function mailboxes(domain)
@@ -42,67 +24,6 @@ local function mailboxes(domain)
         SECRETS[#SECRETS + 1] = mb.password
     end
     return m
-end
-
-local BASE_ENV = {
-    ENOM_UID = H.UID, ENOM_PW = H.PW, ENOM_ENDPOINT = H.HTTPS_URL, ENOM_CA = H.CA,
-    XDG_CONFIG_HOME = WORK .. "/no-config", HOME = WORK,
-}
-
--- Run bin/enom with `args` (array); opts.env (merged over BASE_ENV, false
--- removes), opts.stdin (text). Returns exit status, stdout, stderr.
-local function enom(args, opts)
-    opts = opts or {}
-    local env = {}
-    for k, v in pairs(BASE_ENV) do env[k] = v end
-    for k, v in pairs(opts.env or {}) do env[k] = v or nil end
-    local parts = { "env -u ENOM_CONFIG -u ENOM_PROFILE" }
-    for _, k in ipairs { "ENOM_UID", "ENOM_PW", "ENOM_ENDPOINT", "ENOM_CA" } do
-        if not env[k] then parts[#parts + 1] = "-u " .. k end
-    end
-    for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. q(v) end
-    local words = {}
-    for i, a in ipairs(args) do words[i] = q(a) end
-    local out, err, inp = WORK .. "/out", WORK .. "/err", "/dev/null"
-    if opts.stdin then
-        inp = WORK .. "/in"
-        write(inp, opts.stdin)
-    end
-    local cmd = ("cd %s && %s %s %s < %s > %s 2> %s"):format(q(ROOT), table.concat(parts, " "), q(BIN),
-        table.concat(words, " "), inp, out, err)
-    local ok, _, code = os.execute(cmd)
-    local o, e = read(out), read(err)
-    ALL_OUTPUT[#ALL_OUTPUT + 1] = { args = table.concat(args, " "), out = o, err = e, allowed = opts.shows_secrets }
-    return ok and 0 or code, o, e
-end
-
-local function json_of(text)
-    local ok, v = pcall(cjson.decode, text)
-    assert(ok, "not JSON: " .. tostring(text))
-    return v
-end
-
-local function lines_of(text)
-    local t = {}
-    for l in text:gmatch("[^\n]+") do t[#t + 1] = l end
-    return t
-end
-
-local function count(t)
-    local n = 0
-    for _ in pairs(t) do n = n + 1 end
-    return n
-end
-
--- Wait until `fn` is true (polling every 0.05 s, at most `seconds`).
-local function wait_for(fn, seconds)
-    local socket = require "socket"
-    local deadline = socket.gettime() + seconds
-    while socket.gettime() < deadline do
-        if fn() then return true end
-        socket.sleep(0.05)
-    end
-    return fn()
 end
 
 describe("enom command", function()
@@ -627,14 +548,6 @@ describe("enom command", function()
     it("printed no secret anywhere it was not asked to", function()
         assert.truthy(#ALL_OUTPUT > 30)
         assert.truthy(#SECRETS > 20)
-        local secrets = SECRETS
-        for _, o in ipairs(ALL_OUTPUT) do
-            if not o.allowed then
-                for _, s in ipairs(secrets) do
-                    assert.falsy((o.out or ""):find(s, 1, true), "stdout of `enom " .. o.args .. "` holds a secret")
-                    assert.falsy((o.err or ""):find(s, 1, true), "stderr of `enom " .. o.args .. "` holds a secret")
-                end
-            end
-        end
+        R.assert_no_secret(assert, enom, SECRETS)
     end)
 end)

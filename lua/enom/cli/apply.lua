@@ -141,7 +141,7 @@ function _M.run(ctx, a)
     end
     local sink
     if a.passwords then
-        sink, why = passwords.open(a.passwords, ctx.out.json)
+        sink, why = passwords.open(a.passwords, ctx.out.json, ctx.stdout_closed)
         if not sink then
             return nil, why, EXIT.usage
         end
@@ -226,7 +226,7 @@ function _M.run(ctx, a)
             io.stderr:write("report: ", a.report, "\n")
         end
     end
-    local problem = sink and sink:problem()
+    local problem = sink and sink:finish()
     if problem then
         io.stderr:write("enom: ", problem, "\n")
     end

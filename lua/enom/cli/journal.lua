@@ -91,7 +91,7 @@ function _M.settle(ctx, a)
     end
     local sink
     if a.passwords then
-        sink, why = passwords.open(a.passwords, ctx.out.json)
+        sink, why = passwords.open(a.passwords, ctx.out.json, ctx.stdout_closed)
         if not sink then
             return nil, why, EXIT.usage
         end
@@ -116,7 +116,7 @@ function _M.settle(ctx, a)
         return nil, ("%s still open for %s: see `enom journal list %s`"):format(
             output.count(#left, "intent"), a.domain, a.domain), EXIT.partial
     end
-    local problem = sink and sink:problem()
+    local problem = sink and sink:finish()
     if problem then
         return nil, problem, EXIT.partial
     end

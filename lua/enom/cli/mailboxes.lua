@@ -138,7 +138,7 @@ function _M.add(ctx, a)
             return nil, ("--length must be between %d and %d (password rule %s)"):format(rule.min, rule.max, rule.name),
                 EXIT.usage
         end
-        sink, why = passwords.open(a.passwords, ctx.out.json)
+        sink, why = passwords.open(a.passwords, ctx.out.json, ctx.stdout_closed)
         if not sink then
             return nil, why, EXIT.usage
         end
@@ -190,7 +190,7 @@ function _M.add(ctx, a)
         ctx.out:text(("created %s on %s in pak %s%s"):format(output.count(#users, "mailbox", "mailboxes"), a.domain,
             tostring(bundle), a.passwords and ("; passwords in " .. a.passwords) or ""))
     end
-    local problem = sink and sink:problem()
+    local problem = sink and sink:finish()
     if problem then
         return nil, problem, EXIT.partial
     end

@@ -7,6 +7,10 @@
 --
 -- On standard output a password is a line "domain<TAB>user<TAB>password",
 -- or with --json a JSON line {"type":"password",...} among the others.
+-- A pipe can take a line and lose it (`| head -1` reads one and goes):
+-- while standard output is a pipe or a socket, every password is also
+-- kept in a spill file, removed at the end when the output never broke,
+-- and named when it did.
 local core = require "enom.core"
 local json = require "enom.json"
 
@@ -18,6 +22,10 @@ local setmetatable = setmetatable
 local Sink = {}
 Sink.__index = Sink
 
+-- Seconds a pipe's reader gets to be seen leaving before the spill copy
+-- of the passwords is dropped.
+local GRACE = 0.3
+
 -- A private folder for spill files: $XDG_STATE_HOME/enom, else
 -- ~/.local/state/enom, else /tmp/enom-<uid>.
 local function spill_dir()
@@ -26,8 +34,16 @@ local function spill_dir()
         local home = os.getenv("HOME")
         base = home and home ~= "" and (home .. "/.local/state") or nil
     end
-    if base and core.lock_dir(base .. "/enom") then
-        return base .. "/enom"
+    if base then
+        -- ~/.local/state may not exist yet: made 0700, a level at a time.
+        local home = os.getenv("HOME")
+        if home and base == home .. "/.local/state" then
+            core.lock_dir(home .. "/.local")
+            core.lock_dir(base)
+        end
+        if core.lock_dir(base .. "/enom") then
+            return base .. "/enom"
+        end
     end
     local dir = "/tmp/enom-" .. core.geteuid()
     core.lock_dir(dir)
@@ -41,11 +57,18 @@ local function spill_name()
 end
 
 --- Open the destination `target` ("-" for standard output, else a
--- path); `as_json` writes JSON lines on standard output.
--- @return the sink, or nil and why the file cannot take passwords
-function _M.open(target, as_json)
+-- path); `as_json` writes JSON lines on standard output; `stdout_closed`:
+-- standard output was closed when the command started.
+-- @return the sink, or nil and why the destination cannot take passwords
+function _M.open(target, as_json, stdout_closed)
     local self = setmetatable({ target = target, json = as_json, spilled = 0, written = 0 }, Sink)
-    if target ~= "-" then
+    if target == "-" then
+        if stdout_closed then
+            return nil, "--passwords -: standard output is closed; give --passwords FILE"
+        end
+        local kind = core.fd_kind(1)
+        self.shadow = kind == "fifo" or kind == "socket"
+    else
         -- Created 0600 now, or refused now: before any mailbox exists.
         local ok, err = core.append_private(target, "")
         if not ok then
@@ -88,6 +111,20 @@ function Sink.write(self, domain, user, pw)
     else
         ok, err = core.append_private(self.target, line(self, domain, user, pw))
     end
+    if self.shadow then
+        -- Kept until the end, whatever the pipe does with the line.
+        local sok, serr = spill(self, domain, user, pw)
+        if not sok and not ok then
+            return nil, "the password of " .. user .. "@" .. domain .. " could not be written: "
+                .. tostring(err) .. "; nor to a spill file: " .. tostring(serr)
+        end
+        if ok then
+            self.written = self.written + 1
+        else
+            self.broken = self.broken or tostring(err)
+        end
+        return true
+    end
     if ok then
         self.written = self.written + 1
         return true
@@ -101,9 +138,33 @@ function Sink.write(self, domain, user, pw)
     return true
 end
 
---- What happened: nil when every password reached the destination,
--- else the message saying where the others are.
-function Sink.problem(self)
+--- Close the sink: nil when every password reached the destination,
+-- else the message saying where the others are. A pipe's spill copy
+-- goes when the pipe never broke.
+function Sink.finish(self)
+    if self.shadow then
+        -- The reader may have left with lines still in the pipe: a reader
+        -- that takes what it wants and goes (`head -1`) is gone within
+        -- moments of reading it.
+        io.stdout:flush()
+        local waited = 0
+        while not self.broken and self.spilled > 0 and waited < GRACE do
+            if core.fd_broken(1) then
+                self.broken = "its reader left"
+            else
+                core.sleep(0.05)
+                waited = waited + 0.05
+            end
+        end
+        if not self.broken then
+            if self.spill_path then
+                os.remove(self.spill_path)
+            end
+            return nil
+        end
+        return ("standard output closed early (%s): every password of this run, %d, they are in %s (mode 0600)")
+            :format(self.broken, self.spilled, self.spill_path)
+    end
     if self.spilled == 0 then
         return nil
     end
