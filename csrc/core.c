@@ -72,6 +72,10 @@ LUALIB_API int luaopen_enom_core(lua_State *L)
     lua_setfield(L, -2, "_VERSION");
     lua_pushnumber(L, ENOM_MAX_SECONDS);
     lua_setfield(L, -2, "MAX_SECONDS");
+    lua_pushinteger(L, ENOM_FENCE_EPOCH);
+    lua_setfield(L, -2, "FENCE_EPOCH");
+    lua_pushinteger(L, ENOM_FENCE_SCALE);
+    lua_setfield(L, -2, "FENCE_SCALE");
     lua_pushstring(L, curl_version());
     lua_setfield(L, -2, "curl_version");
     return 1;

@@ -10,6 +10,15 @@
 /* The module's version, also the default User-Agent's. */
 #define ENOM_VERSION "0.1.0"
 
+/* A lease's fence counter that is missing (a new store, or one that lost
+ * its data) starts from the wall clock: microseconds since FENCE_EPOCH
+ * (2023-11-14), times FENCE_SCALE, above every token granted before as
+ * long as the clock does not go back and no more than FENCE_SCALE grants
+ * came per microsecond; it stays below 2^53 until about 2060. Exported as
+ * core.FENCE_EPOCH and core.FENCE_SCALE for the other backends. */
+#define ENOM_FENCE_EPOCH 1700000000
+#define ENOM_FENCE_SCALE 8
+
 /* The longest time limit a request may ask for, in seconds; exported as
  * core.MAX_SECONDS for the Lua side's checks. */
 #define ENOM_MAX_SECONDS 1e6

@@ -218,9 +218,8 @@ static int l_try(lua_State *L)
 /* The file holds the last token granted, as decimal text: every holder,
  * in any process, reads it and writes it plus one while it holds the
  * flock, so the number only grows. A file without one (new, or its
- * directory emptied by a reboot) starts from the wall clock in
- * microseconds, above every token granted before as long as the clock
- * does not go back. */
+ * directory emptied by a reboot) starts from the wall clock (see
+ * ENOM_FENCE_EPOCH). */
 static int l_fence(lua_State *L)
 {
     enom_lock *lk = check_open(L);
@@ -252,7 +251,8 @@ static int l_fence(lua_State *L)
     if (got == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        n = (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
+        n = ((unsigned long long)(ts.tv_sec - ENOM_FENCE_EPOCH) * 1000000ULL
+             + (unsigned long long)ts.tv_nsec / 1000ULL) * ENOM_FENCE_SCALE;
     }
     n++;
     len = snprintf(text, sizeof text, "%llu\n", n);

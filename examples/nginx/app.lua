@@ -2,8 +2,10 @@
 --
 --   POST /mailboxes   {"domain":"shop01.com","mailboxes":[{"username":"ann","display_name":"Ann Lee"}],
 --                      "buy_paks":true}
---                     plans and applies through enom.provision; answers the counts and
---                     each mailbox's outcome, with generated passwords (once, see below)
+--                     plans and applies in one run (enom.provision.ensure); answers the
+--                     counts and each mailbox's outcome, with generated passwords (once,
+--                     see below). With an `Idempotency-Key` header, a retry of the same
+--                     request gets the same answer, passwords included, from any worker.
 --   GET  /mailboxes?domain=shop01.com
 --                     the domain's mailboxes and paks (never passwords)
 --   GET  /metrics     Prometheus' text: requests, durations, provisioning outcomes
@@ -17,6 +19,7 @@
 local bit = require "bit"
 local cjson = require "cjson.safe"
 local enom = require "enom"
+local names = require "enom.names"
 local provision = require "enom.provision"
 local metrics = require "enom.metrics"
 
@@ -31,6 +34,9 @@ local MAX_MAILBOXES = 200   -- per request
 local MIN_TOKEN = 16        -- bytes; a shorter admin token is refused
 local MAX_PAKS = 5          -- per request, when the caller allows buying
 local RUN_BUDGET = 120      -- seconds a POST may spend on eNom
+local IDEM_DICT = "enom_idempotency"
+local IDEM_WINDOW = 3600    -- seconds a retry with the same Idempotency-Key gets the same answer
+local IDEM_MAX = 255        -- bytes of an Idempotency-Key
 
 -- Read once, in the nginx master (init_by_lua), before workers fork.
 local CONF
@@ -175,12 +181,6 @@ local function client()
     }
 end
 
-local function split_domain(domain)
-    if type(domain) ~= "string" or #domain > 253 then
-        return nil
-    end
-    return domain:match("^([%w][%w-]*)%.([%a][%w.-]*)$")
-end
 
 local function read_body()
     ngx.req.read_body()
@@ -196,8 +196,9 @@ local function desired_from(doc)
     if type(doc) ~= "table" then
         return nil, "body must be a JSON object"
     end
-    if not split_domain(doc.domain) then
-        return nil, "domain must be like example.com"
+    local sld, why = names.split_domain(doc.domain)
+    if not sld then
+        return nil, "domain " .. why
     end
     local list = doc.mailboxes
     if type(list) ~= "table" or #list == 0 or #list > MAX_MAILBOXES then
@@ -225,42 +226,19 @@ local function desired_from(doc)
     if doc.buy_paks ~= nil and type(doc.buy_paks) ~= "boolean" then
         return nil, "buy_paks must be true or false"
     end
-    return { domain = lower(doc.domain), mailboxes = mailboxes }, {
+    return { domain = sld .. "." .. why, mailboxes = mailboxes }, {
         buy_paks = doc.buy_paks == true,
         max_paks_per_run = MAX_PAKS,
         budget = RUN_BUDGET,
     }
 end
 
---- POST /mailboxes: plan, apply, report.
---
--- Passwords the caller gave are never echoed. Passwords generated for
--- new mailboxes are returned once, in this answer, because the caller is
--- the one who must hand them to the users; they are not logged and not
--- kept anywhere (Cache-Control: no-store).
-local function create()
-    local body, berr = read_body()
-    if not body then
-        return respond(413, { error = berr })
-    end
-    local doc = cjson.decode(body)
-    local want, policy = desired_from(doc)
-    if not want then
-        return respond(400, { error = policy })
-    end
+-- The answer to a POST, as status and table: plan and apply in one run,
+-- one read of the domain.
+local function provisioned(want, policy)
     local c, cerr = client()
     if not c then
-        return respond(503, { error = cerr })
-    end
-    local plan, perr = provision.plan(c, { want }, policy)
-    if not plan then
-        c:close()
-        return respond(400, { error = tostring(perr) })
-    end
-    if #plan.errors > 0 then
-        c:close()
-        ngx.log(ngx.WARN, "enom example: cannot plan ", want.domain, ": ", plan.errors[1].error)
-        return respond(502, { error = "cannot read the domain from eNom", errors = plan.errors })
+        return 503, { error = cerr }
     end
     local given = {}
     for _, m in ipairs(want.mailboxes) do
@@ -268,59 +246,141 @@ local function create()
     end
     local generated = {}
     local reg = registry()
-    local rep, aerr = provision.apply(c, plan, {
-        on_password = function(_, username, password)
-            if not given[lower(username)] then
-                generated[lower(username)] = password
-            end
-        end,
-        progress = function(rec) reg:record(rec) end,
-    })
-    if rep then
-        reg:record { type = "summary", ok = rep.ok }
+    policy.on_password = function(_, username, password)
+        if not given[lower(username)] then
+            generated[lower(username)] = password
+        end
     end
+    policy.progress = function(rec) reg:record(rec) end
+    local rep, err = provision.ensure(c, { want }, policy)
     c:close()
     if not rep then
-        ngx.log(ngx.ERR, "enom example: cannot apply: ", tostring(aerr))
-        return respond(500, { error = tostring(aerr) })
+        ngx.log(ngx.ERR, "enom example: cannot provision: ", tostring(err))
+        return err.kind == "invalid" and 400 or 500, { error = tostring(err) }
+    end
+    reg:record { type = "summary", ok = rep.ok }
+    if #rep.unreachable > 0 then
+        local e = rep.unreachable[1].error
+        ngx.log(ngx.WARN, "enom example: cannot read ", want.domain, ": ", tostring(e))
+        return 502, { error = "cannot read the domain from eNom", errors = { tostring(e) },
+            tracking_key = type(e) == "table" and e.tracking_key or nil }
     end
     local out = {}
     for _, m in ipairs(rep.mailboxes) do
-        local key = lower(m.username)
         out[#out + 1] = {
             username = m.username, action = m.intended, outcome = m.outcome,
-            reason = m.reason, attempts = m.attempts,
-            password = m.outcome == "created" and generated[key] or nil,
+            reason = m.reason, attempts = m.attempts, tracking_key = m.tracking_key,
+            password = m.outcome == "created" and generated[lower(m.username)] or nil,
         }
     end
-    local d = plan.domains[1]
     -- 200: the desired state was reached; 409: some mailboxes had no slot
     -- (the policy forbade buying), nothing broke; 502: eNom failed us.
     local c_ = rep.counts
     local broke = (c_.failed or 0) + (c_.unknown or 0) + (c_.not_done or 0) > 0 or rep.stopped
-    local status = rep.ok and 200 or (broke and 502 or 409)
-    return respond(status, {
+    return rep.ok and 200 or (broke and 502 or 409), {
         domain = want.domain,
         ok = rep.ok,
         counts = rep.counts,
-        planned = plan:totals(),
         paks_bought = rep.paks_bought,
         requests = rep.sent,
         retries = rep.retries,
         seconds = rep.seconds,
         stopped = rep.stopped,
-        notes = array(d and d.notes or {}),
+        notes = array(rep.notes or {}),
         mailboxes = array(out),
-    })
+    }
+end
+
+-- Idempotency-Key (as Stripe's API and the IETF draft
+-- "The Idempotency-Key HTTP Header Field" have it): the first request
+-- with a key runs and its answer is kept for IDEM_WINDOW seconds in a
+-- lua_shared_dict every worker shares; a retry with the same key and the
+-- same body gets that answer (the first one's generated passwords
+-- included: a caller that gave up waiting is not left without them),
+-- waiting while the first still runs; the same key with another body is
+-- refused (422). Answers live only in the dict, never in a log.
+local function fingerprint(body)
+    return ngx.encode_base64(ngx.sha1_bin(body))
+end
+
+local function idempotent(key, body, run)
+    local dict = ngx.shared[IDEM_DICT]
+    if not dict then
+        return 500, { error = "lua_shared_dict " .. IDEM_DICT .. " is missing from nginx.conf" }
+    end
+    local fp = fingerprint(body)
+    local slot = "idem:" .. key
+    -- Taken for as long as one run may last, then kept for the window.
+    local ok, err = dict:safe_add(slot, cjson.encode { state = "running", fp = fp }, RUN_BUDGET + 30)
+    if not ok and err ~= "exists" then
+        return 503, { error = "cannot keep the Idempotency-Key (" .. tostring(err) .. "): not run" }
+    end
+    if not ok then
+        local deadline = ngx.now() + RUN_BUDGET + 30
+        while true do
+            local rec = cjson.decode(dict:get(slot) or "null")
+            if not rec then
+                return 409, { error = "the request with this Idempotency-Key ended without an answer: "
+                    .. "send it with a new key" }
+            end
+            if rec.fp ~= fp then
+                return 422, { error = "this Idempotency-Key was used with another request body" }
+            end
+            if rec.state == "done" then
+                return rec.status, rec.body
+            end
+            if ngx.now() >= deadline then
+                return 409, { error = "the request with this Idempotency-Key is still running" }
+            end
+            ngx.sleep(0.2)
+        end
+    end
+    local status, answer = run()
+    local saved, serr = dict:safe_set(slot, cjson.encode { state = "done", fp = fp, status = status, body = answer },
+        IDEM_WINDOW)
+    if not saved then
+        ngx.log(ngx.ERR, "enom example: cannot keep the answer of an Idempotency-Key: ", serr)
+        dict:delete(slot)
+    end
+    return status, answer
+end
+
+--- POST /mailboxes: plan and apply in one run, report.
+--
+-- Passwords the caller gave are never echoed. Passwords generated for
+-- new mailboxes are returned in this answer, because the caller is the
+-- one who must hand them to the users; they are not logged, and kept only
+-- as the answer to a retry with the same Idempotency-Key (Cache-Control:
+-- no-store).
+local function create()
+    local body, berr = read_body()
+    if not body then
+        return respond(413, { error = berr })
+    end
+    local want, policy = desired_from(cjson.decode(body))
+    if not want then
+        return respond(400, { error = policy })
+    end
+    local key = ngx.req.get_headers()["Idempotency-Key"]
+    if type(key) == "table" then
+        return respond(400, { error = "one Idempotency-Key, not several" })
+    end
+    if key == nil then
+        return respond(provisioned(want, policy))
+    end
+    if #key == 0 or #key > IDEM_MAX or key:find("[^\33-\126]") then
+        return respond(400, { error = "Idempotency-Key must be 1 to " .. IDEM_MAX .. " visible ASCII characters" })
+    end
+    return respond(idempotent(key, body, function() return provisioned(want, policy) end))
 end
 
 --- GET /mailboxes?domain=x.com
 local function list()
     local domain = ngx.var.arg_domain
     domain = domain and ngx.unescape_uri(domain)
-    local sld, tld = split_domain(domain)
+    local sld, tld = names.split_domain(domain)
     if not sld then
-        return respond(400, { error = "domain must be like example.com" })
+        return respond(400, { error = "domain " .. tld })
     end
     local c, cerr = client()
     if not c then

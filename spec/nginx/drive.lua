@@ -293,3 +293,53 @@ check("GET /metrics sums the workers' counts in Prometheus' text, which promtool
     os.remove(path)
     assert(ok, "promtool: " .. out)
 end)
+
+check("a caller that gives up during a slow purchase gets the same answer, passwords included, "
+    .. "by sending the request again with its Idempotency-Key", function()
+    admin("POST", "/reset")
+    admin("POST", "/settings", { purchase_delay_ms = 2000 })
+    local body = cjson.encode { domain = "shop03.com", buy_paks = true,
+        mailboxes = { { username = "ann" }, { username = "bob" } } }
+    local function post(key, b, timeout)
+        local out = {}
+        http.TIMEOUT = timeout
+        local _, code = http.request {
+            url = BASE .. "/mailboxes", method = "POST", source = ltn12.source.string(b),
+            headers = { ["content-type"] = "application/json", ["content-length"] = #b,
+                authorization = "Bearer " .. TOKEN, ["idempotency-key"] = key },
+            sink = ltn12.sink.table(out),
+        }
+        return code, table.concat(out)
+    end
+    -- The first caller times out while eNom takes its time.
+    local code = post("order-7f3a", body, 0.5)
+    assert(code ~= 200, "the first request answered in time: " .. tostring(code))
+    local text
+    code, text = post("order-7f3a", body, 30)
+    admin("POST", "/settings", { purchase_delay_ms = 0 })
+    assert(code == 200, "HTTP " .. tostring(code) .. ": " .. text)
+    local r = cjson.decode(text)
+    local have = {}
+    for _, m in ipairs(find_domain(admin("GET", "/state"), "shop03.com").mailboxes or {}) do
+        have[m.username] = m.password
+    end
+    for _, m in ipairs(r.mailboxes) do
+        assert(m.outcome == "created", text)
+        assert(m.password and m.password == have[m.username], "no password, or not eNom's, for " .. m.username)
+    end
+    local counters = admin("GET", "/counters").commands
+    assert(counters.PurchasePOPBundle.applied == 1, "bought " .. counters.PurchasePOPBundle.applied .. " times")
+    assert(counters.SetUpPOP3User.applied == 1, "made the mailboxes " .. counters.SetUpPOP3User.applied .. " times")
+    -- Again: the same answer, not a new run.
+    local code3, text3 = post("order-7f3a", body, 30)
+    assert(code3 == 200 and text3 == text, "a third try got another answer")
+    assert(admin("GET", "/counters").commands.GetPOP3.received == counters.GetPOP3.received, "it ran again")
+    -- The same key with another body is refused.
+    local code4, text4 = post("order-7f3a", cjson.encode { domain = "shop04.com", mailboxes = { { username = "x" } } },
+        30)
+    assert(code4 == 422, "HTTP " .. tostring(code4) .. ": " .. text4)
+    -- spec/nginx/run looks for them in every log of the test nginx.
+    local f = assert(io.open(env("NGX_SEEN"), "a"))
+    for _, pw in pairs(have) do f:write(pw, "\n") end
+    f:close()
+end)

@@ -182,6 +182,41 @@ function _M.checks()
         assert(new:release() == true, "second release")
         assert(ngx.shared.enom_lease:get("lease:exp.example.com") == nil, "release left the entry")
     end)
+    check("nginx: a full shdict is an error, never a grant: live leases stay, tokens never go back", function()
+        local dict = ngx.shared.lease_full
+        dict:flush_all()
+        dict:flush_expired()
+        local locker = lease.new { backend = "shdict", dict = "lease_full" }
+        local held, last, full_err = {}, 0, nil
+        for i = 1, 100000 do
+            local l, err = locker:acquire(("d%06d.example.com"):format(i), { ttl = 60 })
+            if not l then
+                full_err = err
+                break
+            end
+            assert(l.token > last, "tokens went back")
+            last = l.token
+            held[#held + 1] = l
+        end
+        assert(full_err, "the dict never filled")
+        assert(full_err.kind == "lease" and full_err.message:find("is full", 1, true), tostring(full_err))
+        assert(#held > 100, "only " .. #held .. " leases fit")
+        -- Every lease granted before is still its holder's: none was pushed out.
+        for _, l in ipairs(held) do
+            assert(l:check())
+        end
+        local again = locker:acquire(held[1].key, { ttl = 60 })
+        assert(again == nil, "a live lease was granted again")
+        for _, l in ipairs(held) do
+            l:release()
+        end
+        -- The dict emptied (an nginx restart): the next token is still larger.
+        dict:flush_all()
+        dict:flush_expired()
+        local l = assert(locker:acquire("after.example.com", { ttl = 5 }))
+        assert(l.token > last, ("token %s after %s"):format(l.token, last))
+        l:release()
+    end)
     check("nginx: the shdict backend needs its lua_shared_dict", function()
         assert(not pcall(lease.new, { backend = "shdict", dict = "no_such_dict" }), "a missing dict was accepted")
     end)

@@ -29,6 +29,7 @@ local _M = {
     },
 }
 
+local core = require "enom.core"
 local errors = require "enom.errors"
 
 local type = type
@@ -41,12 +42,14 @@ local mt = { __index = _M }
 
 local DEFAULTS = { host = "127.0.0.1", port = 6379, db = 0, prefix = "enom:", connect_timeout = 2, timeout = 2 }
 
--- KEYS[1] lease key, KEYS[2] fence key; ARGV[1] id, ARGV[2] ttl in ms.
+-- KEYS[1] lease key, KEYS[2] fence key; ARGV[1] id, ARGV[2] ttl in ms,
+-- ARGV[3] and ARGV[4] the fence's epoch and scale (enom.h).
 local ACQUIRE = [[
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if redis.call('exists', KEYS[2]) == 0 then
     local t = redis.call('time')
-    redis.call('set', KEYS[2], string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])))
+    local us = (tonumber(t[1]) - tonumber(ARGV[3])) * 1000000 + tonumber(t[2])
+    redis.call('set', KEYS[2], string.format('%.0f', us * tonumber(ARGV[4])))
   end
   return redis.call('incr', KEYS[2])
 end
@@ -357,7 +360,7 @@ end
 
 function _M.try(self, key, ttl, id)
     local lkey, fkey = self:keys(key)
-    local n, err = self.run(ACQUIRE, 2, lkey, fkey, id, _ms(ttl))
+    local n, err = self.run(ACQUIRE, 2, lkey, fkey, id, _ms(ttl), core.FENCE_EPOCH, core.FENCE_SCALE)
     if n == nil then
         -- The take may have happened before the answer was lost: undo it,
         -- if it did, so the key does not stay held until its ttl.

@@ -15,6 +15,7 @@
 local _M = { OPTIONS = { dict = "string" } }
 
 local clock = require "enom.clock"
+local core = require "enom.core"
 local errors = require "enom.errors"
 
 local setmetatable = setmetatable
@@ -59,8 +60,9 @@ function _M.try(self, key, ttl, id)
     end
     local deadline = asked + ttl
     -- A missing counter (a new dict, nginx restarted) starts from the
-    -- wall clock in microseconds: above every token granted before.
-    ok, err = self.dict:safe_add(FENCE, math.floor(ngx.now() * 1e6))
+    -- wall clock (core.FENCE_EPOCH): above every token granted before.
+    ngx.update_time()
+    ok, err = self.dict:safe_add(FENCE, math.floor((ngx.now() - core.FENCE_EPOCH) * 1e6) * core.FENCE_SCALE)
     if not ok and err ~= "exists" then
         self.dict:delete(lkey)
         return _full(self, err)
