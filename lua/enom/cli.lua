@@ -86,6 +86,8 @@ function _M.parser()
     p:option("--profile", "Section of the config file to use."):argname("<name>")
     p:option("--endpoint", "live, test, or an https URL (overrides the config)."):argname("<where>")
     p:option("--ca", "CA certificate file for the endpoint."):argname("<file>")
+    p:option("--metrics-file", "Write this run's metrics (Prometheus text) to this file when it ends, atomically, "
+        .. "for node_exporter's textfile collector."):argname("<file>")
     p:flag("--json", "Print JSON (one document, or JSON lines for apply) with the Lua API's fields.")
     for _, m in ipairs(modules()) do
         m.add_to_parser(p, example)
@@ -158,6 +160,10 @@ function _M.main(argv)
         return { internal = tostring(e), trace = debug.traceback("", 2) }
     end, ctx, args)
     ctx:close()
+    local wrote, werr = ctx:write_metrics()
+    if not wrote then
+        say(werr)
+    end
     io.stdout:flush()
     if not done then
         if res.internal:find("interrupted!", 1, true) then

@@ -61,10 +61,11 @@ local DURATION_BUCKETS = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180 }
 -- `logger` counts `enom_api_requests_total` (outcome `ok` or the error's
 -- kind) and `enom_api_request_duration_seconds`; `record` counts
 -- `enom_provision_actions_total` (action: create, keep, modify, delete
--- for mailboxes, paks for purchases; result: the report's outcome),
--- `enom_paks_bought_total` and, for a summary that is ok,
--- `enom_ensure_last_success_timestamp_seconds`. The rest are counted by
--- whoever runs the thing measured, with `inc`.
+-- for mailboxes, paks for purchases; result: the report's outcome) and
+-- `enom_paks_bought_total` as the records come, and from a run's summary
+-- `enom_api_retries_total`, `enom_spend_total`,
+-- `enom_lease_acquire_total`, `enom_rate_limit_wait_seconds_total` and,
+-- for a summary that is ok, `enom_ensure_last_success_timestamp_seconds`.
 _M.FAMILIES = {
     { name = "enom_api_requests_total", type = "counter", labels = { "command", "outcome" },
       help = "eNom API requests that got an outcome, by command and outcome (ok, or the error kind)." },
@@ -578,13 +579,39 @@ function _M.logger(registry, next_logger)
     end
 end
 
+-- The counts a run's summary carries, added to their families.
+local function summary(self, rec)
+    local ok, err = true, nil
+    local function add(name, labels, v)
+        if ok and type(v) == "number" and v > 0 then
+            ok, err = self:inc(name, labels, v)
+        end
+    end
+    add("enom_api_retries_total", nil, rec.retries)
+    add("enom_spend_total", nil, rec.spend)
+    add("enom_rate_limit_wait_seconds_total", nil, rec.rate_limit_wait)
+    local leases = type(rec.leases) == "table" and rec.leases or {}
+    for _, result in ipairs { "granted", "busy", "error" } do
+        add("enom_lease_acquire_total", { backend = tostring(leases.backend or "unknown"), result = result },
+            leases[result])
+    end
+    if ok and rec.ok then
+        ok, err = self:set("enom_ensure_last_success_timestamp_seconds", nil, os_time())
+    end
+    return ok, err
+end
+
 --- Count a provisioning report's record (pass `function(rec)
 -- reg:record(rec) end` as the `progress` option, or feed it a report
 -- file's lines): a mailbox's outcome, a pak purchase, or a run's summary.
+-- The summary brings what the run counted as a whole: retries, money
+-- spent (when the pak's price was known), lease acquisitions, time
+-- waited for the rate limit, and, when the run reached the desired
+-- state, `enom_ensure_last_success_timestamp_seconds`.
 -- @param self the registry
 -- @param rec { type = "mailbox", intended, outcome } | { type = "event",
 --   action, outcome, detail } (paks bought: detail is their number) |
---   { type = "summary", ok }
+--   { type = "summary", ok, retries, spend, leases, rate_limit_wait }
 -- @return true, or nil and an error (as `inc`)
 function _M.record(self, rec)
     local t = rec.type
@@ -599,12 +626,8 @@ function _M.record(self, rec)
         end
         return ok, err
     elseif t == "summary" then
-        if rec.ok then
-            return self:set("enom_ensure_last_success_timestamp_seconds", nil, os_time())
-        end
-        return true
+        return summary(self, rec)
     end
     return true
 end
-
 return _M

@@ -156,6 +156,7 @@ function _M.run(ctx, a)
         buy_paks = policy.buy_paks, max_paks_per_run = policy.max_paks_per_run, prune = policy.prune,
         max_spend = policy.max_spend, pak_price = policy.pak_price,
         progress = function(rec)
+            ctx:record(rec)
             if rec.type == "mailbox" then
                 bar:step(1, FAILED[rec.outcome] and 1 or 0)
             elseif rec.action == "paks" and rec.outcome == "bought" then
@@ -212,10 +213,10 @@ function _M.run(ctx, a)
     if not rep then
         return context.failed(aerr, "cannot apply")
     end
+    local summary = rep:summary()
+    ctx:record(summary)
     if stream then
-        ctx.out:jsonl({ type = "summary", counts = rep.counts, ok = rep.ok, stopped = rep.stopped,
-            requests = rep.requests, sent = rep.sent, retries = rep.retries, reconciles = rep.reconciles,
-            paks_bought = rep.paks_bought, paks_in_doubt = rep.paks_in_doubt, seconds = rep.seconds })
+        ctx.out:jsonl(summary)
     else
         ctx.out:text(rep:format(output.shown))
         if sink and a.passwords ~= "-" and sink.written > 0 then

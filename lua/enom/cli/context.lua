@@ -10,6 +10,7 @@ local core = require "enom.core"
 local errors = require "enom.errors"
 local names = require "enom.names"
 local lease = require "enom.lease"
+local metrics = require "enom.metrics"
 local config = require "enom.cli.config"
 local output = require "enom.cli.output"
 
@@ -114,8 +115,33 @@ local Context = {}
 Context.__index = Context
 
 --- The context of one invocation: `args` as parsed, output to `stream`.
+-- With --metrics-file, a metrics registry counts the invocation's
+-- requests, leases and provisioning records (`metrics`, else nil).
 function _M.new(args, stream)
-    return setmetatable({ args = args, out = output.new(stream, args.json), cl = nil, on_event = nil }, Context)
+    return setmetatable({ args = args, out = output.new(stream, args.json), cl = nil, on_event = nil,
+        metrics = args.metrics_file and metrics.new() or nil }, Context)
+end
+
+--- Count a provisioning record (a report's mailbox, event or summary)
+-- in the invocation's metrics, when --metrics-file asked for them.
+function Context.record(self, rec)
+    if self.metrics then
+        self.metrics:record(rec)
+    end
+end
+
+--- Write the invocation's metrics to --metrics-file (atomically), when
+-- it was given.
+-- @return true, or nil and a message
+function Context.write_metrics(self)
+    if not self.metrics then
+        return true
+    end
+    local ok, err = self.metrics:write_textfile(self.args.metrics_file)
+    if not ok then
+        return nil, "cannot write the metrics file: " .. tostring(err.message)
+    end
+    return true
 end
 
 --- The client for this run, made on first use from the settings.
@@ -145,6 +171,9 @@ function Context.client(self, extra)
             end
         end,
     }
+    if self.metrics then
+        opts.logger = metrics.logger(self.metrics, opts.logger)
+    end
     for k, v in pairs(extra or {}) do
         opts[k] = v
     end
@@ -249,8 +278,13 @@ function Context.lease(self, domain)
         return nil, msg, code
     end
     local l, err = locker:acquire(lease.key(client.uid, domain), { ttl = 300, wait = 10 })
+    local busy = not l and type(err) == "table" and err.kind == "busy"
+    if self.metrics then
+        self.metrics:inc("enom_lease_acquire_total",
+            { backend = tostring(locker.backend), result = l and "granted" or busy and "busy" or "error" })
+    end
     if not l then
-        if type(err) == "table" and err.kind == "busy" then
+        if busy then
             return nil, domain .. " is busy: another enom run holds it; try again when it has finished",
                 EXIT.transport
         end

@@ -86,6 +86,7 @@ function _M.buy(ctx, a)
     end
     j:close(key, id, l)
     j:compact(key, l)
+    ctx:record({ type = "event", action = "paks", outcome = "bought", detail = tostring(res.bundle_count or n) })
     if ctx.out.json then
         ctx.out:doc(res)
     else

@@ -242,8 +242,10 @@ local function acquire(self)
     local l, err = locker:acquire(self.key, {
         ttl = p.lease_ttl, wait = p.lease_wait, sleep = function(s) sched:sleep(s) end,
     })
+    local busy = not l and type(err) == "table" and err.kind == "busy"
+    self.run:leased(l and "granted" or busy and "busy" or "error")
     if not l then
-        if type(err) == "table" and err.kind == "busy" then
+        if busy then
             self:halt(("busy: another run holds the domain (waited %g s)"):format(p.lease_wait), "busy")
         else
             self:halt("cannot take the domain's lease: " .. reason(err))

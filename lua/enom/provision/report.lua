@@ -146,7 +146,8 @@ function _M.could_not_read(self, domain, err)
 end
 
 --- Close the report with the scheduler's statistics (requests by
--- command, sent, retries, reconciles), `spend` (paks bought, paks in
+-- command, sent, retries, reconciles, rate_limit_wait; the run adds
+-- leases = { backend, granted, busy, error } and pak_price), `spend` (paks bought, paks in
 -- doubt), why the run stopped and what failed it (both already free of
 -- secrets): totals, time taken, the summary line of the file.
 -- @param self the report
@@ -178,6 +179,10 @@ function _M.finish(self, stats, spend, stopped, failure)
     end
     self.paks_bought = spend and spend.paks or 0
     self.paks_in_doubt = spend and spend.in_doubt or 0
+    -- Money spent, when the pak's price is known (policy pak_price).
+    self.spend = stats.pak_price and self.paks_bought * stats.pak_price or nil
+    self.leases = stats.leases
+    self.rate_limit_wait = stats.rate_limit_wait
     self.stopped = stopped
     self.error = failure
     self.seconds = clock.now() - self.started
@@ -185,16 +190,28 @@ function _M.finish(self, stats, spend, stopped, failure)
     -- slot is a shortfall too, even though nothing failed.
     self.ok = not self.stopped and short == 0 and self.paks_in_doubt == 0 and not self.write_error
         and #self.unreachable == 0
-    write(self, {
-        type = "summary", counts = counts, requests = self.requests, sent = self.sent,
-        retries = self.retries, reconciles = self.reconciles, paks_bought = self.paks_bought,
-        paks_in_doubt = self.paks_in_doubt, stopped = self.stopped, error = self.error, notes = self.notes,
-        seconds = self.seconds, ok = self.ok,
-    })
+    write(self, _M.summary(self))
     if self.file then
         self.file:close()
         self.file = nil
     end
+end
+
+--- The summary record of a finished report (the file's last line):
+-- counts by outcome, requests, retries, read-backs, paks bought and in
+-- doubt, money spent (when the pak's price was known), leases, time
+-- waited for the rate limit, why it stopped, what failed it, notes,
+-- seconds, ok.
+-- @param self the report, finished
+-- @return { type = "summary", ... }
+function _M.summary(self)
+    return {
+        type = "summary", counts = self.counts, requests = self.requests, sent = self.sent,
+        retries = self.retries, reconciles = self.reconciles, paks_bought = self.paks_bought,
+        paks_in_doubt = self.paks_in_doubt, spend = self.spend, leases = self.leases,
+        rate_limit_wait = self.rate_limit_wait, stopped = self.stopped, error = self.error,
+        notes = self.notes, seconds = self.seconds, ok = self.ok,
+    }
 end
 
 --- Mailboxes with a given outcome.

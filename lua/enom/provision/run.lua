@@ -77,6 +77,7 @@ function _M.new(client, policy)
         locker = locker,
         own_locker = own,
         spend = { paks = 0, in_doubt = 0 },
+        leases = { backend = tostring(locker.backend or "custom"), granted = 0, busy = 0, error = 0 },
         budget = planner.budget(policy),
         orders = orders.new(),
         secrets = {},       -- passwords of the run: never in the report
@@ -162,6 +163,12 @@ function Run.bought(self, n)
     self.spend.paks = self.spend.paks + n
 end
 
+--- Count one lease acquisition's result: granted, busy or error.
+function Run.leased(self, result)
+    local l = self.leases
+    l[result] = l[result] + 1
+end
+
 local function lease_key(self, intent)
     return lease.key(self.client.uid, intent.domain)
 end
@@ -213,6 +220,8 @@ function Run.execute(self, intents)
     -- What a callback raised may quote a password: none reaches the report.
     local secrets = errors.secrets(self.secrets)
     local failure = self.failure ~= nil and errors.scrub(tostring(self.failure), secrets) or nil
+    stats.leases = self.leases
+    stats.pak_price = self.policy.pak_price
     self.report:finish(stats, self.spend, errors.scrub(sched.stopped, secrets), failure)
     return self.report
 end
