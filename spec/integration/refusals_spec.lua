@@ -67,6 +67,9 @@ describe("eNom's refusals in a provisioning run", function()
         local st = H.state()
         st.accounts[1].balance = 6.00 -- one pak at 5.95, not two
         H.reset(st)
+        -- The first order is slow: the other domains' orders are queued
+        -- behind it when it is refused, and are withdrawn unsent.
+        H.faults { rules = { { kind = "delay", command = "PurchasePOPBundle", ms = 400, times = 1 } } }
         local c = H.client()
         local desired = {}
         for i = 1, 3 do desired[i] = { domain = ("shop%02d.com"):format(10 + i), mailboxes = people(12) } end

@@ -20,6 +20,7 @@ local clock = require "enom.clock"
 local paks = require "enom.provision.paks"
 local orders = require "enom.provision.orders"
 local report = require "enom.provision.report"
+local errors = require "enom.errors"
 
 local _M = {}
 
@@ -109,6 +110,16 @@ end
 local function order(dom, qty, mark)
     local sched, run, d, p = dom.sched, dom.run, dom.d, dom.policy
     local attempt = 0
+    -- Asked as the order is handed to the transport: an order queued
+    -- behind the one eNom refused for the balance is withdrawn unsent.
+    local withdrawn
+    local function guard()
+        if run.no_buy then
+            withdrawn = run.no_buy
+            return nil, errors.new("stopped", "not ordered: " .. run.no_buy, { maybe_delivered = false })
+        end
+        return dom:hold()
+    end
     while true do
         attempt = attempt + 1
         if not dom:hold() then
@@ -124,8 +135,13 @@ local function order(dom, qty, mark)
         local sent_at = clock.now()
         run:doubt(qty)
         local res, err = sched:request("purchase_pop_bundle",
-            { sld = d.sld, tld = d.tld, quantity = qty, timeout = p.purchase_timeout }, dom.guard)
+            { sld = d.sld, tld = d.tld, quantity = qty, timeout = p.purchase_timeout }, guard)
         run:doubt(-qty)
+        if withdrawn then
+            dom:journal_close(entry)
+            dom:event("paks", "failed", ("%d pak(s) not ordered: %s"):format(qty, withdrawn), attempt)
+            return "failed"
+        end
         if res then
             dom:journal_close(entry)
             run:bought(qty)
