@@ -47,7 +47,7 @@ local function hand_out(dom, m, pw, generated)
         if ok then
             return nil
         end
-        dom.run:fail(err, "on_password raised an error (see the report's error)")
+        dom:fail(err, "on_password raised an error (see the report's error)")
         why = "on_password raised an error"
     else
         why = "on_password was not called: the run stopped after an error"
@@ -77,7 +77,7 @@ local function password_of(dom, st, key)
             pw = password.generate(dom.run.client.password_rule,
                 { username = key, sld = dom.intent.sld, tld = dom.intent.tld, uid = dom.run.client.uid })
             -- Kept to scrub what a callback raises before it reaches the report.
-            dom.run:secret(pw)
+            dom:secret(pw)
         end
         st.pw[key] = pw
     end
@@ -185,6 +185,8 @@ local function settle(dom, st, chunk)
                 extra.password_reason = extra.password_reason .. "; the password is kept in the journal"
             end
             dom:mailbox(m.username, "create", "created", extra and extra.password_reason, st.tries[key], extra)
+            -- Handed out (or kept in the journal): this run needs it no more.
+            st.pw[key] = nil
         elseif st.final[key] then
             local f = st.final[key]
             dom:mailbox(m.username, "create", f[1], f[2], st.tries[key], f[3] and { tracking_key = f[3] })

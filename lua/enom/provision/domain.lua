@@ -54,6 +54,7 @@ function _M.new(run, intent, key)
         rest_outcome = nil,
         lease = nil,
         no_buy = nil,     -- why nothing may be bought (an earlier purchase in doubt), or nil
+        secrets = {},     -- the domain's passwords: kept out of what a callback raised
     }, Domain)
     -- Asked by the batch at the moment each request that changes the
     -- domain is handed to the transport: a lease lost meanwhile (Redis
@@ -134,6 +135,17 @@ function Domain.journal_update(self, entry, sync)
         return true
     end
     return j:update(self.key, entry, self.lease, sync)
+end
+
+--- Keep a password of this domain out of the run's failure text.
+function Domain.secret(self, pw)
+    self.secrets[#self.secrets + 1] = pw
+end
+
+--- Fail the run from this domain (a callback raised `err`): the text
+-- kept is free of the domain's passwords.
+function Domain.fail(self, err, why)
+    self.run:fail(err, why, self.secrets)
 end
 
 --- Stop this domain: what is left is recorded `outcome` (not_done).
@@ -264,7 +276,7 @@ local function plan(self)
         { password_rule = client.password_rule, uid = client.uid })
     self.d, self.given = d, given
     for _, pw in pairs(given) do
-        self.run:secret(pw)
+        self:secret(pw)
     end
 end
 
@@ -359,7 +371,7 @@ function Domain.execute(self)
     local ok, err = pcall(body, self)
     self:finish()
     if not ok then
-        self.run:fail(err, "a callback or hook raised an error (see the report's error)")
+        self:fail(err, "a callback or hook raised an error (see the report's error)")
     end
     self:record_rest()
 end

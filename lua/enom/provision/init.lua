@@ -39,11 +39,11 @@ local errors = require "enom.errors"
 
 local _M = {}
 
+local type = type
 local pairs = pairs
 local ipairs = ipairs
 local pcall = pcall
 local tostring = tostring
-local lower = string.lower
 
 _M.DEFAULTS = policy_mod.DEFAULTS
 _M.PAK_SIZE = paks.PAK_SIZE
@@ -66,37 +66,15 @@ function _M.policy(policy)
     return policy_mod.merge(policy)
 end
 
---- Desired mailboxes from people's records, through templates.
+--- Desired mailboxes from people's records, through templates (see
+-- enom.provision.templates.people).
+-- @function from_people
 -- @param people an array of records (tables of strings: first, last, role, ...)
 -- @param opts { username = "{first}.{last}", display_name = "{first} {last}",
 --   admin = function(person) -> boolean, taken = set of names in use }
 -- @return the mailboxes, and the people that could not be named
 --   ({ index, reason })
-function _M.from_people(people, opts)
-    opts = opts or {}
-    local utpl = opts.username or "{first}.{last}"
-    local dtpl = opts.display_name or "{first} {last}"
-    local taken, next, out, skipped = {}, {}, {}, {}
-    for k in pairs(opts.taken or {}) do
-        taken[lower(k)] = true
-    end
-    for i, person in ipairs(people) do
-        local name, why = templates.username(utpl, person)
-        if not name then
-            skipped[#skipped + 1] = { index = i, reason = why }
-        else
-            name = templates.unique(name, taken, next)
-            local ok, display = pcall(templates.fill, dtpl, person)
-            out[#out + 1] = {
-                username = name,
-                display_name = ok and display:sub(1, 60) or nil,
-                admin = opts.admin and opts.admin(person) or false,
-                password = person.password,
-            }
-        end
-    end
-    return out, skipped
-end
+_M.from_people = templates.people
 
 --- Compute the plan: read each domain (GetPOP3, concurrently) and work
 -- out what to buy, create, modify and delete. Nothing that changes state
@@ -150,12 +128,12 @@ function _M.plan(client, desired, policy)
 end
 
 -- Merge a policy, then make the run.
-local function start(client, opts)
+local function start(client, opts, streamed)
     local policy, perr = policy_mod.merge(opts)
     if not policy then
         return nil, perr
     end
-    return run_mod.new(client, policy)
+    return run_mod.new(client, policy, streamed)
 end
 
 --- Apply a plan: each domain under its lease is read again, planned
@@ -195,20 +173,34 @@ end
 --- Plan and apply in one run: each domain is read once, under its lease,
 -- planned from that read and applied at once (no second read). For runs
 -- that need no review between plan and apply (a cron job, an API call).
+--
+-- `desired` is an array, or a function that returns one entry at a time
+-- and nil at the end (a stream: see `enom.provision.input` for CSV and
+-- JSON lines files): a stream is read as domains finish, so memory holds
+-- the domains under way, not the whole job; its report keeps counts and
+-- the records that fell short (policy `records`), while every record
+-- goes to `report_file` and `progress` as it is made. An entry that is
+-- wrong stops a stream there: the domains before it are done, the report
+-- says which entry and why, and `report.ok` is false.
 -- @param client an enom client
--- @param desired as for `plan`
+-- @param desired as for `plan`, or a function returning its entries one by one
 -- @param opts policy options, as for `apply`
 -- @return the report, or nil and an error (as plan and apply)
 function _M.ensure(client, desired, opts)
-    local intents, bad = planner.intents(desired)
-    if not intents then
-        return nil, bad
+    local source, bad
+    if type(desired) == "function" then
+        source = planner.stream(desired)
+    else
+        source, bad = planner.intents(desired)
+        if not source then
+            return nil, bad
+        end
     end
-    local run, err = start(client, opts)
+    local run, err = start(client, opts, type(desired) == "function")
     if not run then
         return nil, err
     end
-    return run:execute(intents)
+    return run:execute(source)
 end
 
 --- Load a plan saved with `plan:save(path)`; it holds no passwords, so

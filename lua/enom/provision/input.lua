@@ -1,9 +1,25 @@
---- Reading people and mailboxes from CSV and JSON files.
+--- Reading people and mailboxes from CSV and JSON files, whole or one
+-- record at a time, and turning records into desired state.
+--
+-- A file read one record at a time (`csv_records`, `jsonl_records`) and
+-- grouped by `desired` feeds `enom.provision.ensure` as a stream: memory
+-- holds the domains under way, not the file.
+--
+-- @usage
+-- local input = require "enom.provision.input"
+-- local recs = assert(input.csv_records("mailboxes.csv"))   -- domain,username,display_name
+-- local report = provision.ensure(client, input.desired(recs), { report_file = "run.jsonl", ... })
 local json = require "enom.json"
+local names = require "enom.names"
+local templates = require "enom.provision.templates"
 
 local _M = {}
 
+local type = type
+local ipairs = ipairs
+local tostring = tostring
 local concat = table.concat
+local lower = string.lower
 
 -- Split one CSV record starting at `pos`; handles quoted fields with
 -- commas, doubled quotes and line breaks. Returns fields, next position.
@@ -115,6 +131,241 @@ function _M.read_json(path)
         return nil, err
     end
     return json.decode(text)
+end
+
+-- The header's names, trimmed.
+local function header_of(fields)
+    local header = {}
+    for i, h in ipairs(fields) do
+        header[i] = h:match("^%s*(.-)%s*$")
+    end
+    return header
+end
+
+--- The records of a CSV file (header row first), one at a time: a
+-- function that returns the next record, nil at the end, or nil and an
+-- error ("CSV line N: ...") that ends the stream. A quoted field may span
+-- lines. The file is closed at the end or on the error.
+-- @param path the file to read
+-- @return the function, or nil and why the file cannot be opened
+function _M.csv_records(path)
+    local f, err = io.open(path, "rb")
+    if not f then
+        return nil, err
+    end
+    local header, line, ended = nil, 0, false
+    local function stop(msg)
+        ended = true
+        f:close()
+        return nil, msg
+    end
+    return function()
+        while not ended do
+            local text = f:read("L")
+            if not text then
+                ended = true
+                f:close()
+                if not header then
+                    return nil, "CSV has no header row"
+                end
+                return nil
+            end
+            line = line + 1
+            local first = line
+            if line == 1 and text:sub(1, 3) == "\239\187\191" then
+                text = text:sub(4) -- a byte-order mark
+            end
+            -- A quoted field with a line break: read on until its quotes close.
+            while select(2, text:gsub('"', "")) % 2 == 1 do
+                local more = f:read("L")
+                if not more then
+                    return stop("CSV line " .. first .. ": unterminated quoted field")
+                end
+                line = line + 1
+                text = text .. more
+            end
+            local fields, why = record(text, 1)
+            if not fields then
+                return stop("CSV line " .. first .. ": " .. why)
+            end
+            if not (#fields == 1 and fields[1] == "") then
+                if not header then
+                    header = header_of(fields)
+                else
+                    local rec = {}
+                    for i, h in ipairs(header) do
+                        local v = fields[i]
+                        if v ~= nil and v ~= "" then
+                            rec[h] = v:match("^%s*(.-)%s*$")
+                        end
+                    end
+                    return rec
+                end
+            end
+        end
+        return nil
+    end
+end
+
+--- The records of a JSON lines file (one JSON object a line; blank
+-- lines skipped), one at a time, as `csv_records`.
+-- @param path the file to read
+-- @return the function, or nil and why the file cannot be opened
+function _M.jsonl_records(path)
+    local f, err = io.open(path, "rb")
+    if not f then
+        return nil, err
+    end
+    local line, ended = 0, false
+    return function()
+        while not ended do
+            local text = f:read("l")
+            if not text then
+                ended = true
+                f:close()
+                return nil
+            end
+            line = line + 1
+            if text:find("%S") then
+                local rec, jerr = json.decode(text)
+                if type(rec) ~= "table" or #rec > 0 then
+                    ended = true
+                    f:close()
+                    return nil, ("JSON line %d: %s"):format(line, rec == nil and tostring(jerr) or "not an object")
+                end
+                return rec
+            end
+        end
+        return nil
+    end
+end
+
+local function truthy(v)
+    if type(v) == "string" then
+        v = lower(v)
+        return v == "1" or v == "true" or v == "yes" or v == "y"
+    end
+    return v == true or v == 1
+end
+
+-- The mailboxes of one domain's records: mailbox records (username,
+-- display_name, admin, password) when the first has a username, else
+-- people named through templates.
+local function mailboxes_of(recs, domain, opts)
+    if recs[1].username then
+        local out = {}
+        for j, r in ipairs(recs) do
+            if type(r.username) ~= "string" or r.username == "" then
+                return nil, ("record %d of %s has no username"):format(j, domain)
+            end
+            out[j] = { username = r.username, display_name = r.display_name, admin = truthy(r.admin),
+                password = r.password }
+        end
+        return out
+    end
+    local role = lower(opts.admin_role or "admin")
+    local out, skipped = templates.people(recs, {
+        username = opts.username, display_name = opts.display_name,
+        admin = function(p) return type(p.role) == "string" and lower(p.role) == role end,
+    })
+    if opts.skipped then
+        for _, sk in ipairs(skipped) do
+            opts.skipped(domain, sk.index, sk.reason)
+        end
+    end
+    return out
+end
+
+--- Desired state from records, one domain at a time: consecutive
+-- records of one domain (`opts.domain` for all, else each record's
+-- `domain` field) make one entry { domain, mailboxes }. A domain's
+-- records must come together (a file sorted by domain): a domain that
+-- comes back after another ends the stream with an error naming the
+-- record. Only the domain being gathered and the names of those done
+-- are in memory.
+-- @param next_record a function returning the next record, nil at the
+--   end, or nil and an error (`csv_records`, `jsonl_records`, or an array
+--   wrapped in a function)
+-- @param opts optional { domain, username = template, display_name =
+--   template, admin_role = "admin", skipped = function(domain, index,
+--   reason) for people that could not be named }
+-- @return a function returning the next entry, nil at the end, or nil
+--   and an error (kind "invalid" comes from ensure; here a message)
+function _M.desired(next_record, opts)
+    opts = opts or {}
+    local done, n, pending, ended = {}, 0, nil, false
+    local function domain_of(rec)
+        local name = opts.domain or rec.domain
+        if type(name) ~= "string" or name == "" then
+            return nil, ("record %d has no domain: give opts.domain (--domain) or a 'domain' field"):format(n)
+        end
+        local sld, tld = names.split_domain(name)
+        if not sld then
+            return nil, ("record %d: the domain '%s' %s"):format(n, names.unprintable(name) and "(unprintable)"
+                or name, tld)
+        end
+        return sld .. "." .. tld
+    end
+    local function fail(msg)
+        ended = true
+        return nil, msg
+    end
+    return function()
+        if ended then
+            return nil
+        end
+        local dom, recs = nil, nil
+        if pending then
+            dom, recs, pending = pending.domain, { pending.rec }, nil
+        end
+        while true do
+            local rec, err = next_record()
+            if rec == nil and err ~= nil then
+                return fail(tostring(err))
+            end
+            local name
+            if rec ~= nil then
+                n = n + 1
+                if type(rec) ~= "table" then
+                    return fail(("record %d is not an object"):format(n))
+                end
+                local why
+                name, why = domain_of(rec)
+                if not name then
+                    return fail(why)
+                end
+            end
+            if rec == nil or (dom and name ~= dom) then
+                if not dom then
+                    ended = true
+                    return nil
+                end
+                if rec ~= nil then
+                    if done[name] then
+                        return fail(("record %d: %s comes again after other domains: a domain's records "
+                            .. "must come together (sort the file by domain)"):format(n, name))
+                    end
+                    pending = { domain = name, rec = rec }
+                else
+                    ended = true
+                end
+                done[dom] = true
+                local mailboxes, merr = mailboxes_of(recs, dom, opts)
+                if not mailboxes then
+                    return fail(merr)
+                end
+                return { domain = dom, mailboxes = mailboxes }
+            end
+            if not dom then
+                if done[name] then
+                    return fail(("record %d: %s comes again after other domains: a domain's records "
+                        .. "must come together (sort the file by domain)"):format(n, name))
+                end
+                dom, recs = name, {}
+            end
+            recs[#recs + 1] = rec
+        end
+    end
 end
 
 return _M

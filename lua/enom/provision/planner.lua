@@ -24,6 +24,8 @@ local errors = require "enom.errors"
 local _M = {}
 
 local type = type
+local pcall = pcall
+local tostring = tostring
 local pairs = pairs
 local ipairs = ipairs
 local lower = string.lower
@@ -88,6 +90,39 @@ function _M.intent(want)
     return { domain = sld .. "." .. tld, sld = sld, tld = tld, mailboxes = want.mailboxes or {} }
 end
 
+-- Check one entry of `desired` (at `where`, for the messages) and make
+-- its intent; `seen` holds the domains met so far.
+local function entry(want, where, seen)
+    if type(want) ~= "table" then
+        return invalid(where .. " must be a table", where)
+    end
+    local intent, why = _M.intent(want)
+    if not intent then
+        return invalid(where .. ": the domain name " .. why .. " (give domain = \"example.com\", or sld and tld)",
+            where)
+    end
+    if seen[intent.domain] then
+        return invalid(where .. ": domain " .. intent.domain .. " appears twice", where)
+    end
+    seen[intent.domain] = true
+    if type(intent.mailboxes) ~= "table" then
+        return invalid(where .. ".mailboxes must be an array", where .. ".mailboxes")
+    end
+    local taken = {}
+    for j, m in ipairs(intent.mailboxes) do
+        local at = ("%s.mailboxes[%d]"):format(where, j)
+        if type(m) ~= "table" or type(m.username) ~= "string" or m.username == "" then
+            return invalid(at .. ".username is missing", at)
+        end
+        local k = lower(m.username)
+        if taken[k] then
+            return invalid(("%s.username repeats mailboxes[%d]"):format(at, taken[k]), at)
+        end
+        taken[k] = j
+    end
+    return intent
+end
+
 --- Check the shape of `desired` (an array of domains, each with its
 -- mailboxes) and make its intents.
 -- @return the intents, or nil and an error of kind "invalid" naming the
@@ -98,37 +133,49 @@ function _M.intents(desired)
     end
     local out, seen = {}, {}
     for i, want in ipairs(desired) do
-        local where = "desired[" .. i .. "]"
-        if type(want) ~= "table" then
-            return invalid(where .. " must be a table", where)
-        end
-        local intent, why = _M.intent(want)
+        local intent, err = entry(want, "desired[" .. i .. "]", seen)
         if not intent then
-            return invalid(where .. ": the domain name " .. why .. " (give domain = \"example.com\", or sld and tld)",
-                where)
-        end
-        if seen[intent.domain] then
-            return invalid(where .. ": domain " .. intent.domain .. " appears twice", where)
-        end
-        seen[intent.domain] = true
-        if type(intent.mailboxes) ~= "table" then
-            return invalid(where .. ".mailboxes must be an array", where .. ".mailboxes")
-        end
-        local taken = {}
-        for j, m in ipairs(intent.mailboxes) do
-            local at = ("%s.mailboxes[%d]"):format(where, j)
-            if type(m) ~= "table" or type(m.username) ~= "string" or m.username == "" then
-                return invalid(at .. ".username is missing", at)
-            end
-            local k = lower(m.username)
-            if taken[k] then
-                return invalid(("%s.username repeats mailboxes[%d]"):format(at, taken[k]), at)
-            end
-            taken[k] = j
+            return nil, err
         end
         out[i] = intent
     end
     return out
+end
+
+--- The intents of a desired state that comes one domain at a time:
+-- `next_entry()` returns the next entry ({ domain, mailboxes }) or nil at
+-- the end (or nil and an error, which ends the stream with it). Each
+-- entry is checked as it comes; only the names of the domains met stay
+-- in memory (a domain may not come twice).
+-- @param next_entry a function
+-- @return a function that returns the next intent, or nil at the end, or
+--   nil and an error of kind "invalid" naming the entry (or the stream's own error)
+function _M.stream(next_entry)
+    local seen, n, ended = {}, 0, false
+    return function()
+        if ended then
+            return nil
+        end
+        local ok, want, err = pcall(next_entry)
+        if not ok then
+            ended = true
+            return nil, errors.new("callback", "the desired state's iterator raised an error: " .. tostring(want),
+                { maybe_delivered = false })
+        end
+        if want == nil then
+            ended = true
+            if err ~= nil then
+                return nil, errors.is(err) and err or errors.new("invalid", tostring(err), { maybe_delivered = false })
+            end
+            return nil
+        end
+        n = n + 1
+        local intent, ierr = entry(want, "desired[" .. n .. "]", seen)
+        if not intent then
+            ended = true
+        end
+        return intent, ierr
+    end
 end
 
 --- A run's budget: the paks and money the policy allows across domains.

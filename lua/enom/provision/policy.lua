@@ -104,6 +104,11 @@ local CHECKS = {
     pak_price = number(0, huge),
     max_spend = number(0, huge),
     report_file = of_type("string"),   -- JSON lines, no secrets
+    records = function(v)              -- what the report keeps in memory (default: "all", "short" for a stream)
+        if v ~= "all" and v ~= "short" then
+            return "must be \"all\" or \"short\""
+        end
+    end,
     password_file = of_type("string"), -- where passwords go when on_password fails
 }
 

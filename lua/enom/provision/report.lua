@@ -37,12 +37,22 @@ end
 local SHORT = { failed = true, blocked = true, not_done = true, unknown = true, invalid = true,
     conflict = true, busy = true }
 
+-- In a report that keeps what fell short only ("short"), at most this
+-- many records of each list stay in memory; every record still goes to
+-- the file and the progress callback.
+local KEPT_SHORT = 1000
+_M.KEPT_SHORT = KEPT_SHORT
+
 --- A new report; `path` (optional) receives JSON lines as they happen;
 -- `progress` (optional) is called with each record after it is kept.
+-- `keep`: "all" (every record stays in `mailboxes` and `events`, the
+-- default) or "short" (a streamed run: counts of everything, and only
+-- the records that fell short, up to KEPT_SHORT of each list).
 -- @param path optional file for the JSON lines
 -- @param progress optional function(record)
+-- @param keep optional "all" or "short"
 -- @return the report, or nil and an error when the file cannot be opened
-function _M.new(path, progress)
+function _M.new(path, progress, keep)
     local f
     if path then
         local err
@@ -54,8 +64,23 @@ function _M.new(path, progress)
     end
     return setmetatable({
         mailboxes = {}, events = {}, unreachable = {}, run_notes = {}, file = f, path = path, started = clock.now(),
-        wall_started = os.time(), progress = progress,
+        wall_started = os.time(), progress = progress, keep = keep or "all",
+        counts = {},        -- mailboxes by outcome, as they are recorded
+        total = 0,          -- mailbox records made
+        short = 0,          -- of which fell short of the desired state
+        unread = 0,         -- domains that could not be read
+        dropped = 0,        -- records not kept in memory ("short")
     }, mt)
+end
+
+-- Keep `rec` in `list` unless the report keeps only what fell short and
+-- `rec` did not, or that list is full.
+local function keep(self, list, rec, fell_short)
+    if self.keep == "all" or (fell_short and #list < KEPT_SHORT) then
+        list[#list + 1] = rec
+    else
+        self.dropped = self.dropped + 1
+    end
 end
 
 local function write(self, rec)
@@ -98,7 +123,13 @@ function _M.mailbox(self, domain, username, intended, outcome, reason, attempts,
     local rec = { type = "mailbox", domain = domain, username = username, intended = intended,
         outcome = outcome, reason = reason, attempts = attempts, password = extra and extra.password,
         tracking_key = extra and extra.tracking_key }
-    self.mailboxes[#self.mailboxes + 1] = rec
+    local fell_short = SHORT[outcome] or rec.password == "not_handed_out"
+    self.counts[outcome] = (self.counts[outcome] or 0) + 1
+    self.total = self.total + 1
+    if fell_short then
+        self.short = self.short + 1
+    end
+    keep(self, self.mailboxes, rec, fell_short)
     write(self, rec)
     return tell(self, rec)
 end
@@ -116,7 +147,7 @@ end
 function _M.event(self, domain, action, outcome, detail, attempts, tracking_key)
     local rec = { type = "event", domain = domain, action = action, outcome = outcome,
         detail = detail, attempts = attempts, tracking_key = tracking_key }
-    self.events[#self.events + 1] = rec
+    keep(self, self.events, rec, outcome ~= "bought" and outcome ~= "settled")
     write(self, rec)
     return tell(self, rec)
 end
@@ -141,7 +172,10 @@ end
 -- @param domain the domain, like example.com
 -- @param err the error of the read
 function _M.could_not_read(self, domain, err)
-    self.unreachable[#self.unreachable + 1] = { domain = domain, error = err }
+    self.unread = self.unread + 1
+    if self.keep == "all" or #self.unreachable < KEPT_SHORT then
+        self.unreachable[#self.unreachable + 1] = { domain = domain, error = err }
+    end
     return _M.event(self, domain, "read", "failed", _M.reason(err), nil, type(err) == "table" and err.tracking_key or nil)
 end
 
@@ -156,15 +190,7 @@ end
 -- @param stopped why the run stopped, or nil
 -- @param failure what failed the run, as text, or nil
 function _M.finish(self, stats, spend, stopped, failure)
-    local counts = {}
-    local short = 0
-    for _, m in ipairs(self.mailboxes) do
-        counts[m.outcome] = (counts[m.outcome] or 0) + 1
-        if SHORT[m.outcome] or m.password == "not_handed_out" then
-            short = short + 1
-        end
-    end
-    self.counts = counts
+    local short = self.short
     self.requests = stats.requests
     self.sent = stats.sent
     self.retries = stats.retries
@@ -189,7 +215,7 @@ function _M.finish(self, stats, spend, stopped, failure)
     -- ok: the desired state was reached; a mailbox blocked for want of a
     -- slot is a shortfall too, even though nothing failed.
     self.ok = not self.stopped and short == 0 and self.paks_in_doubt == 0 and not self.write_error
-        and #self.unreachable == 0
+        and self.unread == 0 and not failure
     write(self, _M.summary(self))
     if self.file then
         self.file:close()
@@ -214,7 +240,8 @@ function _M.summary(self)
     }
 end
 
---- Mailboxes with a given outcome.
+--- Mailboxes with a given outcome (of the records kept: a report that
+-- keeps what fell short only has no "created" ones).
 -- @param self the report
 -- @param outcome an outcome, such as "failed"
 function _M.with(self, outcome)
@@ -243,6 +270,10 @@ function _M.format(self, shown)
         end
         local t = by_domain[m.domain]
         t[m.outcome] = (t[m.outcome] or 0) + 1
+    end
+    if self.keep ~= "all" then
+        -- Per domain only from the file: what is kept is what fell short.
+        order = {}
     end
     for _, d in ipairs(order) do
         local parts = {}
@@ -290,6 +321,10 @@ function _M.format(self, shown)
     if self.error then
         lines[#lines + 1] = "ERROR: " .. shown(self.error)
     end
+    if self.dropped > 0 then
+        lines[#lines + 1] = ("%d record(s) are not kept in memory%s"):format(self.dropped,
+            self.path and ("; every record is in " .. shown(self.path)) or "")
+    end
     if self.write_error then
         lines[#lines + 1] = "REPORT FILE: " .. self.write_error
     end
@@ -297,7 +332,7 @@ function _M.format(self, shown)
 end
 
 mt.__tostring = function(self)
-    return "enom.report (" .. #self.mailboxes .. " mailboxes" .. (self.stopped and ", stopped" or "") .. ")"
+    return "enom.report (" .. self.total .. " mailboxes" .. (self.stopped and ", stopped" or "") .. ")"
 end
 
 return _M

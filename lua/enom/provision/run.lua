@@ -49,14 +49,19 @@ local function locker_of(lock)
 end
 
 --- A run on `client` under `policy` (merged and checked: enom.provision.policy).
+-- `streamed`: the desired state comes one domain at a time, so the
+-- report keeps only what fell short (policy `records`, "short", unless
+-- the policy says "all"); every record still goes to the report file
+-- and the progress callback.
 -- @return the run, or nil and an error (kind "invalid": the lock backend;
 --   kind "io": the report file cannot be opened)
-function _M.new(client, policy)
+function _M.new(client, policy, streamed)
     local locker, own = locker_of(policy.lock)
     if not locker then
         return nil, own
     end
-    local rep, ferr = report_mod.new(policy.report_file, policy.progress)
+    local rep, ferr = report_mod.new(policy.report_file, policy.progress,
+        policy.records or (streamed and "short" or "all"))
     if not rep then
         if own and locker.close then
             locker:close()
@@ -71,6 +76,8 @@ function _M.new(client, policy)
     return setmetatable({
         client = client,
         policy = policy,
+        streamed = streamed or false,
+        taken = 0,          -- domains taken from the input
         journal = jn,       -- intents written down before acting, or nil
         sched = scheduler.new(client, policy),
         report = rep,
@@ -80,7 +87,6 @@ function _M.new(client, policy)
         leases = { backend = tostring(locker.backend or "custom"), granted = 0, busy = 0, error = 0 },
         budget = planner.budget(policy),
         orders = orders.new(),
-        secrets = {},       -- passwords of the run: never in the report
         failure = nil,      -- what failed the run, or nil
         active = {},        -- domains under way
     }, Run)
@@ -90,11 +96,13 @@ function Run.__tostring(self)
     return "enom.provision.run (" .. (self.sched.stopped and "stopped" or "running") .. ")"
 end
 
---- Fail the run: `err` is kept (the first one only) and the run stops
--- after the requests in flight, saying `why`.
-function Run.fail(self, err, why)
+--- Fail the run: `err` is kept as text (the first one only), free of
+-- `secrets` (the passwords of the domain that failed, or nil), and the
+-- run stops after the requests in flight, saying `why`.
+function Run.fail(self, err, why, secrets)
     if self.failure == nil then
-        self.failure = err == nil and why or err
+        local text = tostring(err == nil and why or err)
+        self.failure = secrets and errors.scrub(text, errors.secrets(secrets)) or text
     end
     self.sched:stop(why)
 end
@@ -121,11 +129,6 @@ function Run.unreachable(self, domain_name, err)
     if not ok then
         self:fail(perr, "the progress callback raised an error (see the report's error)")
     end
-end
-
---- Keep a password of the run out of what the report may quote.
-function Run.secret(self, pw)
-    self.secrets[#self.secrets + 1] = pw
 end
 
 --- Refuse every purchase of the run from now on, `why` (eNom said the
@@ -182,20 +185,54 @@ local function domain_task(_, self, dom, start_next)
     start_next()
 end
 
---- Carry out `intents` (see enom.provision.planner) and close the report.
+-- What is left of the input once the run cannot go on: an array's
+-- intents are each recorded (not_done); a stream is not read further,
+-- and the report says how far it got.
+local function record_unstarted(self, pull)
+    if self.streamed then
+        self.report:note(("the run stopped after taking %d domain(s) of the input; the rest was not read")
+            :format(self.taken))
+        return
+    end
+    for intent in pull do
+        domain.new(self, intent, lease_key(self, intent)):record_rest()
+    end
+end
+
+--- Carry out the intents and close the report. `source` is an array of
+-- intents (see enom.provision.planner), or a function returning the
+-- next intent, nil at the end, or nil and an error (a stream: see
+-- planner.stream), which stops the run with that error once the domains
+-- under way have ended. A stream is read as domains finish: only the
+-- domains under way are in memory.
 -- @return the report (never raises for what a callback raised: see
 --   enom.provision.apply's contract)
-function Run.execute(self, intents)
+function Run.execute(self, source)
     local sched = self.sched
-    local n = 0
-    local function start_next()
-        n = n + 1
-        local intent = intents[n]
-        if intent then
-            sched:spawn(domain_task, self, domain.new(self, intent, lease_key(self, intent)), start_next)
+    local pull = source
+    if type(source) == "table" then
+        local n = 0
+        pull = function()
+            n = n + 1
+            return source[n]
         end
     end
-    for _ = 1, min(#intents, self.policy.concurrency * ACTIVE_PER_SLOT) do
+    -- An entry of the input that is wrong ends the input there; the
+    -- domains under way finish, then the run fails with it.
+    local bad_input
+    local function start_next()
+        if bad_input or (sched.stopped and self.streamed) then
+            return
+        end
+        local intent, err = pull()
+        if intent then
+            self.taken = self.taken + 1
+            sched:spawn(domain_task, self, domain.new(self, intent, lease_key(self, intent)), start_next)
+        elseif err ~= nil then
+            bad_input = err
+        end
+    end
+    for _ = 1, self.policy.concurrency * ACTIVE_PER_SLOT do
         start_next()
     end
     local ok, stats = pcall(sched.loop, sched)
@@ -207,22 +244,23 @@ function Run.execute(self, intents)
             dom:finish()
             dom:record_rest()
         end
-        for i = n + 1, #intents do
-            domain.new(self, intents[i], lease_key(self, intents[i])):record_rest()
-        end
+        record_unstarted(self, pull)
         stats = sched:stats()
     elseif stats.error ~= nil then
         self:fail(stats.error, "a task raised an error (see the report's error)")
     end
+    if bad_input then
+        self:fail(bad_input, ("the input ended after %d domain(s) with an error: %s"):format(self.taken,
+            tostring(type(bad_input) == "table" and bad_input.message or bad_input)))
+    elseif ok and self.streamed and sched.stopped then
+        record_unstarted(self, pull)
+    end
     if self.own_locker and self.locker.close then
         self.locker:close()
     end
-    -- What a callback raised may quote a password: none reaches the report.
-    local secrets = errors.secrets(self.secrets)
-    local failure = self.failure ~= nil and errors.scrub(tostring(self.failure), secrets) or nil
     stats.leases = self.leases
     stats.pak_price = self.policy.pak_price
-    self.report:finish(stats, self.spend, errors.scrub(sched.stopped, secrets), failure)
+    self.report:finish(stats, self.spend, sched.stopped, self.failure)
     return self.report
 end
 

@@ -9,6 +9,9 @@
 
 local _M = {}
 
+local pairs = pairs
+local ipairs = ipairs
+local pcall = pcall
 local tostring = tostring
 local lower = string.lower
 
@@ -101,6 +104,38 @@ function _M.unique(name, taken, next)
     end
     taken[lower(candidate)] = true
     return candidate
+end
+
+--- Desired mailboxes from people's records, through templates.
+-- @param people an array of records (tables of strings: first, last, role, ...)
+-- @param opts { username = "{first}.{last}", display_name = "{first} {last}",
+--   admin = function(person) -> boolean, taken = set of names in use }
+-- @return the mailboxes, and the people that could not be named
+--   ({ index, reason })
+function _M.people(people, opts)
+    opts = opts or {}
+    local utpl = opts.username or "{first}.{last}"
+    local dtpl = opts.display_name or "{first} {last}"
+    local taken, next, out, skipped = {}, {}, {}, {}
+    for k in pairs(opts.taken or {}) do
+        taken[lower(k)] = true
+    end
+    for i, person in ipairs(people) do
+        local name, why = _M.username(utpl, person)
+        if not name then
+            skipped[#skipped + 1] = { index = i, reason = why }
+        else
+            name = _M.unique(name, taken, next)
+            local ok, display = pcall(_M.fill, dtpl, person)
+            out[#out + 1] = {
+                username = name,
+                display_name = ok and display:sub(1, 60) or nil,
+                admin = opts.admin and opts.admin(person) or false,
+                password = person.password,
+            }
+        end
+    end
+    return out, skipped
 end
 
 return _M
