@@ -54,9 +54,8 @@ function _M.new(cl, opts)
         concurrency = concurrency,
         progress = opts.progress,
         items = {},      -- index -> a request of enom.request, or { err = ... }
-        queue = {},      -- indices not yet sent, in order: queue[qhead..qtail]
-        qhead = 1,
-        qtail = 0,
+        queue = {},      -- indices not yet sent: a heap, highest priority first, then in order
+        queued = 0,
         inflight = {},   -- transport id -> index
         ninflight = 0,
         ready = {},      -- completions not yet handed out: { index, res, err }
@@ -65,11 +64,55 @@ function _M.new(cl, opts)
     }, mt)
 end
 
+-- The queue: a binary heap of indices. `a` goes before `b` when its
+-- priority is higher or, at equal priority, when it was added first.
+local function before(self, a, b)
+    local pa, pb = self.items[a].priority or 0, self.items[b].priority or 0
+    if pa ~= pb then
+        return pa > pb
+    end
+    return a < b
+end
+
+local function push(self, index)
+    local q = self.queue
+    local n = self.queued + 1
+    self.queued = n
+    q[n] = index
+    while n > 1 do
+        local parent = n // 2
+        if not before(self, q[n], q[parent]) then
+            break
+        end
+        q[n], q[parent] = q[parent], q[n]
+        n = parent
+    end
+end
+
+local function pop(self)
+    local q, n = self.queue, self.queued
+    local top = q[1]
+    q[1], q[n] = q[n], nil
+    n = n - 1
+    self.queued = n
+    local i = 1
+    while true do
+        local l, r, best = 2 * i, 2 * i + 1, i
+        if l <= n and before(self, q[l], q[best]) then best = l end
+        if r <= n and before(self, q[r], q[best]) then best = r end
+        if best == i then
+            break
+        end
+        q[i], q[best] = q[best], q[i]
+        i = best
+    end
+    return top
+end
+
 local function enqueue(self, item)
     self.total = self.total + 1
     self.items[self.total] = item
-    self.qtail = self.qtail + 1
-    self.queue[self.qtail] = self.total
+    push(self, self.total)
     return self.total
 end
 
@@ -91,10 +134,13 @@ end
 -- @param guard (optional) asked at the moment the request is handed to
 --   the transport: `true`, or nil and an error, and then the request is
 --   withdrawn unsent with that error (a lease lost while it was queued)
-function _M.add_method(self, method, args, guard)
+-- @param priority (optional, default 0) queued requests of a higher
+--   priority leave first; of one priority, in the order they were added
+function _M.add_method(self, method, args, guard, priority)
     local reqs, err = request.method(self.client, method, args, true, 2)
     local item = reqs and reqs[1] or { err = err }
     item.guard = guard
+    item.priority = priority
     return enqueue(self, item)
 end
 
@@ -120,10 +166,8 @@ local function fill(self)
     if not transport then
         error("enom client is closed", 3)
     end
-    while self.ninflight < self.concurrency and self.qhead <= self.qtail do
-        local index = self.queue[self.qhead]
-        self.queue[self.qhead] = nil
-        self.qhead = self.qhead + 1
+    while self.ninflight < self.concurrency and self.queued > 0 do
+        local index = pop(self)
         local item = self.items[index]
         local ok, gerr = true, nil
         if item.guard and not item.err then
@@ -219,10 +263,8 @@ end
 -- @param why the reason the errors carry (optional)
 function _M.cancel(self, why)
     local n = 0
-    while self.qhead <= self.qtail do
-        local index = self.queue[self.qhead]
-        self.queue[self.qhead] = nil
-        self.qhead = self.qhead + 1
+    while self.queued > 0 do
+        local index = pop(self)
         local item = self.items[index]
         complete(self, index, nil, item.err or errors.new("stopped", why or "withdrawn before it was sent", {
             command = item.command, maybe_delivered = false,

@@ -58,8 +58,19 @@ describe("provision", function()
         assert.equal(2, plan:totals().keep)
         local rep = provision.apply(c, plan)
         assert.equal(2, rep.counts.already_present)
-        -- Planning and applying read the domain; nothing else was sent.
+        assert.is_true(rep.ok)
+        -- Planning read the domain; applying a fresh plan with nothing to
+        -- do trusts that read: nothing else was sent.
+        assert.equal(before + 1, H.total_received())
+        assert.equal(H.received("GetPOP3"), H.total_received())
+        -- A plan fresh_plan seconds old or older is read again (0: always).
+        rep = provision.apply(c, plan, { fresh_plan = 0 })
+        assert.equal(2, rep.counts.already_present)
         assert.equal(before + 2, H.total_received())
+        plan.made_at = os.time() - 10
+        rep = provision.apply(c, plan, { fresh_plan = 5 })
+        assert.equal(2, rep.counts.already_present)
+        assert.equal(before + 3, H.total_received())
         assert.equal(H.received("GetPOP3"), H.total_received())
     end)
 

@@ -136,4 +136,31 @@ describe("scheduler", function()
         s:loop()
         assert.same({ "fast", "slow", "joined" }, order)
     end)
+
+    it("sends the request with the longest chain behind it first, in order within a priority", function()
+        -- Every command gets a balance answer: only the order they leave in matters.
+        local c, mod = client(balance)
+        local s = scheduler.new(c, policy { concurrency = 1 })
+        local wants = {
+            { "setup_pop3_users", { sld = "a", tld = "com", bundle_id = 1, users = { { username = "ann", password = "Kp7-Long-Pw" } } } },
+            { "modify_pop3", { sld = "a", tld = "com", users = { { username = "y", admin = true } } } },
+            { "delete_pop3", { sld = "a", tld = "com", users = { "z" } } },
+            { "purchase_pop_bundle", { sld = "b", tld = "com", quantity = 1 } },
+            { "get_pop3", { sld = "c", tld = "com" } },
+            { "get_pop3", { sld = "d", tld = "com" } },
+            { "get_order_list", {} },
+        }
+        s:spawn(function(sched) assert(sched:request("get_balance", {})) end)
+        for _, w in ipairs(wants) do
+            s:spawn(function(sched) assert(sched:request(w[1], w[2])) end)
+        end
+        assert.is_nil(s:loop().error)
+        local order = {}
+        for i, r in ipairs(mod.made[1].sent) do
+            order[i] = r.params.command .. (r.params.SLD and ("." .. r.params.SLD) or "")
+        end
+        -- All were queued before the first left: they leave by priority.
+        assert.same({ "GetOrderList", "GetPOP3.c", "GetPOP3.d", "PurchasePOPBundle.b", "DeletePOP3.a",
+            "GetBalance", "SetUpPOP3User.a", "ModifyPOP3.a" }, order)
+    end)
 end)

@@ -296,7 +296,44 @@ local function recover(self, entries)
     end
 end
 
+-- The paks to buy before creating: what the planned creates lack beyond
+-- the free slots and those the planned deletes free (the planner's count
+-- bounds it).
+local function paks_to_buy(self)
+    local d, by_name = self.d, self.cur.by_name
+    local missing, freed = 0, 0
+    for _, m in ipairs(d.create) do
+        if not by_name[lower(m.username)] then missing = missing + 1 end
+    end
+    for _, n in ipairs(d.delete) do
+        if by_name[lower(n)] then freed = freed + 1 end
+    end
+    return min(d.buy, paks.needed(missing, paks.free(self.cur.paks) + freed))
+end
+
+-- A saved plan's domain with nothing to do (only mailboxes to keep, or
+-- invalid ones), planned less than `fresh_plan` seconds ago: the plan's
+-- read stands, the domain is not read again.
+local function planned_idle(self)
+    local planned, at = self.intent.planned, self.intent.planned_at
+    if not planned or type(at) ~= "number" or os.time() - at >= self.policy.fresh_plan then
+        return false
+    end
+    return (planned.buy or 0) == 0 and #planned.create == 0 and #planned.modify == 0 and #planned.delete == 0
+        and #planned.blocked == 0
+end
+
 local function body(self)
+    if planned_idle(self) then
+        local d = self.intent.planned
+        for _, m in ipairs(d.invalid) do
+            self:mailbox(m.username, "create", "invalid", m.reason, 0)
+        end
+        for _, n in ipairs(d.keep) do
+            self:mailbox(n, "keep", "already_present", nil, 0)
+        end
+        return
+    end
     if not acquire(self) then
         return
     end
@@ -340,26 +377,31 @@ local function body(self)
     for _, b in ipairs(d.blocked) do
         self:mailbox(b.username, "create", "blocked", b.reason, 0)
     end
+    -- Deletes, modifies and the purchase touch different things: they go
+    -- at once. Creates wait for all three (deletes free slots, the
+    -- purchase adds them).
+    local steps = {}
     if #d.delete > 0 then
-        delete.all(self)
+        steps[#steps + 1] = function() delete.all(self) end
     end
-    if #d.modify > 0 and self:hold() then
-        modify.all(self)
+    if #d.modify > 0 then
+        steps[#steps + 1] = function()
+            if self:hold() then modify.all(self) end
+        end
+    end
+    local need = #d.create > 0 and paks_to_buy(self) or 0
+    if need > 0 and self.no_buy then
+        self:event("paks", "failed", ("%d pak(s) not bought: %s"):format(need, self.no_buy))
+    elseif need > 0 then
+        steps[#steps + 1] = function() buy.paks(self, need) end
+    end
+    if #steps == 1 then
+        steps[1]()
+    elseif #steps > 1 then
+        self.sched:join(steps)
     end
     if #d.create > 0 and not self.halted then
-        local missing = 0
-        for _, m in ipairs(d.create) do
-            if not self.cur.by_name[lower(m.username)] then missing = missing + 1 end
-        end
-        local need = min(d.buy, paks.needed(missing, paks.free(self.cur.paks)))
-        if need > 0 and self.no_buy then
-            self:event("paks", "failed", ("%d pak(s) not bought: %s"):format(need, self.no_buy))
-        elseif need > 0 then
-            buy.paks(self, need)
-        end
-        if not self.halted then
-            create.all(self)
-        end
+        create.all(self)
     end
 end
 

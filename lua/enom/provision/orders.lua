@@ -7,8 +7,8 @@
 -- Description: the domain, Quantity, an item-level OrderStatus word,
 -- Open while eNom still works on it). Both are typed commands
 -- (enom.commands), read alike in XML, Text and HTML. A mark (the newest
--- order id before a purchase, taken while the domain's lease is held)
--- bounds the search: only orders after it can be the one in doubt.
+-- order id before the run's purchases, taken as the run starts) bounds
+-- the search: only orders after it can be the one in doubt.
 --
 -- eNom publishes no order of a POP pak: an item is taken for one when its
 -- ProductType names "pop" and its Description is the domain.
@@ -47,20 +47,38 @@ local function page(sched, start)
     return ids
 end
 
---- The newest order id before the run's first purchase (one
--- GetOrderList per run that buys), or nil when the history is unavailable.
+-- Read the newest order id into `o` (the run's history): nil when the
+-- history is unavailable.
+local function take(sched, o)
+    o.pending = true
+    local ids = page(sched, 1)
+    o.pending = false
+    o.taken, o.mark = true, ids and (ids[1] or 0) or nil
+end
+
+--- Take the run's mark at its start, beside the first reads, so that no
+-- purchase waits for it: a scheduler task, `sched:spawn(orders.early, run)`,
+-- for a run that may buy.
+function _M.early(sched, run)
+    local o = run.orders
+    if not o.taken and not o.pending then
+        take(sched, o)
+    end
+end
+
+--- The newest order id before the run's purchases (one GetOrderList per
+-- run that buys), or nil when the history is unavailable. Orders of
+-- other holders of a domain placed after the mark and before the
+-- domain's lease was taken fall inside the search too: the paks a domain
+-- holds decide (buy.lua), the history only corroborates.
 function _M.mark(dom)
     local o = dom.run.orders
     while o.pending do
         dom.sched:sleep(0.01)
     end
-    if o.taken then
-        return o.mark
+    if not o.taken then
+        take(dom.sched, o)
     end
-    o.pending = true
-    local ids = page(dom.sched, 1)
-    o.pending = false
-    o.taken, o.mark = true, ids and (ids[1] or 0) or nil
     return o.mark
 end
 

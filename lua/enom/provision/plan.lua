@@ -65,6 +65,7 @@ function Plan.intents(self)
     for i, d in ipairs(self.domains) do
         local intent = planner.intent_of_plan(d, pw[d.domain])
         intent.planned = d
+        intent.planned_at = self.made_at
         out[i] = intent
     end
     return out

@@ -29,6 +29,7 @@ local DEFAULTS = {
     journal_sync = "purchases", -- on the disk before acting: "purchases", or "all" (creates too)
     lease_ttl = 60,            -- seconds a domain lease lives unless renewed
     lease_wait = 30,           -- seconds to wait for a busy domain before `busy`
+    fresh_plan = 300,          -- seconds a saved plan's "nothing to do" stands without a second read
 }
 _M.DEFAULTS = DEFAULTS
 
@@ -94,6 +95,7 @@ local CHECKS = {
     journal_dir = of_type("string"),   -- where a file journal lives (default: enom.journal.default_dirs)
     lease_ttl = number(1, DAY),
     lease_wait = number(0, DAY),
+    fresh_plan = number(0, 30 * DAY),
     -- Without a default:
     retry = of_type("function"),       -- function(err) -> may this failure be retried?
     backoff = of_type("function"),     -- function(policy, attempt) -> seconds to wait

@@ -166,10 +166,15 @@ function Run.bought(self, n)
     self.spend.paks = self.spend.paks + n
 end
 
---- Count one lease acquisition's result: granted, busy or error.
+--- Count one lease acquisition's result: granted, busy or error. The
+-- first domain granted in a run that may buy takes the order-history
+-- mark beside its read, so that no purchase waits for it.
 function Run.leased(self, result)
     local l = self.leases
     l[result] = l[result] + 1
+    if result == "granted" and l.granted == 1 and self.policy.buy_paks and self.policy.max_paks_per_run > 0 then
+        self.sched:spawn(orders.early, self)
+    end
 end
 
 local function lease_key(self, intent)

@@ -21,6 +21,19 @@ local co_running = coroutine.running
 -- Seconds between two questions to `policy.stop` while requests are out.
 local STOP_POLL = 0.2
 
+--- Which queued request leaves first: the one with the longest chain of
+-- work behind it. The order-history mark (GetOrderList) comes before
+-- every purchase; a domain's read may lead to a purchase (1.5 s and more
+-- at eNom) and then SetUps; a purchase leads to SetUps; a delete frees
+-- slots for SetUps; a modify or a SetUp ends its chain. Of one priority,
+-- requests leave in the order they were made.
+_M.PRIORITY = {
+    get_order_list = 4, get_order_detail = 3, get_pop3 = 3,
+    purchase_pop_bundle = 2,
+    delete_pop3 = 1,
+}
+local PRIORITY = _M.PRIORITY
+
 --- Capped exponential back-off with full jitter: a random wait in
 -- [0, min(cap, base * 2^(attempt-1))].
 function _M.backoff(policy, attempt)
@@ -175,7 +188,7 @@ local function resume(self, task, ...)
     else
         local i
         if want.method then
-            i = self.batch:add_method(want.method, want.args, want.guard)
+            i = self.batch:add_method(want.method, want.args, want.guard, PRIORITY[want.method])
         else
             i = self.batch:add(want.command, want.params)
         end
