@@ -138,51 +138,88 @@ Secrets.__index = Secrets
 
 -- The forms a secret may take in what comes back: as given, and as it
 -- travels in a form body or query (space as "+" or "%20", hex in either
--- case), for a server that echoes what it received.
-local function forms(secret, out)
-    out[#out + 1] = secret
+-- case), for a server that echoes what it received. A secret of letters,
+-- digits and - . _ ~ only travels as it is.
+local function forms(secret, add)
+    add(secret)
+    if not find(secret, "[^%w%-%._~]") then
+        return
+    end
     local enc = secret:gsub("[^%w%-%._~ ]", function(c)
         return ("%%%02X"):format(byte(c))
     end)
-    local variants = { (enc:gsub(" ", "+")), (enc:gsub(" ", "%%20")) }
-    variants[3] = variants[1]:gsub("%%%x%x", lower)
-    variants[4] = variants[2]:gsub("%%%x%x", lower)
-    for _, v in ipairs(variants) do
-        out[#out + 1] = v
-    end
+    local plus, pct = enc:gsub(" ", "+"), enc:gsub(" ", "%%20")
+    add(plus)
+    add(pct)
+    add((plus:gsub("%%%x%x", lower)))
+    add((pct:gsub("%%%x%x", lower)))
 end
 
---- A set of secrets ready for scrubbing: every form of each, longest
--- first, so that a secret holding another is replaced whole.
+local function longest_first(a, b)
+    if #a ~= #b then
+        return #a > #b
+    end
+    return a < b
+end
+
+-- A secret a parser could change on its way in (an entity for & < > "
+-- ', whitespace normalized, bytes transcoded) may hide in an answer where
+-- no form of it stands as is.
+local RISKY = "[&<>\"'%c\128-\255]"
+
+--- A set of secrets ready for scrubbing: every form of each (put longest
+-- first when it is first used to scrub, so that a secret holding another
+-- is replaced whole).
 -- @param list array of strings (numbers are taken as their text)
 function _M.secrets(list)
     if getmetatable(list) == Secrets then
         return list
     end
     local all, seen = {}, {}
+    local function add(x)
+        if not seen[x] then
+            seen[x] = true
+            all[#all + 1] = x
+        end
+    end
+    -- risky: `carries` always says yes; sorted: ready for `scrub`.
+    all.risky, all.sorted = false, false
     for i = 1, list and #list or 0 do
         local v = list[i]
         if type(v) == "number" then
             v = tostring(v)
         end
         if type(v) == "string" and v ~= "" then
-            local f = {}
-            forms(v, f)
-            for _, x in ipairs(f) do
-                if not seen[x] then
-                    seen[x] = true
-                    all[#all + 1] = x
-                end
+            forms(v, add)
+            if not all.risky and find(v, RISKY) then
+                all.risky = true
             end
         end
     end
-    sort(all, function(a, b)
-        if #a ~= #b then
-            return #a > #b
-        end
-        return a < b
-    end)
     return setmetatable(all, Secrets)
+end
+
+--- May a parsed `text` hold one of `secrets` (a set from `secrets`)?
+-- False only when no form of any stands in it as is, it has no numeric
+-- character reference (`&#`), and no secret holds a character a parser
+-- could spell otherwise: then nothing parsed from it can hold one, and
+-- it need not be scrubbed field by field. Plain finds, in C.
+-- @param text the raw answer
+-- @param secrets a set from `secrets`
+-- @return true when the parsed answer must be scrubbed
+function _M.carries(text, secrets)
+    if type(text) ~= "string" or not secrets or #secrets == 0 then
+        return false
+    end
+    if secrets.risky or find(text, "&#", 1, true) then
+        return true
+    end
+    for i = 1, #secrets do
+        if find(text, secrets[i], 1, true) then
+            return true
+        end
+    end
+    return false
 end
 
 local function is_word(s, i)
@@ -223,6 +260,10 @@ function _M.scrub(s, secrets)
         return s
     end
     secrets = _M.secrets(secrets)
+    if not secrets.sorted then
+        sort(secrets, longest_first)
+        secrets.sorted = true
+    end
     for i = 1, #secrets do
         s = replace(s, secrets[i])
     end

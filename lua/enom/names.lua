@@ -38,6 +38,9 @@ function _M.unprintable(s)
     if find(s, CONTROL) then
         return "holds a control character"
     end
+    if not find(s, "[\128-\255]") then
+        return nil -- ASCII
+    end
     -- UTF-8: the lead byte says how many continuation bytes follow.
     local i, n = 1, #s
     while i <= n do

@@ -349,6 +349,9 @@ function _M.rule(rule)
     return type(rule) == "string" and rules[rule] or rule
 end
 
+-- The context's fields the contains check looks at, in order.
+local FORBIDDEN_FIELDS = { "username", "domain", "sld", "uid" }
+
 -- What the contains check looks for under the compiled rule `r`: a flat
 -- array of lower-cased values, each followed by what it is. `strict`
 -- (generation) looks for every field from its first character, whatever
@@ -359,7 +362,14 @@ local function forbidden(r, context, strict)
         return out
     end
     local sld, tld = context.sld, context.tld
-    local function add(field, v)
+    local values = {
+        context.username,
+        sld ~= nil and tld ~= nil and (tostring(sld) .. "." .. tostring(tld)) or nil,
+        sld,
+        context.uid,
+    }
+    for i = 1, #FORBIDDEN_FIELDS do
+        local field, v = FORBIDDEN_FIELDS[i], values[i]
         local shortest = strict and 1 or r.contains[field]
         if shortest and v ~= nil then
             v = lower(tostring(v))
@@ -369,10 +379,6 @@ local function forbidden(r, context, strict)
             end
         end
     end
-    add("username", context.username)
-    add("domain", sld ~= nil and tld ~= nil and (tostring(sld) .. "." .. tostring(tld)) or nil)
-    add("sld", sld)
-    add("uid", context.uid)
     return out
 end
 

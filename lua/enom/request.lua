@@ -44,9 +44,13 @@ local RESERVED = { command = true, uid = true, pw = true, responsetype = true }
 -- long as its client, and never in the client table itself.
 local CREDENTIALS = setmetatable({}, { __mode = "k" })
 
+-- client -> the scrub set of its password alone (errors.secrets).
+local PW_SECRETS = setmetatable({}, { __mode = "k" })
+
 --- Give `client` its account password (enom.client.new does this once).
 function _M.bind(client, pw)
     CREDENTIALS[client] = pw
+    PW_SECRETS[client] = nil
 end
 
 local function invalid(command, msg)
@@ -198,11 +202,22 @@ function _M.prepare(client, req)
         all[k] = v
     end
     local body = encode(all, req.group and { req.group } or nil)
-    local secrets = { pw }
-    for i = 1, #req.secrets do
-        secrets[#secrets + 1] = req.secrets[i]
+    if #req.secrets == 0 then
+        -- Most requests carry the account's password only: its forms are
+        -- worked out once per client.
+        local set = PW_SECRETS[client]
+        if not set then
+            set = errors.secrets { pw }
+            PW_SECRETS[client] = set
+        end
+        req.scrub = set
+    else
+        local secrets = { pw }
+        for i = 1, #req.secrets do
+            secrets[#secrets + 1] = req.secrets[i]
+        end
+        req.scrub = errors.secrets(secrets)
     end
-    req.scrub = errors.secrets(secrets)
     req.format_used = format
     local wire = { timeout = req.timeout, connect_timeout = req.connect_timeout }
     if method == "POST" then
@@ -275,8 +290,12 @@ function _M.finish(client, req, res, terr)
         if not parsed then
             err = errors.new("parse", perr, { command = command, status = res.status, maybe_delivered = true }, secrets)
         else
-            -- Before anything is taken from it: a server may echo the request.
-            errors.scrub_deep(parsed, secrets)
+            -- Before anything is taken from it: a server may echo the
+            -- request. Scrubbed field by field only when the raw answer
+            -- may hold a secret at all.
+            if errors.carries(res.body, secrets) then
+                errors.scrub_deep(parsed, secrets)
+            end
             if not parsed.done then
                 local env = results.envelope(parsed)
                 err = errors.new("incomplete", "response ended before Done=true", {

@@ -147,6 +147,81 @@ local function check_passwords(command, group, i, clean, params, ctx, given)
     return nil
 end
 
+-- Per group spec (static data), worked out once: its fields by key, and
+-- the encoder's field list.
+local KNOWN = setmetatable({}, { __mode = "k" })
+local FIELDS = setmetatable({}, { __mode = "k" })
+
+local function known_of(group)
+    local known = KNOWN[group]
+    if not known then
+        known = {}
+        for _, f in ipairs(group.fields) do
+            known[f.key] = f
+        end
+        KNOWN[group] = known
+    end
+    return known
+end
+
+local function fields_of(group)
+    local fields = FIELDS[group]
+    if not fields then
+        fields = {}
+        for i, f in ipairs(group.fields) do
+            fields[i] = { f.key, f.name }
+        end
+        FIELDS[group] = fields
+    end
+    return fields
+end
+
+-- Check record `i` of a group's fields: the clean record, or nil and the
+-- error. Its secrets are added to `secrets`.
+local function check_record(command, group, i, rec, secrets)
+    if type(rec) ~= "table" then
+        if group.scalar and type(rec) == "string" then
+            rec = { [group.scalar] = rec }
+        else
+            return invalid(command, ("%s[%d] must be a table"):format(group.arg, i))
+        end
+    end
+    local known = known_of(group)
+    for k in pairs(rec) do
+        if not known[k] then
+            return invalid(command, ("%s[%d]: unknown field '%s'"):format(group.arg, i, tostring(k)))
+        end
+    end
+    local clean = {}
+    for _, f in ipairs(group.fields) do
+        local v = rec[f.key]
+        if v == nil then
+            if f.required then
+                return invalid(command, ("%s[%d].%s is missing"):format(group.arg, i, f.key))
+            end
+        else
+            local val, why = check_value(f, v)
+            if val == nil then
+                return invalid(command, ("%s[%d].%s %s"):format(group.arg, i, f.key, why))
+            end
+            if f.secret then
+                secrets[#secrets + 1] = val
+            end
+            clean[f.key] = val
+        end
+    end
+    if group.one_of then
+        local any = false
+        for _, k in ipairs(group.one_of) do
+            any = any or clean[k] ~= nil
+        end
+        if not any then
+            return invalid(command, ("%s[%d] needs one of: %s"):format(group.arg, i, table.concat(group.one_of, ", ")))
+        end
+    end
+    return clean
+end
+
 local function check_group(command, group, records, args, secrets, params, ctx)
     if records == nil then
         records = {}
@@ -167,51 +242,11 @@ local function check_group(command, group, records, args, secrets, params, ctx)
             return invalid(command, group.arg .. " must not be empty" .. extra)
         end
     end
-    local known = {}
-    for _, f in ipairs(group.fields) do
-        known[f.key] = f
-    end
     local out, seen, given = {}, {}, {}
     for i = 1, n do
-        local rec = records[i]
-        if type(rec) ~= "table" then
-            if group.scalar and type(rec) == "string" then
-                rec = { [group.scalar] = rec }
-            else
-                return invalid(command, ("%s[%d] must be a table"):format(group.arg, i))
-            end
-        end
-        local clean = {}
-        for k in pairs(rec) do
-            if not known[k] then
-                return invalid(command, ("%s[%d]: unknown field '%s'"):format(group.arg, i, tostring(k)))
-            end
-        end
-        for _, f in ipairs(group.fields) do
-            local v = rec[f.key]
-            if v == nil then
-                if f.required then
-                    return invalid(command, ("%s[%d].%s is missing"):format(group.arg, i, f.key))
-                end
-            else
-                local val, why = check_value(f, v)
-                if val == nil then
-                    return invalid(command, ("%s[%d].%s %s"):format(group.arg, i, f.key, why))
-                end
-                if f.secret then
-                    secrets[#secrets + 1] = val
-                end
-                clean[f.key] = val
-            end
-        end
-        if group.one_of then
-            local any = false
-            for _, k in ipairs(group.one_of) do
-                any = any or clean[k] ~= nil
-            end
-            if not any then
-                return invalid(command, ("%s[%d] needs one of: %s"):format(group.arg, i, table.concat(group.one_of, ", ")))
-            end
+        local clean, err = check_record(command, group, i, records[i], secrets)
+        if not clean then
+            return nil, err
         end
         if group.unique then
             local key = clean[group.unique]:lower()
@@ -221,7 +256,7 @@ local function check_group(command, group, records, args, secrets, params, ctx)
             seen[key] = i
         end
         if ctx and ctx.password_rule then
-            local err = check_passwords(command, group, i, clean, params, ctx, given)
+            err = check_passwords(command, group, i, clean, params, ctx, given)
             if err then
                 return nil, err
             end
@@ -229,6 +264,26 @@ local function check_group(command, group, records, args, secrets, params, ctx)
         out[i] = clean
     end
     return out
+end
+
+--- Check one record of a command's group (a mailbox of SetUpPOP3User)
+-- alone, as `build` checks each: its fields, and its password against
+-- the rule of `ctx` (the domain in `params`: { SLD, TLD }).
+-- @param spec the command's entry in enom.commands (with a group)
+-- @param rec the record
+-- @param params { SLD = sld, TLD = tld }, what the password rule looks at
+-- @param ctx optional, as for `build`
+-- @return the clean record, or nil and an error of kind "invalid" (its
+--   message names the record as `<group>[1]`)
+function _M.record(spec, rec, params, ctx)
+    local clean, err = check_record(spec.command, spec.group, 1, rec, {})
+    if clean and ctx and ctx.password_rule then
+        err = check_passwords(spec.command, spec.group, 1, clean, params, ctx, {})
+        if err then
+            return nil, err
+        end
+    end
+    return clean, err
 end
 
 --- Validate `args` for the command `spec`.
@@ -275,12 +330,8 @@ function _M.build(spec, args, ctx)
         if not records then
             return nil, err
         end
-        local fields = {}
-        for i, f in ipairs(group.fields) do
-            fields[i] = { f.key, f.name }
-        end
         req.records = records
-        req.group = { name = group.arg, fields = fields, records = records }
+        req.group = { name = group.arg, fields = fields_of(group), records = records }
         if group.count then
             params[group.count] = #records
         end

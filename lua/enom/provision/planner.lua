@@ -59,11 +59,9 @@ function _M.check_mailbox(m, sld, tld, ctx)
             return "display_name " .. bad
         end
     end
-    local _, err = validate.build(SETUP, {
-        sld = sld, tld = tld, bundle_id = 1,
-        users = { { username = m.username, password = m.password or "Checked-Later-1",
-            admin = m.admin and true or false, display_name = m.display_name } },
-    }, m.password and ctx or nil)
+    local _, err = validate.record(SETUP, { username = m.username, password = m.password or "Checked-Later-1",
+        admin = m.admin and true or false, display_name = m.display_name }, { SLD = sld, TLD = tld },
+        m.password and ctx or nil)
     -- The check sends one mailbox: "users[1]." names nothing the caller gave.
     return err and (err.message:gsub("^users%[1%]%.", "")) or nil
 end
@@ -110,12 +108,14 @@ local function entry(want, where, seen)
     end
     local taken = {}
     for j, m in ipairs(intent.mailboxes) do
-        local at = ("%s.mailboxes[%d]"):format(where, j)
-        if type(m) ~= "table" or type(m.username) ~= "string" or m.username == "" then
+        local name = type(m) == "table" and m.username
+        if type(name) ~= "string" or name == "" then
+            local at = ("%s.mailboxes[%d]"):format(where, j)
             return invalid(at .. ".username is missing", at)
         end
-        local k = lower(m.username)
+        local k = lower(name)
         if taken[k] then
+            local at = ("%s.mailboxes[%d]"):format(where, j)
             return invalid(("%s.username repeats mailboxes[%d]"):format(at, taken[k]), at)
         end
         taken[k] = j
