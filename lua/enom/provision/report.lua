@@ -35,6 +35,35 @@ end
 local SHORT = { failed = true, blocked = true, not_done = true, unknown = true, invalid = true,
     conflict = true, busy = true }
 
+--- Events of a pak renewal (action "renew"): renewed, settled (an earlier
+-- run's renewal found done or not done), blocked (the spending cap),
+-- refused (not a pak of the domain), failed, unknown (in doubt: open in
+-- the journal), not_done. Of a mailbox's forward (action "forward"):
+-- set (forwarding now), pending (waiting for its recipient's approval),
+-- already_set, removed, already_absent, failed, unknown, not_done. A
+-- pending forward is not a shortfall: the run can do nothing more for it.
+_M.EVENT_OUTCOMES = {
+    renew = { "renewed", "settled", "blocked", "refused", "failed", "unknown", "not_done" },
+    forward = { "set", "pending", "already_set", "removed", "already_absent", "failed", "unknown", "not_done" },
+}
+
+-- Events whose outcome leaves the desired state unreached.
+local SHORT_EVENTS = {
+    renew = { blocked = true, refused = true, failed = true, unknown = true, not_done = true },
+    forward = { failed = true, unknown = true, not_done = true },
+}
+
+--- An error value as fields a record may carry (no message: it may quote
+-- what a caller passed): kind, response_number, category, eNom's texts,
+-- hint and TrackingKey, enough for a program to decide by.
+function _M.error_fields(err)
+    if type(err) ~= "table" then
+        return nil
+    end
+    return { kind = err.kind, response_number = err.response_number, category = err.category,
+        errors = err.errors, hint = err.hint, tracking_key = err.tracking_key }
+end
+
 --- A new report; `path` (optional) receives JSON lines as they happen;
 -- `progress` (optional) is called with each record after it is kept.
 -- @return the report, or nil and an error when the file cannot be opened
@@ -89,11 +118,19 @@ function _M.mailbox(self, domain, username, intended, outcome, reason, attempts,
     return tell(self, rec)
 end
 
---- A domain-level event (a pak purchase).
+--- A domain-level event (a pak purchase, a renewal, a forward).
+-- `fields` (optional) adds the event's own values: bundle_id, years,
+-- expires, new_expires, order_id of a renewal; username, forward_to of a
+-- forward; `error` (see `error_fields`) of a failure.
 -- @return true, or nil and what the progress callback raised
-function _M.event(self, domain, action, outcome, detail, attempts)
+function _M.event(self, domain, action, outcome, detail, attempts, fields)
     local rec = { type = "event", domain = domain, action = action, outcome = outcome,
         detail = detail, attempts = attempts }
+    for k, v in pairs(fields or {}) do
+        if rec[k] == nil then
+            rec[k] = v
+        end
+    end
     self.events[#self.events + 1] = rec
     write(self, rec)
     return tell(self, rec)
@@ -122,6 +159,17 @@ function _M.finish(self, stats, spend, stopped, failure)
         end
     end
     self.counts = counts
+    -- Events by action and outcome: { renew = { renewed = 2 }, forward = { pending = 1 } }.
+    local events = {}
+    for _, e in ipairs(self.events) do
+        local t = events[e.action] or {}
+        events[e.action] = t
+        t[e.outcome] = (t[e.outcome] or 0) + 1
+        if SHORT_EVENTS[e.action] and SHORT_EVENTS[e.action][e.outcome] then
+            short = short + 1
+        end
+    end
+    self.event_counts = events
     self.requests = stats.requests
     self.sent = stats.sent
     self.retries = stats.retries
@@ -130,18 +178,21 @@ function _M.finish(self, stats, spend, stopped, failure)
     self.notes = stats.notes or {}
     self.paks_bought = spend and spend.paks or 0
     self.paks_in_doubt = spend and spend.in_doubt or 0
+    self.paks_renewed = spend and spend.renewed or 0
+    self.renewals_in_doubt = spend and spend.renewals_in_doubt or 0
     self.stopped = stopped
     self.error = failure
     self.seconds = clock.now() - self.started
     -- ok: the desired state was reached; a mailbox blocked for want of a
     -- slot is a shortfall too, even though nothing failed.
-    self.ok = not self.stopped and short == 0 and self.paks_in_doubt == 0 and not self.write_error
-        and #self.unreachable == 0
+    self.ok = not self.stopped and short == 0 and self.paks_in_doubt == 0 and self.renewals_in_doubt == 0
+        and not self.write_error and #self.unreachable == 0
     write(self, {
         type = "summary", counts = counts, requests = self.requests, sent = self.sent,
         retries = self.retries, reconciles = self.reconciles, paks_bought = self.paks_bought,
-        paks_in_doubt = self.paks_in_doubt, stopped = self.stopped, error = self.error, notes = self.notes,
-        seconds = self.seconds, ok = self.ok,
+        paks_in_doubt = self.paks_in_doubt, paks_renewed = self.paks_renewed,
+        renewals_in_doubt = self.renewals_in_doubt, events = events, stopped = self.stopped, error = self.error,
+        notes = self.notes, seconds = self.seconds, ok = self.ok,
     })
     if self.file then
         self.file:close()
@@ -155,6 +206,18 @@ function _M.with(self, outcome)
     for _, m in ipairs(self.mailboxes) do
         if m.outcome == outcome then
             out[#out + 1] = m
+        end
+    end
+    return out
+end
+
+--- Events with a given action and outcome (outcome nil: any), such as
+-- `report:events_with("forward", "pending")`.
+function _M.events_with(self, action, outcome)
+    local out = {}
+    for _, e in ipairs(self.events) do
+        if e.action == action and (outcome == nil or e.outcome == outcome) then
+            out[#out + 1] = e
         end
     end
     return out
@@ -209,6 +272,18 @@ function _M.format(self, shown)
             self.paks_bought or 0, self.seconds or 0)
     for _, n in ipairs(self.notes or {}) do
         lines[#lines + 1] = "NOTE: " .. n
+    end
+    if (self.paks_renewed or 0) > 0 then
+        lines[#lines + 1] = ("renewed: %d pak(s)"):format(self.paks_renewed)
+    end
+    local pending = self.event_counts and self.event_counts.forward and self.event_counts.forward.pending or 0
+    if pending > 0 then
+        lines[#lines + 1] = ("PENDING: %d forward(s) wait for their recipients' approval (eNom asks them by e-mail; "
+            .. "a request expires after 24 hours)"):format(pending)
+    end
+    if (self.renewals_in_doubt or 0) > 0 then
+        lines[#lines + 1] = ("IN DOUBT: %d pak renewal(s) could not be confirmed: check before renewing again")
+            :format(self.renewals_in_doubt)
     end
     if (self.paks_in_doubt or 0) > 0 then
         lines[#lines + 1] = ("IN DOUBT: %d pak(s) whose purchase could not be confirmed: check before buying again")
