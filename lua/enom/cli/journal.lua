@@ -33,6 +33,8 @@ local function row(key, e)
     local what
     if e.kind == "purchase" then
         what = ("buy %d pak(s)"):format(tonumber(e.qty) or 0)
+    elseif e.kind == "renew" then
+        what = ("renew pak %s for %d year(s)"):format(tostring(e.bundle_id), tonumber(e.years) or 0)
     elseif e.kind == "create" then
         local names = {}
         for i, u in ipairs(e.users or {}) do names[i] = u.username end
