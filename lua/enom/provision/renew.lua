@@ -174,6 +174,12 @@ local function pak_of(cur, id)
     return nil
 end
 
+-- A pak's id for a message (one read back from the journal's JSON may
+-- be a float).
+local function pak_name(id)
+    return type(id) == "number" and ("%d"):format(id) or tostring(id)
+end
+
 -- The fields of a renewal's report records.
 local function fields(r, extra)
     local f = { bundle_id = r.bundle_id, years = r.years, expires = r.expires or r.expires_before }
@@ -236,7 +242,7 @@ local function one(dom, r, mark)
         local pak = pak_of(dom.cur, r.bundle_id)
         if not pak then
             return dom:event("renew", "refused", ("pak %s is not a pak of %s: not renewed")
-                :format(tostring(r.bundle_id), d.domain), attempt - 1, fields(r))
+                :format(pak_name(r.bundle_id), d.domain), attempt - 1, fields(r))
         end
         if not dom:hold() then
             return dom:event("renew", "not_done", dom.halted, attempt - 1, fields(r))
@@ -257,7 +263,7 @@ local function one(dom, r, mark)
             run:renewed(r.years)
             orders.known(run, res.order_id)
             dom.renewed = true
-            return dom:event("renew", "renewed", ("pak %s for %s"):format(tostring(r.bundle_id),
+            return dom:event("renew", "renewed", ("pak %s for %s"):format(pak_name(r.bundle_id),
                 years_text(r.years)), attempt, fields(r, { order_id = res.order_id }))
         end
         local retry = sched.retry(err) and attempt < p.attempts
@@ -278,15 +284,15 @@ local function one(dom, r, mark)
                 dom:journal_close(entry)
                 run:renewed(r.years)
                 return dom:event("renew", "renewed", ("pak %s for %s (the answer was lost: the expiry read back "
-                    .. "moved)"):format(tostring(r.bundle_id), years_text(r.years)), attempt,
+                    .. "moved)"):format(pak_name(r.bundle_id), years_text(r.years)), attempt,
                     fields(r, { new_expires = expires }))
             elseif state == "gone" then
                 dom:journal_close(entry)
-                return dom:event("renew", "failed", ("pak %s is gone from %s: %s"):format(tostring(r.bundle_id),
+                return dom:event("renew", "failed", ("pak %s is gone from %s: %s"):format(pak_name(r.bundle_id),
                     d.domain, reason(err)), attempt, fields(r))
             elseif state == "unknown" then
                 return in_doubt(dom, entry, ("pak %s: %s; not confirmed within %g s, not renewed again (open in "
-                    .. "the journal: `enom journal list`)"):format(tostring(r.bundle_id), reason(err), p.settle),
+                    .. "the journal: `enom journal list`)"):format(pak_name(r.bundle_id), reason(err), p.settle),
                     attempt)
             end
             dom:journal_close(entry)
@@ -303,6 +309,8 @@ end
 -- window and is left alone).
 -- @return true when settled, false while it stays in doubt
 function _M.recover(dom, e)
+    e.bundle_id = tonumber(e.bundle_id) and floor(tonumber(e.bundle_id)) or e.bundle_id
+    e.years = tonumber(e.years) and floor(tonumber(e.years)) or 1
     local left = max(0, (e.sent_at or e.opened or 0) + dom.policy.settle - os.time())
     local state, expires = settle(dom, e, clock.now() + left)
     if state == "renewed" then
@@ -311,16 +319,16 @@ function _M.recover(dom, e)
         -- answer), it is not renewed a second time.
         dom.renewed_earlier[e.bundle_id] = true
         dom:event("renew", "renewed", ("pak %s for %s (by an earlier run that stopped before it knew)")
-            :format(tostring(e.bundle_id), years_text(e.years or 1)), 0, fields(e, { new_expires = expires }))
+            :format(pak_name(e.bundle_id), years_text(e.years or 1)), 0, fields(e, { new_expires = expires }))
         return true
     elseif state == "gone" or state == "none" then
         dom:journal_close(e)
-        dom:event("renew", "settled", ("an earlier run's renewal of pak %s %s"):format(tostring(e.bundle_id),
+        dom:event("renew", "settled", ("an earlier run's renewal of pak %s %s"):format(pak_name(e.bundle_id),
             state == "gone" and "is moot: the pak is gone" or "did not go through"), 0, fields(e))
         return true
     end
     in_doubt(dom, e, ("an earlier run's renewal of pak %s is still in doubt: the pak is not renewed until it is "
-        .. "settled (`enom journal settle %s`)"):format(tostring(e.bundle_id), dom.intent.domain), 0)
+        .. "settled (`enom journal settle %s`)"):format(pak_name(e.bundle_id), dom.intent.domain), 0)
     return false
 end
 
