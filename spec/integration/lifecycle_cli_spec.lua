@@ -146,8 +146,10 @@ describe("enom, the pak lifecycle", function()
         assert.equal("emptydomain.com", doc.paks[2].domain)
         assert.truthy(doc.paks[1].days_left >= 9 and doc.paks[1].days_left <= 10, doc.paks[1].days_left)
         code, out = enom { "paks", "expiring", "--within", "9w", "--json" }
+        assert.equal(0, code)
         assert.equal(2, #json_of(out).paks)
-        code, _, err = enom { "paks", "expiring", "--within", "soon" }
+        code, out, err = enom { "paks", "expiring", "--within", "soon" }
+        assert.equal("", out)
         assert.equal(2, code)
         assert.truthy(err:find("--within", 1, true), err)
         assert.equal(0, H.received("RenewPOPBundle"))
@@ -308,6 +310,7 @@ describe("enom, forwards and the catch-all", function()
         for _, f in ipairs(json_of(out).forwards) do st[f.alias] = f.state end
         assert.same({ info = "forwarding", help = "pending" }, st)
         code, out = enom { "forwarding", "get", "resellerdocs.com" }
+        assert.equal(0, code)
         assert.truthy(out:find("help%s+desk@example%.net%s+pending"), out)
         enom { "forwarding", "add", "resellerdocs.com", "support=desk@example.net" }
         code, out = enom { "forwarding", "get", "resellerdocs.com", "support", "james" }
@@ -346,9 +349,11 @@ describe("enom, forwards and the catch-all", function()
         assert.truthy(out:find("now goes to office@example.org (was james@resellerdocs.com)", 1, true), out)
         assert.equal("office@example.org", H.domain("resellerdocs.com").catch_all)
         code, out = enom { "catchall", "get", "resellerdocs.com", "--json" }
+        assert.equal(0, code)
         assert.equal("office@example.org", json_of(out).catch_all)
         local err
-        code, _, err = enom { "catchall", "set", "resellerdocs.com", "office" }
+        code, out, err = enom { "catchall", "set", "resellerdocs.com", "office" }
+        assert.equal("", out)
         assert.equal(2, code)
         assert.truthy(err:find("not an e-mail address", 1, true), err)
         assert.equal(1, H.received("SetCatchAll"))
