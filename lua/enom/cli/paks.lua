@@ -210,6 +210,7 @@ local function pak_of(ctx, sld, tld, domain, id)
 end
 
 local function whole(n, name, lo, hi)
+    n = tonumber(n)
     if not n or n % 1 ~= 0 or n < lo or n > hi then
         return nil, ("%s must be a whole number from %d to %d"):format(name, lo, hi), EXIT.usage
     end
@@ -314,6 +315,9 @@ function _M.autorenew(ctx, a)
     if not id then
         return nil, why, code
     end
+    if a.state ~= "on" and a.state ~= "off" then
+        return nil, "auto-renew is on or off (got '" .. shown(a.state) .. "')", EXIT.usage
+    end
     local on = a.state == "on"
     local l
     l, why, code = ctx:lease(domain)
@@ -374,7 +378,7 @@ function _M.add_to_parser(parser, example)
         :epilog(example("enom paks renew example.com 6001 --years 1 --yes"))
         :action(function(args) args.handler = _M.renew end)
     c:argument("domain", "The domain, like example.com.")
-    c:argument("bundle_id", "The pak's bundle ID (enom paks list, enom paks expiring)."):convert(context.number("bundle_id"))
+    c:argument("bundle_id", "The pak's bundle ID (enom paks list, enom paks expiring).")
     c:option("--years", "How many years.", "1"):convert(context.number("--years"))
     c:option("--wait", "Seconds to wait for a renewal whose answer was lost to show.", "120")
         :convert(context.number("--wait"))
@@ -383,8 +387,8 @@ function _M.add_to_parser(parser, example)
         :epilog(example("enom paks autorenew example.com 6001 off"))
         :action(function(args) args.handler = _M.autorenew end)
     c:argument("domain", "The domain, like example.com.")
-    c:argument("bundle_id", "The pak's bundle ID."):convert(context.number("bundle_id"))
-    c:argument("state", "on or off."):choices { "on", "off" }
+    c:argument("bundle_id", "The pak's bundle ID.")
+    c:argument("state", "on or off.")
 end
 
 return _M
