@@ -10,7 +10,7 @@
 -- owner's spending policy; a password is shown once, in the answer to
 -- the POST that set it, and kept nowhere.
 local provision = require "enom.provision"
-local commands = require "enom.commands"
+local names = require "enom.names"
 local passwords = require "panel.passwords"
 local backend = require "panel.backend"
 local audit = require "panel.audit"
@@ -22,7 +22,6 @@ local _M = {}
 local ipairs = ipairs
 local tostring = tostring
 local lower = string.lower
-local find = string.find
 local sort = table.sort
 
 local RUN_BUDGET = 120   -- seconds one create may spend on eNom
@@ -34,7 +33,7 @@ end
 
 -- A mailbox name as eNom's rule has it, or nil.
 local function valid_username(u)
-    return u and #u <= commands.USERNAME_MAX and find(u, commands.USERNAME_PATTERN) ~= nil
+    return u ~= nil and names.check_username(u) == nil
 end
 
 local function home(ctx)
@@ -74,7 +73,7 @@ local function list_view(ctx, res, extra)
         mailboxes = rows, count = plural(#rows, "mailbox", "mailboxes"), free = free,
         free_text = plural(free, "free slot", "free slots"), paks = plural(paks, "pak", "paks"),
         can_buy = o.buy_paks and o.max_paks_per_run > 0, max_paks = o.max_paks_per_run,
-        username_max = commands.USERNAME_MAX,
+        username_max = names.USERNAME_MAX,
     }
     for k, v in pairs(extra or {}) do
         view[k] = v
