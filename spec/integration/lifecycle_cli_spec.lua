@@ -235,6 +235,35 @@ describe("enom, the pak lifecycle", function()
         assert.truthy(list:find("no open intents", 1, true), list)
     end)
 
+    it("plan and apply renew with --renew-within and set forwards from a forward_to column", function()
+        local csv = WORK .. "/boxes.csv"
+        local f = assert(io.open(csv, "w"))
+        f:write("username,admin,forward_to,keep_copy\njames,yes,,\nsupport,no,desk@example.net,no\n")
+        f:close()
+        local was = expiry("resellerdocs.com", 5134)
+        local code, out, err = enom { "plan", csv, "--domain", "resellerdocs.com", "--renew-within", "30d" }
+        assert.equal(0, code, err)
+        assert.truthy(out:find("renew    pak 5134 (expires " .. was .. ") for 1 year", 1, true), out)
+        assert.truthy(out:find("forward  support -> desk@example.net (forward only)", 1, true), out)
+        assert.equal(0, H.received("RenewPOPBundle"))
+        code, out, err = enom { "apply", csv, "--domain", "resellerdocs.com", "--renew-within", "4w",
+            "--passwords", WORK .. "/pw.txt" }
+        assert.equal(0, code, err .. out)
+        assert.truthy(out:find("renew renewed", 1, true), out)
+        assert.truthy(out:find("PENDING: 1 forward", 1, true), out)
+        assert.equal(year_later(was), expiry("resellerdocs.com", 5134))
+        assert.equal("1", H.mailboxes("resellerdocs.com").support.forward_flags)
+        -- Again: nothing in the window, the forward waits: nothing sent.
+        code = enom { "apply", csv, "--domain", "resellerdocs.com", "--renew-within", "4w", "--passwords",
+            WORK .. "/pw.txt" }
+        assert.equal(0, code)
+        assert.equal(1, H.received("RenewPOPBundle"))
+        assert.equal(1, H.received("SetPOPForwarding"))
+        code, _, err = enom { "plan", csv, "--domain", "resellerdocs.com", "--renew-within", "400d" }
+        assert.equal(2, code)
+        assert.truthy(err:find("below 365 x years", 1, true), err)
+    end)
+
     it("paks autorenew switches one pak, and says when it already was", function()
         local code, out, err = enom { "paks", "autorenew", "resellerdocs.com", "5134", "off" }
         assert.equal(0, code, err)

@@ -108,8 +108,13 @@ function _M.from_records(recs, path, a)
                 if not r.username or r.username == "" then
                     return nil, ("%s: record %d of %s has no username"):format(path, j, dom), EXIT.usage
                 end
+                -- forward_to: an address (a JSON false: no forward); keep_copy:
+                -- yes (the default) or no.
+                local to, copy = r.forward_to, nil
+                if to == "" then to = nil end
+                if r.keep_copy ~= nil and r.keep_copy ~= "" then copy = truthy(r.keep_copy) end
                 mailboxes[j] = { username = r.username, display_name = r.display_name,
-                    admin = truthy(r.admin), password = r.password }
+                    admin = truthy(r.admin), password = r.password, forward_to = to, keep_copy = copy }
             end
         else
             local skipped
@@ -148,6 +153,13 @@ function _M.policy(a)
         end
         p.pak_price = a.pak_price
     end
+    if a.renew_within then
+        local days, why = context.days(a.renew_within, "--renew-within")
+        if not days then
+            return nil, why, EXIT.usage
+        end
+        p.renew = { within_days = days, years = a.renew_years }
+    end
     return p
 end
 
@@ -156,10 +168,14 @@ function _M.add_options(cmd)
     cmd:option("-d --domain", "The domain of every record (else a 'domain' column).")
     cmd:flag("--buy-paks", "Buy the paks needed (spends money).")
     cmd:option("--max-paks", "At most this many paks in the run.", "10"):convert(context.number("--max-paks"))
-    cmd:option("--max-spend", "At most this much money on paks in the run (needs --pak-price).")
+    cmd:option("--max-spend", "At most this much money on paks bought and renewed in the run (at --pak-price, "
+        .. "else the account's price read from eNom).")
         :argname("<amount>"):convert(context.number("--max-spend"))
-    cmd:option("--pak-price", "What one pak costs the account, for --max-spend.")
+    cmd:option("--pak-price", "What one pak costs the account a year, for --max-spend (default: ask eNom).")
         :argname("<amount>"):convert(context.number("--pak-price"))
+    cmd:option("--renew-within", "Renew the domains' paks that expire within this many days (30d, 4w).")
+        :argname("<days>")
+    cmd:option("--renew-years", "Years each renewal adds.", "1"):convert(context.number("--renew-years"))
     cmd:flag("--prune", "Delete the domain's mailboxes that are not in the file.")
     cmd:option("--username", "Template for user names from people's records.", "{first}.{last}")
     cmd:option("--display-name", "Template for display names.", "{first} {last}")

@@ -147,20 +147,9 @@ function _M.delete(ctx, a)
     return true
 end
 
--- A window like "30d", "4w" or "30" (days) as a number of days, or nil
--- and the reason.
-local function days_of(word)
-    local n, unit = tostring(word):match("^(%d+)([dw]?)$")
-    n = tonumber(n)
-    if not n then
-        return nil, "--within must be days like 30d, weeks like 4w, or a number of days (got '" .. shown(word) .. "')"
-    end
-    return unit == "w" and n * 7 or n
-end
-
 --- paks expiring [--within 30d]
 function _M.expiring(ctx, a)
-    local days, why = days_of(a.within)
+    local days, why = context.days(a.within, "--within")
     if not days then
         return nil, why, EXIT.usage
     end
