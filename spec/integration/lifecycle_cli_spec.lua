@@ -259,8 +259,9 @@ describe("enom, the pak lifecycle", function()
         assert.equal(0, code)
         assert.equal(1, H.received("RenewPOPBundle"))
         assert.equal(1, H.received("SetPOPForwarding"))
-        code, _, err = enom { "plan", csv, "--domain", "resellerdocs.com", "--renew-within", "400d" }
+        code, out, err = enom { "plan", csv, "--domain", "resellerdocs.com", "--renew-within", "400d" }
         assert.equal(2, code)
+        assert.equal("", out)
         assert.truthy(err:find("below 365 x years", 1, true), err)
     end)
 
