@@ -432,7 +432,7 @@ _M.list = {
         -- forward only. Since 2025-09-18 a new forward waits for its
         -- recipient's approval.
         params = with_domain {
-            username = { name = "UserName", required = true, max = USERNAME_MAX, pattern = _M.USERNAME_PATTERN },
+            username = { name = "UserName", required = true, max = USERNAME_MAX, pattern = names.USERNAME_PATTERN },
             email = { name = "EMail", required = true, max = 78 },
             forward_to = { name = "ForwardTo", max = 130 },
             enable = { name = "Enable", required = true, type = "boolean" },

@@ -280,7 +280,8 @@ function _M.renew(ctx, a)
     if e.outcome == "renewed" then
         return true
     elseif e.outcome == "unknown" then
-        return nil, ("pak %d of %s: %s"):format(id, domain, e.detail), EXIT.partial
+        return nil, ("pak %d of %s: %s; run this command again later: a renewal that went through is found "
+            .. "then and not sent again"):format(id, domain, e.detail), EXIT.partial
     elseif e.outcome == "refused" then
         return nil, e.detail, EXIT.usage
     elseif e.outcome == "failed" and e.error then
