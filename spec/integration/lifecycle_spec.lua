@@ -275,6 +275,31 @@ describe("the pak lifecycle in provisioning", function()
         end)
     end)
 
+    it("sends no renewal or purchase of the run once eNom said the balance does not cover an order", function()
+        local st = with_paks { ["emptydomain.com"] = { pak(7601, 3), pak(7602, 4), pak(7603, 5), pak(7604, 6) } }
+        for _, a in ipairs(st.accounts) do
+            if a.uid == H.UID then a.balance = 7 end
+        end
+        H.reset(st)
+        local boxes = {}
+        for i = 1, 45 do boxes[i] = { username = "user" .. i } end
+        local c = H.client()
+        local rep = assert(provision.ensure(c, { { domain = "emptydomain.com", mailboxes = boxes } },
+            { renew = { within_days = 30 }, buy_paks = true }))
+        assert.is_false(rep.ok)
+        -- The first renewal is paid; the second is refused; nothing more goes.
+        assert.equal(2, H.received("RenewPOPBundle"))
+        assert.equal(0, H.received("PurchasePOPBundle"))
+        local out = {}
+        for _, e in ipairs(rep:events_with("renew")) do out[e.bundle_id] = e.outcome end
+        assert.same({ [7601] = "renewed", [7602] = "failed", [7603] = "blocked", [7604] = "blocked" }, out)
+        assert.equal("balance", rep:events_with("renew", "failed")[1].error.category)
+        local bought = rep:events_with("paks", "failed")[1]
+        assert.truthy(bought.detail:find("balance", 1, true), bought.detail)
+        assert.equal(40, rep.counts.created)
+        assert.equal(5, rep.counts.blocked)
+    end)
+
     it("refuses to renew a pak of another domain before anything is sent", function()
         local c = H.client()
         local rep = assert(provision.renew_pak(c, "emptydomain.com", 5134, 1))

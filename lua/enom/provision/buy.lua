@@ -146,6 +146,9 @@ local function order(dom, qty, mark)
         if err.maybe_delivered == false or err.kind == "api" then
             -- Surely not bought: refused before sending, or eNom said no.
             dom:journal_close(entry)
+            if err.category == "balance" then
+                run:out_of_funds(reason(err))
+            end
             if err.kind == "stopped" or not retry then
                 if err.kind ~= "stopped" then
                     dom:event("paks", "failed", reason(err), attempt)
@@ -207,6 +210,11 @@ function _M.paks(dom, want)
     local mark = orders.mark(dom)
     local left = want
     while left > 0 and not dom.halted do
+        if dom.run:funds() then
+            dom:event("paks", "failed", ("%d pak(s) not bought: the account's balance does not cover an order (%s)")
+                :format(left, dom.run:funds()))
+            return
+        end
         local qty = dom.run:allowed(min(left, paks.MAX_PER_ORDER))
         if qty == 0 then
             dom:event("paks", "failed", "the run's pak or spending cap is reached (policy max_paks_per_run, "

@@ -247,6 +247,12 @@ local function one(dom, r, mark)
         if not dom:hold() then
             return dom:event("renew", "not_done", dom.halted, attempt - 1, fields(r))
         end
+        if run:funds() then
+            -- (Orders already handed to the transport when eNom said so
+            -- still go, and are refused the same way: they cost nothing.)
+            return dom:event("renew", "blocked", "not sent: the account's balance does not cover an order ("
+                .. run:funds() .. ")", attempt - 1, fields(r))
+        end
         local entry = { kind = "renew", domain = d.domain, bundle_id = r.bundle_id, years = r.years,
             expires_before = pak.expires, mark = mark, sent_at = os.time() }
         local ok, jerr = dom:journal_open(entry, true)
@@ -270,6 +276,9 @@ local function one(dom, r, mark)
         if err.maybe_delivered == false or err.kind == "api" then
             -- Surely not renewed: refused before sending, or eNom said no.
             dom:journal_close(entry)
+            if err.category == "balance" then
+                run:out_of_funds(reason(err))
+            end
             if err.kind == "stopped" then
                 return dom:event("renew", "not_done", reason(err), attempt - 1, fields(r))
             elseif not retry then

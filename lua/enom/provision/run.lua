@@ -207,6 +207,20 @@ function Run.renewed(self, years)
     s.renewed_years = s.renewed_years + years
 end
 
+--- The account's balance does not cover an order (eNom's answer of
+-- category "balance", given in `why`): no purchase or renewal of the run
+-- is sent after it, on any domain. The first reason is kept.
+function Run.out_of_funds(self, why)
+    if not self.no_funds then
+        self.no_funds = why
+    end
+end
+
+--- Why nothing more may be bought or renewed (the balance ran out), or nil.
+function Run.funds(self)
+    return self.no_funds
+end
+
 --- Count `n` paks as in doubt (a purchase in flight or unsettled); a
 -- negative `n` takes them off again.
 function Run.doubt(self, n)
