@@ -14,6 +14,7 @@ local html = require "panel.html"
 local web = require "panel.web"
 local login = require "panel.login"
 local mailboxes = require "panel.mailboxes"
+local forwards = require "panel.forwards"
 local metrics = require "enom.metrics"
 
 local _M = {}
@@ -41,7 +42,8 @@ local OPTIONAL = {
     pak_price = true,          -- the reseller's price of a pak: enom_spend_total, max_spend
 }
 
-local TEMPLATES = { "layout", "login", "domains", "mailboxes", "password", "delete", "message" }
+local TEMPLATES = { "layout", "login", "domains", "mailboxes", "password", "delete", "message", "forwards",
+    "catchall" }
 
 local ORIGIN
 
@@ -91,8 +93,7 @@ end
 
 -- method, path pattern, handler; `public`: no session (the login form,
 -- whose POST carries the pre-login token); `domain`: the first capture
--- is a domain the owner must own. Per-address forwards and the
--- catch-all join here as { "GET"/"POST", "^/d/([^/]+)/forwards$", ... }.
+-- is a domain the owner must own.
 local ROUTES = {
     { "GET", "^/$", home },
     { "GET", "^/login$", login.form, public = true },
@@ -103,6 +104,11 @@ local ROUTES = {
     { "POST", "^/d/([^/]+)/reset$", mailboxes.reset, domain = true },
     { "GET", "^/d/([^/]+)/delete$", mailboxes.confirm_delete, domain = true },
     { "POST", "^/d/([^/]+)/delete$", mailboxes.delete, domain = true },
+    { "GET", "^/d/([^/]+)/forwards$", forwards.list, domain = true },
+    { "POST", "^/d/([^/]+)/forwards/add$", forwards.add, domain = true },
+    { "POST", "^/d/([^/]+)/forwards/remove$", forwards.remove, domain = true },
+    { "GET", "^/d/([^/]+)/catchall$", forwards.catchall, domain = true },
+    { "POST", "^/d/([^/]+)/catchall$", forwards.set_catchall, domain = true },
 }
 
 local function route_for(method, path)

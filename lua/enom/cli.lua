@@ -28,11 +28,12 @@ _M.EXIT = EXIT
 _M.exit_code = context.exit_code
 
 --- The command groups, in the order `enom --help` lists them.
-_M.COMMANDS = { "mailboxes", "paks", "forwarding", "account", "plan", "apply", "journal", "sandbox" }
+_M.COMMANDS = { "mailboxes", "paks", "forwarding", "catchall", "account", "plan", "apply", "journal", "sandbox" }
 
 _M.HELP = [[
-Manage eNom POP3 mailboxes: list, add, change and delete them, buy paks,
-set forwarding, or provision whole domains from a CSV of people.
+Manage eNom POP3 mailboxes: list, add, change and delete them, buy and
+renew paks, set forwarding and the catch-all, or provision whole domains
+from a CSV of people.
 
 The account never comes from the command line: set ENOM_UID and ENOM_PW
 (and ENOM_ENDPOINT, ENOM_CA), or write them to a config file that only you

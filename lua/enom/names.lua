@@ -88,6 +88,22 @@ function _M.check_username(s)
     return nil
 end
 
+-- What is wrong with the labels of a (lower-cased) host name, or nil.
+local function bad_labels(name)
+    for label in gmatch(name .. ".", "([^.]*)%.") do
+        if label == "" then
+            return "has an empty label (two dots, or a dot at an end)"
+        end
+        if #label > _M.LABEL_MAX then
+            return "has a label longer than " .. _M.LABEL_MAX .. " characters"
+        end
+        if not find(label, "^[%w]") or not find(label, "[%w]$") or find(label, "[^%w%-]") then
+            return "has a label that is not letters, digits and inner hyphens"
+        end
+    end
+    return nil
+end
+
 --- Split and check a domain name: "Example.COM" gives "example", "com".
 -- The first label is the SLD and the rest the TLD, as eNom reads them
 -- ("example.co.uk" is SLD "example", TLD "co.uk").
@@ -109,16 +125,9 @@ function _M.split_domain(name)
     if not sld then
         return nil, "is not a domain name like example.com"
     end
-    for label in gmatch(name .. ".", "([^.]*)%.") do
-        if label == "" then
-            return nil, "has an empty label (two dots, or a dot at an end)"
-        end
-        if #label > _M.LABEL_MAX then
-            return nil, "has a label longer than " .. _M.LABEL_MAX .. " characters"
-        end
-        if not find(label, "^[%w]") or not find(label, "[%w]$") or find(label, "[^%w%-]") then
-            return nil, "has a label that is not letters, digits and inner hyphens"
-        end
+    bad = bad_labels(name)
+    if bad then
+        return nil, bad
     end
     if #sld > _M.SLD_MAX then
         return nil, "has a second-level name longer than " .. _M.SLD_MAX .. " characters"
@@ -127,6 +136,50 @@ function _M.split_domain(name)
         return nil, "has a top-level part longer than " .. _M.TLD_MAX .. " characters"
     end
     return sld, tld
+end
+
+--- Longest forwarding target eNom takes (ForwardTo of SetPOPForwarding,
+-- Forwarding and SetCatchAll: 130).
+_M.ADDRESS_MAX = 130
+
+-- Characters of an address's local part: printable ASCII without space,
+-- quotes, brackets, "@", "," ";" ":" and "\" (RFC 5322's dot-atom).
+local LOCAL_PATTERN = "^[%w!#%$%%&'%*%+/=%?%^_`{|}~%-]+$"
+
+--- Check an e-mail address a forward or a catch-all sends to.
+-- @param s the address, like ann@example.net
+-- @return nil when eNom would take it, else the reason
+function _M.check_address(s)
+    if type(s) ~= "string" or s == "" then
+        return "is missing"
+    end
+    local bad = _M.unprintable(s)
+    if bad then
+        return bad
+    end
+    if #s > _M.ADDRESS_MAX then
+        return "is longer than " .. _M.ADDRESS_MAX .. " characters"
+    end
+    local user, domain = match(s, "^([^@]+)@([^@]+)$")
+    if not user then
+        return "is not an e-mail address like ann@example.net"
+    end
+    if find(user, "^%.") or find(user, "%.$") or find(user, "%.%.") then
+        return "has a misplaced dot before the @"
+    end
+    for part in gmatch(user, "[^.]+") do
+        if not find(part, LOCAL_PATTERN) then
+            return "has a character an address may not hold before the @"
+        end
+    end
+    if not find(domain, "%.") then
+        return "has no domain name like example.net after the @"
+    end
+    bad = bad_labels(lower(domain))
+    if bad then
+        return "has a domain that " .. bad
+    end
+    return nil
 end
 
 --- The canonical form of a domain name: lower case, no final dot.

@@ -3,7 +3,10 @@
 -- process killed with SIGKILL in the middle of an apply, then a second
 -- apply that finishes the job. Each trial ends exact: the desired
 -- mailboxes and no more, paks bought = paks needed, every mailbox
--- reported created has the password that was handed out.
+-- reported created has the password that was handed out. The same for
+-- renewals: two processes ensuring a renew policy on one domain renew
+-- each pak in the window once, and a process killed while its renewal is
+-- in flight leaves it to the next run to settle, never to send again.
 local H = require "helper"
 local provision = require "enom.provision"
 local clock = require "enom.clock"
@@ -28,10 +31,12 @@ local function read_json(path)
 end
 
 -- Start a worker in the background; returns the file prefix of its output.
-local function spawn(domain, n, out, start, lock)
-    local cmd = ("cd %s && ENOM_TEST_LOCK=%s LUA_PATH='%s' LUA_CPATH='%s' sh -c "
+local function spawn(domain, n, out, start, lock, env)
+    local vars = {}
+    for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. v end
+    local cmd = ("cd %s && %s ENOM_TEST_LOCK=%s LUA_PATH='%s' LUA_CPATH='%s' sh -c "
         .. "'echo $$ > %s.pid; exec lua5.4 spec/support/money_worker.lua %s %d %s %s' > %s.log 2>&1 &")
-        :format(ROOT, lock or "default", LPATH, CPATH, out, domain, n, out, start or "", out)
+        :format(ROOT, table.concat(vars, " "), lock or "default", LPATH, CPATH, out, domain, n, out, start or "", out)
     assert(sh(cmd))
     return out
 end
@@ -108,7 +113,130 @@ local function trials(lock, first_domain)
         .. "extra paks %d, wrong passwords %d"):format(lock, TRIALS, PROCS, BOXES, extra, doubled_paks, wrong))
 end
 
+-- A date `n` days from now as eNom writes it, and a year later.
+local function in_days(n)
+    local t = os.date("!*t", os.time() + n * 86400)
+    return ("%d/%d/%d"):format(t.month, t.day, t.year)
+end
+
+local function year_later(s)
+    local m, d, y = s:match("^(%d+)/(%d+)/(%d+)$")
+    return ("%s/%s/%d"):format(m, d, tonumber(y) + 1)
+end
+
+-- Give `domain` paks expiring in `days` (an array) and return their ids
+-- and expiry dates.
+local function paks_expiring(domain, days)
+    H.reset()
+    local st = H.state()
+    local ids, dates = {}, {}
+    for _, d in ipairs(st.domains) do
+        if d.name == domain then
+            d.paks = {}
+            for i, n in ipairs(days) do
+                ids[i] = 8000 + i
+                dates[ids[i]] = in_days(n)
+                d.paks[i] = { bundle_id = ids[i], size = 10, exp_date = dates[ids[i]], auto_renew = false }
+            end
+        end
+    end
+    H.reset(st)
+    return ids, dates
+end
+
+local function expiries(domain)
+    local out = {}
+    for _, p in ipairs(H.domain(domain).paks) do out[p.bundle_id] = p.exp_date end
+    return out
+end
+
+-- RENEW_TRIALS trials of two processes ensuring a renew policy on one domain.
+local RENEW_TRIALS = 3
+
+local function renew_trials(lock)
+    for trial = 1, RENEW_TRIALS do
+        local domain = ("shop%02d.com"):format(50 + trial)
+        -- Three paks in a 30-day window, one outside it.
+        local ids, dates = paks_expiring(domain, { 3, 12, 29, 90 })
+        -- Renewals take eNom a while: the two runs overlap.
+        H.admin("POST", "/settings", { purchase_delay_ms = 400 })
+        local dir = ("%s/renew-%s-%d"):format(WORK, lock, trial)
+        sh("rm -rf " .. dir .. " && mkdir -p " .. dir)
+        local start = dir .. "/start"
+        local outs = {}
+        for p = 1, 2 do
+            outs[p] = spawn(domain, 0, dir .. "/p" .. p, start, lock, { ENOM_TEST_ENSURE = "1", ENOM_TEST_RENEW = "30" })
+        end
+        clock.sleep(0.3)
+        assert(io.open(start, "w")):close()
+        local renewed = {}
+        for p = 1, 2 do
+            assert.is_true(wait_for(outs[p] .. ".json", 90), "worker " .. p .. ": " .. log_of(outs[p]))
+            local r = read_json(outs[p] .. ".json")
+            assert.is_true(r.ok, log_of(outs[p]))
+            for _, e in ipairs(r.events) do
+                if e.action == "renew" then
+                    assert.equal("renewed", e.outcome)
+                    assert.is_nil(renewed[e.bundle_id], "pak " .. tostring(e.bundle_id) .. " renewed twice")
+                    renewed[e.bundle_id] = p
+                end
+            end
+        end
+        H.admin("POST", "/settings", { purchase_delay_ms = 0 })
+        local now = expiries(domain)
+        for i = 1, 3 do
+            assert.truthy(renewed[ids[i]], "pak " .. ids[i] .. " not renewed")
+            assert.equal(year_later(dates[ids[i]]), now[ids[i]])
+        end
+        assert.is_nil(renewed[ids[4]])
+        assert.equal(dates[ids[4]], now[ids[4]])
+        assert.equal(3, H.received("RenewPOPBundle"))
+    end
+end
+
 describe("concurrency", function()
+    it(("renews each pak in the window once with two processes ensuring one domain at once, host lock, %d trials")
+        :format(RENEW_TRIALS), function()
+        renew_trials("default")
+    end)
+
+    it(("renews each pak in the window once with two processes ensuring one domain at once, Redis lock, %d trials")
+        :format(RENEW_TRIALS), function()
+        assert.truthy(os.getenv("ENOM_TEST_REDIS"), "ENOM_TEST_REDIS is not set: spec/run starts Redis")
+        renew_trials("redis")
+    end)
+
+    it("leaves a renewal in flight when its process is killed to the next run, which settles it and sends nothing",
+        function()
+        local domain = "shop55.com"
+        local ids, dates = paks_expiring(domain, { 5 })
+        H.admin("POST", "/settings", { purchase_delay_ms = 3000 })
+        local dir = WORK .. "/renew-kill"
+        sh("rm -rf " .. dir .. " && mkdir -p " .. dir)
+        local out = spawn(domain, 0, dir .. "/victim", nil, "default", { ENOM_TEST_ENSURE = "1", ENOM_TEST_RENEW = "30" })
+        local deadline = clock.now() + 30
+        while clock.now() < deadline and H.received("RenewPOPBundle") == 0 do
+            clock.sleep(0.05)
+        end
+        assert.equal(1, H.received("RenewPOPBundle"), log_of(out))
+        assert(sh("kill -9 " .. pid_of(out)))
+        clock.sleep(0.2)
+        assert.is_nil(io.open(out .. ".json"), "the victim finished before the kill")
+        -- At once, while eNom still works on it: the next run waits for the
+        -- expiry to move rather than renewing again.
+        local c = H.client()
+        local rep = assert(provision.ensure(c, { { domain = domain } }, {
+            renew = { within_days = 30 }, settle = 20, settle_interval = 0.2 }))
+        H.admin("POST", "/settings", { purchase_delay_ms = 0 })
+        assert.is_true(rep.ok, rep:format())
+        assert.equal(1, H.received("RenewPOPBundle"))
+        assert.equal(year_later(dates[ids[1]]), expiries(domain)[ids[1]])
+        local e = rep:events_with("renew")
+        assert.equal(1, #e)
+        assert.equal("renewed", e[1].outcome)
+        assert.truthy(e[1].detail:find("earlier run", 1, true), e[1].detail)
+    end)
+
     it(("gives %d processes applying one domain at once the exact result, host lock, %d trials")
         :format(PROCS, TRIALS), function()
         trials("default", 20)

@@ -110,8 +110,8 @@ describe("examples", function()
         os.execute("rm -rf " .. dir)
     end)
 
-    it("with_policy.lua: three policies, dry run sends nothing that changes state", function()
-        for _, p in ipairs { "conservative", "budgeted", "offboarding" } do
+    it("with_policy.lua: four policies, dry run sends nothing that changes state", function()
+        for _, p in ipairs { "conservative", "budgeted", "offboarding", "renewing" } do
             local before = H.total_received()
             local code, out = run("examples/with_policy.lua", { "examples/policies/" .. p .. ".lua",
                 "examples/people.csv", "resellerdocs.com" })

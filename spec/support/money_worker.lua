@@ -14,6 +14,7 @@
 --   ENOM_TEST_TTL       the lease's ttl, seconds
 --   ENOM_TEST_SETTLE    seconds to wait for a purchase in doubt
 --   ENOM_TEST_PER_REQUEST, ENOM_TEST_CONCURRENCY
+--   ENOM_TEST_RENEW     renew the paks expiring within this many days (for a year)
 local H = require "helper"
 local provision = require "enom.provision"
 local clock = require "enom.clock"
@@ -59,6 +60,7 @@ local opts = {
     lease_ttl = env_number("ENOM_TEST_TTL"),
     settle = env_number("ENOM_TEST_SETTLE"),
     settle_interval = 0.2,
+    renew = env_number("ENOM_TEST_RENEW") and { within_days = env_number("ENOM_TEST_RENEW"), years = 1 } or nil,
 }
 local want = { { domain = domain, mailboxes = desired } }
 local rep
@@ -74,12 +76,12 @@ for _, m in ipairs(rep:with("created")) do
     created[#created + 1] = m.username
 end
 for _, e in ipairs(rep.events) do
-    events[#events + 1] = { action = e.action, outcome = e.outcome, detail = e.detail }
+    events[#events + 1] = { action = e.action, outcome = e.outcome, detail = e.detail, bundle_id = e.bundle_id }
 end
 -- Written aside and renamed, so a reader never sees it half written.
 local f = assert(io.open(out .. ".json.tmp", "w"))
 f:write(H.json.encode {
-    ok = rep.ok, paks_bought = rep.paks_bought, counts = rep.counts, created = created,
+    ok = rep.ok, paks_bought = rep.paks_bought, paks_renewed = rep.paks_renewed, counts = rep.counts, created = created,
     handed = handed, requests = rep.requests, events = events, stopped = rep.stopped,
 })
 f:close()

@@ -64,7 +64,8 @@ describe("structure", function()
         for _, f in ipairs(files("lua/enom/cli", "*.lua")) do
             assert.falsy(code_of(read(f)):find('require%s*%(?%s*"enom%.cli"'), f)
         end
-        for _, name in ipairs { "buy", "create", "delete", "modify", "orders", "planner", "report", "scheduler" } do
+        for _, name in ipairs { "buy", "create", "delete", "modify", "orders", "planner", "report", "scheduler", "renew",
+            "forwards" } do
             local src = code_of(read("lua/enom/provision/" .. name .. ".lua"))
             for _, up in ipairs { "enom.provision.domain", "enom.provision.run", '"enom.provision"', '"enom"' } do
                 assert.falsy(src:find(up, 1, true), name .. " requires " .. up)

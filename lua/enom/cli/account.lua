@@ -1,5 +1,5 @@
---- `enom balance` and `enom call`: the account, and any eNom command by
--- name for what no typed subcommand covers.
+--- `enom balance`, `enom price` and `enom call`: the account, and any
+-- eNom command by name for what no typed subcommand covers.
 local context = require "enom.cli.context"
 local output = require "enom.cli.output"
 local validate = require "enom.validate"
@@ -23,6 +23,23 @@ function _M.balance(ctx)
     else
         ctx.out:text(output.fields({ balance = output.money(res.balance),
             available_balance = output.money(res.available_balance) }, { "balance", "available_balance" }))
+    end
+    return true
+end
+
+--- price
+function _M.price(ctx)
+    local res, err = ctx:read("get_pop_price", {})
+    if not res then
+        return context.failed(err, "cannot read the account's price of a pak")
+    end
+    if ctx.out.json then
+        ctx.out:doc({ price = res.price, tracking_key = res.tracking_key })
+    elseif type(res.price) ~= "number" then
+        return nil, "eNom answered PE_GetPOPPrice without a price", EXIT.refused
+    else
+        ctx.out:text(("%s per POP pak (10 mailboxes) and year: what a purchase and each year of a renewal cost "
+            .. "this account"):format(output.money(res.price)))
     end
     return true
 end
@@ -78,6 +95,9 @@ function _M.add_to_parser(parser, example)
     parser:command("balance", "The account's balance.")
         :epilog(example("enom balance --json"))
         :action(function(args) args.handler = _M.balance end)
+    parser:command("price", "The account's price of a POP pak (PE_GetPOPPrice), which max_spend counts with.")
+        :epilog(example("enom price --json"))
+        :action(function(args) args.handler = _M.price end)
     local c = parser:command("call", "Any eNom command by name; prints the parsed answer.")
         :epilog(example([[
             enom call GetBalance

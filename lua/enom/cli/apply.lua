@@ -154,7 +154,7 @@ function _M.run(ctx, a)
     local opts = {
         report_file = a.report, concurrency = a.concurrency, lock = locker,
         buy_paks = policy.buy_paks, max_paks_per_run = policy.max_paks_per_run, prune = policy.prune,
-        max_spend = policy.max_spend, pak_price = policy.pak_price,
+        max_spend = policy.max_spend, pak_price = policy.pak_price, renew = policy.renew,
         progress = function(rec)
             ctx:record(rec)
             if rec.type == "mailbox" then

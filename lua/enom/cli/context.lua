@@ -83,6 +83,18 @@ function _M.number(name)
     end
 end
 
+--- A number of days from the command line: "30d", "4w" (weeks) or "30".
+-- @return the days, or nil and a message naming the option `name`
+function _M.days(word, name)
+    local n, unit = tostring(word):match("^(%d+)([dw]?)$")
+    n = tonumber(n)
+    if not n then
+        return nil, name .. " must be days like 30d, weeks like 4w, or a number of days (got '"
+            .. output.shown(word) .. "')"
+    end
+    return unit == "w" and n * 7 or n
+end
+
 --- An enom error as the command's failure: nil, message, status. `what`
 -- says what was being done, `after` adds advice. A failure of the
 -- command line's own (`{ message, exit }`) keeps its status.

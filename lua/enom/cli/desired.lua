@@ -4,7 +4,6 @@
 -- The file is read once.
 local json = require "enom.json"
 local input = require "enom.provision.input"
-local provision = require "enom.provision"
 local plan_mod = require "enom.provision.plan"
 local names = require "enom.names"
 local context = require "enom.cli.context"
@@ -17,16 +16,7 @@ local type = type
 local next = next
 local ipairs = ipairs
 local tostring = tostring
-local lower = string.lower
 local shown = output.shown
-
-local function truthy(v)
-    if type(v) == "string" then
-        v = lower(v)
-        return v == "1" or v == "true" or v == "yes" or v == "y"
-    end
-    return v == true or v == 1
-end
 
 local function is_json(path, text)
     return path:lower():find("%.json$") ~= nil or text:find("^%s*[%[{]") ~= nil
@@ -100,26 +90,14 @@ function _M.from_records(recs, path, a)
     end
     local desired, all_given = {}, true
     for _, dom in ipairs(order) do
-        local recs_d = groups[dom]
-        local mailboxes
-        if recs_d[1].username then
-            mailboxes = {}
-            for j, r in ipairs(recs_d) do
-                if not r.username or r.username == "" then
-                    return nil, ("%s: record %d of %s has no username"):format(path, j, dom), EXIT.usage
-                end
-                mailboxes[j] = { username = r.username, display_name = r.display_name,
-                    admin = truthy(r.admin), password = r.password }
-            end
-        else
-            local skipped
-            mailboxes, skipped = provision.from_people(recs_d, {
-                username = a.username, display_name = a.display_name,
-                admin = function(p) return p.role ~= nil and lower(p.role) == lower(a.admin_role) end,
-            })
-            for _, s in ipairs(skipped or {}) do
-                io.stderr:write(("enom: %s: person %d skipped: %s\n"):format(dom, s.index, shown(s.reason)))
-            end
+        local mailboxes, why = input.mailboxes(groups[dom], dom, {
+            username = a.username, display_name = a.display_name, admin_role = a.admin_role,
+            skipped = function(_, index, reason)
+                io.stderr:write(("enom: %s: person %d skipped: %s\n"):format(dom, index, shown(reason)))
+            end,
+        })
+        if not mailboxes then
+            return nil, path .. ": " .. shown(why), EXIT.usage
         end
         for _, m in ipairs(mailboxes) do
             all_given = all_given and m.password ~= nil
@@ -148,6 +126,13 @@ function _M.policy(a)
         end
         p.pak_price = a.pak_price
     end
+    if a.renew_within then
+        local days, why = context.days(a.renew_within, "--renew-within")
+        if not days then
+            return nil, why, EXIT.usage
+        end
+        p.renew = { within_days = days, years = a.renew_years }
+    end
     return p
 end
 
@@ -156,10 +141,14 @@ function _M.add_options(cmd)
     cmd:option("-d --domain", "The domain of every record (else a 'domain' column).")
     cmd:flag("--buy-paks", "Buy the paks needed (spends money).")
     cmd:option("--max-paks", "At most this many paks in the run.", "10"):convert(context.number("--max-paks"))
-    cmd:option("--max-spend", "At most this much money on paks in the run (needs --pak-price).")
+    cmd:option("--max-spend", "At most this much money on paks bought and renewed in the run (at --pak-price, "
+        .. "else the account's price read from eNom).")
         :argname("<amount>"):convert(context.number("--max-spend"))
-    cmd:option("--pak-price", "What one pak costs the account, for --max-spend.")
+    cmd:option("--pak-price", "What one pak costs the account a year, for --max-spend (default: ask eNom).")
         :argname("<amount>"):convert(context.number("--pak-price"))
+    cmd:option("--renew-within", "Renew the domains' paks that expire within this many days (30d, 4w).")
+        :argname("<days>")
+    cmd:option("--renew-years", "Years each renewal adds.", "1"):convert(context.number("--renew-years"))
     cmd:flag("--prune", "Delete the domain's mailboxes that are not in the file.")
     cmd:option("--username", "Template for user names from people's records.", "{first}.{last}")
     cmd:option("--display-name", "Template for display names.", "{first} {last}")

@@ -1,27 +1,68 @@
---- `enom forwarding get|set`: a domain's e-mail forwarding (alias ->
--- address). eNom's Forwarding command replaces the whole set, so `set`
--- says which forwards go away and asks before deleting them.
+--- `enom forwarding get|set|add|remove`: e-mail forwarding. A domain's
+-- set of aliases (`get`, `set`: eNom's Forwarding command replaces the
+-- whole set, so `set` says which forwards go away and asks before
+-- deleting them), and one mailbox's forward at a time (`add`, `remove`:
+-- SetPOPForwarding, which leaves every other forward as it is).
+--
+-- Since 2025-09-18 a new forward works only once its recipient approves
+-- it: `add` shows it `pending`, and leaves alone a forward to the same
+-- address that is already approved or waiting (sending it again could
+-- ask the recipient again). States are read as enom.provision.forwards
+-- reads them.
+local fwd = require "enom.provision.forwards"
+local names = require "enom.names"
 local context = require "enom.cli.context"
 local output = require "enom.cli.output"
 
 local _M = {}
 
 local EXIT = context.EXIT
+local type = type
 local ipairs = ipairs
 local concat = table.concat
+local lower = string.lower
 local shown = output.shown
 
-local FORWARD_COLUMNS = { "alias", "forward_to", "status", "mail_id" }
+local FORWARD_COLUMNS = { "alias", "forward_to", "state", "status", "mail_id" }
+local MAILBOX_COLUMNS = { "username", "forward_to", "state", "outcome" }
 
---- forwarding get DOMAIN
+-- eNom's answer for a user name that is no mailbox of the domain.
+local NOT_A_MAILBOX = 316286
+
+--- forwarding get DOMAIN [USER...]
 function _M.get(ctx, a)
     local sld, tld, code = context.domain(a.domain)
     if not sld then
         return nil, tld, code
     end
+    if #(a.users or {}) > 0 then
+        local rows = {}
+        for i, u in ipairs(a.users) do
+            local bad = names.check_username(u)
+            if bad then
+                return nil, "the user name '" .. shown(u) .. "' " .. bad, EXIT.usage
+            end
+            local res, err = ctx:read("get_pop_forwarding", { sld = sld, tld = tld, username = u })
+            if not res then
+                return context.failed(err, "cannot read the forward of " .. u .. "@" .. a.domain)
+            end
+            local rec = res.forwards and res.forwards[1]
+            rows[i] = { username = u, forward_to = rec and rec.forward_to ~= "" and rec.forward_to or nil,
+                state = fwd.state(rec), active = rec and rec.active, status = rec and rec.status }
+        end
+        if ctx.out.json then
+            ctx.out:doc({ domain = a.domain, mailboxes = rows })
+        else
+            ctx.out:text(output.table(rows, MAILBOX_COLUMNS))
+        end
+        return true
+    end
     local res, err = ctx:read("get_forwarding", { sld = sld, tld = tld })
     if not res then
         return context.failed(err, "cannot read the forwarding of " .. a.domain)
+    end
+    for _, f in ipairs(res.forwards or {}) do
+        f.state = fwd.state(f)
     end
     if ctx.out.json then
         ctx.out:doc(res)
@@ -91,16 +132,242 @@ function _M.set(ctx, a)
     return true
 end
 
+-- alias=address pairs (address optional when `optional`), checked.
+-- Returns a list of { username, forward_to } or nil, message, status.
+local function pairs_of(list, optional)
+    local out, seen = {}, {}
+    for _, pair in ipairs(list) do
+        local alias, to = pair:match("^([^=]+)=(.+)$")
+        if not alias and optional and not pair:find("=", 1, true) then
+            alias = pair
+        end
+        if not alias then
+            return nil, "not alias=address: '" .. shown(pair) .. "'", EXIT.usage
+        end
+        local bad = names.check_username(alias)
+        if bad then
+            return nil, "the mailbox '" .. shown(alias) .. "' " .. bad, EXIT.usage
+        end
+        if to then
+            bad = names.check_address(to)
+            if bad then
+                return nil, "the address '" .. shown(to) .. "' " .. bad, EXIT.usage
+            end
+        end
+        if seen[lower(alias)] then
+            return nil, "'" .. shown(alias) .. "' appears twice", EXIT.usage
+        end
+        seen[lower(alias)] = true
+        out[#out + 1] = { username = alias, forward_to = to }
+    end
+    return out
+end
+
+-- Read one mailbox's forward: the record (nil: none) | false, message.
+local function read_forward(ctx, sld, tld, domain, username)
+    local res, err = ctx:read("get_pop_forwarding", { sld = sld, tld = tld, username = username })
+    if res then
+        return res.forwards and res.forwards[1] or nil
+    end
+    if type(err) == "table" and err.response_number == NOT_A_MAILBOX then
+        return false, ("%s is not a mailbox of %s: a forward of an address without a mailbox is part of the "
+            .. "domain's set (`enom forwarding set`)"):format(shown(username), domain), EXIT.usage
+    end
+    local _, msg, code = context.failed(err, "cannot read the forward of " .. shown(username) .. "@" .. domain)
+    return false, msg, code
+end
+
+-- Send one mailbox's forward `want` (current record `rec`) and read it
+-- back. Returns the row for the output, and nil or a failure message and
+-- its status.
+local function send(ctx, sld, tld, domain, want, rec)
+    local client = ctx:client()
+    local res, err = client:set_pop_forwarding(fwd.request(sld, tld, want.username, want,
+        rec and rec.forward_to or ""))
+    local now, rmsg = read_forward(ctx, sld, tld, domain, want.username)
+    local outcome = fwd.outcome(now or nil, want, now ~= false)
+    local row = { username = want.username, forward_to = want.forward_to or (rec and rec.forward_to),
+        state = now ~= false and fwd.state(now) or "unknown" }
+    if res then
+        row.outcome = outcome or (want.forward_to == false and "removed" or "pending")
+        return row
+    end
+    if outcome and err.kind ~= "api" and err.kind ~= "invalid" then
+        -- The answer was lost, but the read-back shows it done.
+        row.outcome = outcome
+        return row
+    end
+    row.outcome = (err.kind == "api" or err.kind == "invalid" or now ~= false) and "failed" or "unknown"
+    local _, msg, code = context.failed(err, shown(want.username) .. "@" .. domain, now == false and rmsg
+        and ("it may have been carried out: check with `enom forwarding get " .. domain .. " "
+        .. shown(want.username) .. "`") or nil)
+    return row, msg, code
+end
+
+local function show_rows(ctx, domain, rows)
+    if ctx.out.json then
+        ctx.out:doc({ domain = domain, mailboxes = rows })
+        return
+    end
+    ctx.out:text(output.table(rows, MAILBOX_COLUMNS))
+    local pending = 0
+    for _, r in ipairs(rows) do
+        if r.outcome == "pending" then pending = pending + 1 end
+    end
+    if pending > 0 then
+        io.stderr:write(("%s waiting for the recipient's approval: eNom e-mails each recipient a request that "
+            .. "expires after 24 hours\n"):format(output.count(pending, "forward is", "forwards are")))
+    end
+end
+
+-- What a list of per-mailbox results ends with.
+local function finish(failures)
+    if #failures == 0 then
+        return true
+    end
+    local worst = EXIT.partial
+    for _, f in ipairs(failures) do
+        if f.code ~= EXIT.partial then worst = f.code end
+    end
+    local msgs = {}
+    for i, f in ipairs(failures) do msgs[i] = f.msg end
+    return nil, concat(msgs, "; "), #failures == 1 and worst or EXIT.partial
+end
+
+--- forwarding add DOMAIN alias=address...
+function _M.add(ctx, a)
+    local sld, tld, code = context.domain(a.domain)
+    if not sld then
+        return nil, tld, code
+    end
+    local domain = sld .. "." .. tld
+    local list, why
+    list, why, code = pairs_of(a.forwards, false)
+    if not list then
+        return nil, why, code
+    end
+    if #list == 0 then
+        return nil, "give mailbox=address pairs, like info=ann@example.net", EXIT.usage
+    end
+    local ok
+    ok, why, code = ctx:lease(domain)
+    if not ok then
+        return nil, why, code
+    end
+    local rows, failures = {}, {}
+    for _, want in ipairs(list) do
+        want.keep_copy = not a.forward_only
+        local rec, msg, rcode = read_forward(ctx, sld, tld, domain, want.username)
+        local row
+        if rec == false then
+            row = { username = want.username, forward_to = want.forward_to, state = "unknown", outcome = "failed" }
+            failures[#failures + 1] = { msg = msg, code = rcode }
+        else
+            local action, outcome = fwd.decide(rec, want)
+            if action == "keep" then
+                row = { username = want.username, forward_to = want.forward_to, state = fwd.state(rec),
+                    outcome = outcome }
+            else
+                row, msg, rcode = send(ctx, sld, tld, domain, want, rec)
+                if msg then
+                    failures[#failures + 1] = { msg = msg, code = rcode }
+                end
+            end
+        end
+        rows[#rows + 1] = row
+    end
+    show_rows(ctx, domain, rows)
+    return finish(failures)
+end
+
+--- forwarding remove DOMAIN alias[=address]...
+function _M.remove(ctx, a)
+    local sld, tld, code = context.domain(a.domain)
+    if not sld then
+        return nil, tld, code
+    end
+    local domain = sld .. "." .. tld
+    local list, why
+    list, why, code = pairs_of(a.forwards, true)
+    if not list then
+        return nil, why, code
+    end
+    if #list == 0 then
+        return nil, "give the mailboxes whose forward goes, like info (or info=ann@example.net)", EXIT.usage
+    end
+    local names_list = {}
+    for i, w in ipairs(list) do names_list[i] = shown(w.username) end
+    local ok
+    ok, why, code = ctx:confirm(("Remove the forward of %s on %s? Its approval goes with it: set again, the "
+        .. "recipient is asked again."):format(concat(names_list, ", "), domain))
+    if not ok then
+        return nil, why, code
+    end
+    ok, why, code = ctx:lease(domain)
+    if not ok then
+        return nil, why, code
+    end
+    local rows, failures = {}, {}
+    for _, w in ipairs(list) do
+        local want = { username = w.username, forward_to = false }
+        local rec, msg, rcode = read_forward(ctx, sld, tld, domain, w.username)
+        local row
+        if rec == false then
+            row = { username = w.username, forward_to = w.forward_to, state = "unknown", outcome = "failed" }
+            failures[#failures + 1] = { msg = msg, code = rcode }
+        elseif w.forward_to and fwd.state(rec) ~= "none" and lower(rec.forward_to) ~= lower(w.forward_to) then
+            row = { username = w.username, forward_to = rec.forward_to, state = fwd.state(rec),
+                outcome = "failed" }
+            failures[#failures + 1] = { code = EXIT.usage, msg = ("%s forwards to %s, not %s: left as it is")
+                :format(shown(w.username), shown(rec.forward_to), shown(w.forward_to)) }
+        else
+            local action, outcome = fwd.decide(rec, want)
+            if action == "keep" then
+                row = { username = w.username, state = "none", outcome = outcome }
+            else
+                row, msg, rcode = send(ctx, sld, tld, domain, want, rec)
+                if msg then
+                    failures[#failures + 1] = { msg = msg, code = rcode }
+                end
+            end
+        end
+        rows[#rows + 1] = row
+    end
+    show_rows(ctx, domain, rows)
+    return finish(failures)
+end
+
 --- Declare the subcommands and their arguments.
 function _M.add_to_parser(parser, example)
-    local fw = parser:command("forwarding", "A domain's e-mail forwarding (alias -> address).")
+    local fw = parser:command("forwarding", "E-mail forwarding: a domain's aliases, and one mailbox's forward.")
         :command_target("sub")
-        :epilog(example("enom forwarding get example.com"))
-    local c = fw:command("get", "List the domain's forwards.")
-        :epilog(example("enom forwarding get example.com"))
+        :epilog(example([[
+            enom forwarding get example.com
+            enom forwarding add example.com ann=ann.lee@example.net]]))
+    local c = fw:command("get", "List the domain's forwards, or the given mailboxes' own, with their state "
+        .. "(forwarding, pending, expired, off).")
+        :epilog(example([[
+            enom forwarding get example.com
+            enom forwarding get example.com ann bob --json]]))
         :action(function(args) args.handler = _M.get end)
     c:argument("domain", "The domain, like example.com.")
-    c = fw:command("set", "Replace the whole set of forwards (those left out are deleted).")
+    c:argument("users", "Mailboxes whose own forward to show."):args("*")
+    c = fw:command("add", "Forward mailboxes, one at a time (SetPOPForwarding): every other forward stays. A new "
+        .. "forward is pending until its recipient approves it.")
+        :epilog(example([[
+            enom forwarding add example.com ann=ann.lee@example.net
+            enom forwarding add example.com bob=bob@example.org --forward-only]]))
+        :action(function(args) args.handler = _M.add end)
+    c:argument("domain", "The domain, like example.com.")
+    c:argument("forwards", "mailbox=address pairs."):args("+")
+    c:flag("--forward-only", "Deliver to the forward only (default: the mailbox keeps a copy).")
+    c = fw:command("remove", "Remove mailboxes' forwards, one at a time (asks first unless --yes).")
+        :epilog(example("enom forwarding remove example.com ann bob=bob@example.org --yes"))
+        :action(function(args) args.handler = _M.remove end)
+    c:argument("domain", "The domain, like example.com.")
+    c:argument("forwards", "Mailboxes (mailbox=address: only if it forwards there)."):args("+")
+    c:flag("-y --yes", "Do not ask for confirmation.")
+    c = fw:command("set", "Replace the domain's whole set of aliases (those left out are deleted).")
         :epilog(example("enom forwarding set example.com info=ann@example.net sales=team@example.org"))
         :action(function(args) args.handler = _M.set end)
     c:argument("domain", "The domain, like example.com.")

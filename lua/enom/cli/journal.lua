@@ -33,6 +33,8 @@ local function row(key, e)
     local what
     if e.kind == "purchase" then
         what = ("buy %d pak(s)"):format(tonumber(e.qty) or 0)
+    elseif e.kind == "renew" then
+        what = ("renew pak %d for %d year(s)"):format(tonumber(e.bundle_id) or 0, tonumber(e.years) or 0)
     elseif e.kind == "create" then
         local names = {}
         for i, u in ipairs(e.users or {}) do names[i] = u.username end

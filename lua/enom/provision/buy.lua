@@ -170,7 +170,7 @@ local function order(dom, qty, mark)
             dom:journal_close(entry)
             if err.kind == "stopped" or not retry then
                 if err.kind ~= "stopped" then
-                    dom:event("paks", "failed", reason(err), attempt, err.tracking_key)
+                    dom:event("paks", "failed", reason(err), attempt, { tracking_key = err.tracking_key })
                 end
                 return "failed"
             end
@@ -190,12 +190,12 @@ local function order(dom, qty, mark)
                 run:doubt(qty)
                 dom:event("paks", "unknown", ("%d pak(s): %s; not confirmed within %g s, not bought again "
                     .. "(open in the journal: `enom journal list`)"):format(qty, reason(err), p.settle), attempt,
-                    err.tracking_key)
+                    { tracking_key = err.tracking_key })
                 return "unknown"
             end
             dom:journal_close(entry)
             if not retry then
-                dom:event("paks", "failed", reason(err), attempt, err.tracking_key)
+                dom:event("paks", "failed", reason(err), attempt, { tracking_key = err.tracking_key })
                 return "failed"
             end
             sched:back_off(attempt)
@@ -230,6 +230,10 @@ function _M.paks(dom, want)
     local mark = orders.mark(dom)
     local left = want
     while left > 0 and not dom.halted do
+        if dom.run:funds() then
+            dom:event("paks", "failed", ("%d pak(s) not bought: %s"):format(left, dom.run:funds()))
+            return
+        end
         local qty = dom.run:allowed(min(left, paks.MAX_PER_ORDER))
         if qty == 0 then
             dom:event("paks", "failed", dom.run.no_buy or ("the run's pak or spending cap is reached "

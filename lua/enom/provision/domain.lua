@@ -1,7 +1,9 @@
 --- One domain of a provisioning run, start to end: take the domain's
--- lease, read the domain (GetPOP3), plan from that read (enom.provision.
--- planner), then delete, modify, buy paks and create mailboxes
--- (the sibling modules delete, modify, buy and create), and let go of the
+-- lease, read the domain (GetPOP3), settle what the journal holds open,
+-- read the account's price when money is about to be decided, plan from
+-- that read (enom.provision.planner), then delete, modify, renew paks,
+-- buy paks, create mailboxes and set their forwards (the sibling modules
+-- delete, modify, renew, buy, create and forwards), and let go of the
 -- lease on every way out.
 --
 -- A Domain is the state of that one job; the run (enom.provision.run)
@@ -13,6 +15,7 @@
 -- whatever happens: a domain that stops early (lease busy or lost, a
 -- purchase in doubt, the run stopped, a callback that raised) records
 -- what it did not reach as `busy`, `not_done` or `unknown`, with the reason.
+-- So does every renewal and forward planned (an event, `not_done`).
 local planner = require "enom.provision.planner"
 local paks = require "enom.provision.paks"
 local report = require "enom.provision.report"
@@ -20,6 +23,8 @@ local delete = require "enom.provision.delete"
 local modify = require "enom.provision.modify"
 local buy = require "enom.provision.buy"
 local create = require "enom.provision.create"
+local renew = require "enom.provision.renew"
+local forwards = require "enom.provision.forwards"
 
 local _M = {}
 
@@ -55,6 +60,10 @@ function _M.new(run, intent, key)
         lease = nil,
         no_buy = nil,     -- why nothing may be bought (an earlier purchase in doubt), or nil
         secrets = {},     -- the domain's passwords: kept out of what a callback raised
+        no_renew = {},    -- bundle id -> why it may not be renewed (an earlier renewal in doubt)
+        renewed_earlier = {}, -- bundle id -> true: an earlier run's renewal, settled as done
+        outcomes = {},    -- lower-cased name -> the outcome recorded
+        evented = {},     -- "renew:<id>", "forward:<lower name>" -> true once recorded
     }, Domain)
     -- Asked by the batch at the moment each request that changes the
     -- domain is handed to the transport: a lease lost meanwhile (Redis
@@ -165,12 +174,19 @@ function Domain.mailbox(self, username, intended, outcome, why, attempts, extra)
         return
     end
     self.recorded[key] = true
+    self.outcomes[key] = outcome
     self.run:record(self.intent.domain, username, intended, outcome, why, attempts, extra)
 end
 
---- Record a domain event (a pak purchase), with eNom's TrackingKey.
-function Domain.event(self, action, outcome, detail, attempts, tracking_key)
-    self.run:event(self.intent.domain, action, outcome, detail, attempts, tracking_key)
+--- Record a domain event (a pak purchase, a renewal, a forward) with its
+-- own `fields` (see enom.provision.report.event).
+function Domain.event(self, action, outcome, detail, attempts, fields)
+    if fields and fields.bundle_id ~= nil then
+        self.evented[action .. ":" .. tostring(fields.bundle_id)] = true
+    elseif fields and fields.username then
+        self.evented[action .. ":" .. lower(fields.username)] = true
+    end
+    self.run:event(self.intent.domain, action, outcome, detail, attempts, fields)
 end
 
 --- A slot of a deleted mailbox is free again: no read needed to use it.
@@ -199,7 +215,8 @@ local function actions(self)
     if planned then
         return planned
     end
-    return { keep = {}, modify = {}, delete = {}, blocked = {}, invalid = {}, create = self.intent.mailboxes }
+    return { keep = {}, modify = {}, delete = {}, blocked = {}, invalid = {}, create = self.intent.mailboxes,
+        renew = self.intent.renew_paks or {}, forwards = {}, unplanned = true }
 end
 
 --- Record everything not yet recorded as `rest_outcome` (not_done): the
@@ -226,6 +243,21 @@ function Domain.record_rest(self)
     for _, b in ipairs(d.blocked) do
         self:mailbox(b.username, "create", outcome == "busy" and "busy" or "blocked",
             outcome == "busy" and why or b.reason, 0)
+    end
+    for _, r in ipairs(d.renew or {}) do
+        if not self.evented["renew:" .. tostring(r.bundle_id)] then
+            self:event("renew", "not_done", why, 0, { bundle_id = r.bundle_id, years = r.years, expires = r.expires })
+        end
+    end
+    if d.unplanned and self.policy.renew then
+        -- Never planned: which paks were in the window is not known.
+        self:event("renew", "not_done", why .. " (the paks expiring within " .. self.policy.renew.within_days
+            .. " days were not looked at)", 0)
+    end
+    for _, f in ipairs(d.forwards or {}) do
+        if not self.evented["forward:" .. lower(f.username)] then
+            self:event("forward", "not_done", why, 0, { username = f.username, forward_to = f.forward_to })
+        end
     end
 end
 
@@ -269,10 +301,20 @@ local function acquire(self)
     return true
 end
 
--- Plan from the read, under the lease: no second read.
+-- Plan from the read, under the lease: no second read. The account's
+-- price is read first (once per run) when max_spend must count money the
+-- domain is about to spend and no pak_price was given.
 local function plan(self)
-    local client = self.run.client
-    local d, given = planner.domain(self.intent, self.cur, self.policy, self.run.budget,
+    local run, p = self.run, self.policy
+    if p.max_spend and not run.budget.price and planner.spends(self.intent, self.cur, p, run.budget.now) then
+        local _, err = run:price()
+        if err then
+            self:event("price", "failed", "cannot read the account's price (PE_GetPOPPrice): " .. reason(err)
+                .. "; max_spend lets nothing be bought or renewed")
+        end
+    end
+    local client = run.client
+    local d, given = planner.domain(self.intent, self.cur, p, run.budget,
         { password_rule = client.password_rule, uid = client.uid })
     self.d, self.given = d, given
     for _, pw in pairs(given) do
@@ -292,6 +334,8 @@ local function recover(self, entries)
             end
         elseif e.kind == "create" then
             create.recover(self, e)
+        elseif e.kind == "renew" then
+            renew.recover(self, e)
         end
     end
 end
@@ -320,7 +364,8 @@ local function planned_idle(self)
         return false
     end
     return (planned.buy or 0) == 0 and #planned.create == 0 and #planned.modify == 0 and #planned.delete == 0
-        and #planned.blocked == 0
+        and #planned.blocked == 0 and #(planned.renew or {}) == 0 and #(planned.renew_blocked or {}) == 0
+        and #(planned.forwards or {}) == 0
 end
 
 local function body(self)
@@ -389,11 +434,23 @@ local function body(self)
             if self:hold() then modify.all(self) end
         end
     end
+    -- The money: renewals, then the purchase, in the order the planner
+    -- gave them the budget.
+    local renewing = #d.renew + #d.renew_blocked + #d.renew_refused > 0
     local need = #d.create > 0 and paks_to_buy(self) or 0
     if need > 0 and self.no_buy then
         self:event("paks", "failed", ("%d pak(s) not bought: %s"):format(need, self.no_buy))
-    elseif need > 0 then
-        steps[#steps + 1] = function() buy.paks(self, need) end
+        need = 0
+    end
+    if renewing or need > 0 then
+        steps[#steps + 1] = function()
+            if renewing then
+                renew.all(self)
+            end
+            if need > 0 and not self.halted then
+                buy.paks(self, need)
+            end
+        end
     end
     if #steps == 1 then
         steps[1]()
@@ -402,6 +459,9 @@ local function body(self)
     end
     if #d.create > 0 and not self.halted then
         create.all(self)
+    end
+    if #d.forwards > 0 then
+        forwards.all(self)
     end
 end
 

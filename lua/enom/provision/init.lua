@@ -22,12 +22,19 @@
 -- domain is read back (GetPOP3) and only what is still missing is sent.
 -- Requests that surely never left are retried as they are.
 --
+-- Beyond mailboxes: a policy may renew the paks that expire within a
+-- window (`renew = { within_days = 30, years = 1 }`), a mailbox may ask
+-- for a forward (`forward_to`, `keep_copy`), and `max_spend` counts money
+-- at the account's price (`pak_price`, else eNom's PE_GetPOPPrice, read
+-- once per run when money is about to be decided). See doc/lifecycle.md.
+--
 -- The package: `planner` (pure: desired x current x policy -> actions),
 -- `plan` (the Plan object: format, save, load), `run` (one run's state),
--- `domain` (one domain's job) with `delete`, `modify`, `buy`, `create`
--- and `orders` (eNom's order history), `scheduler` (coroutines over a
--- batch of concurrent requests), `report`, `policy`, `paks`, `templates`
--- (user names from people's records) and `input` (CSV files).
+-- `domain` (one domain's job) with `delete`, `modify`, `renew`, `buy`,
+-- `create`, `forwards` and `orders` (eNom's order history), `scheduler`
+-- (coroutines over a batch of concurrent requests), `report`, `policy`,
+-- `paks`, `templates` (user names from people's records) and `input`
+-- (CSV files).
 local templates = require "enom.provision.templates"
 local policy_mod = require "enom.provision.policy"
 local planner = require "enom.provision.planner"
@@ -36,6 +43,7 @@ local run_mod = require "enom.provision.run"
 local scheduler = require "enom.provision.scheduler"
 local paks = require "enom.provision.paks"
 local errors = require "enom.errors"
+local names = require "enom.names"
 
 local _M = {}
 
@@ -106,6 +114,24 @@ function _M.plan(client, desired, policy)
     end
     sched:loop()
     local budget = planner.budget(policy)
+    if policy.max_spend and not budget.price then
+        -- The account's price, read only when some domain would spend.
+        local spends = false
+        for i, intent in ipairs(intents) do
+            local got = reads[i]
+            if got and got.res and not spends then
+                local ok, yes = pcall(planner.spends, intent, got.res, policy, budget.now)
+                spends = ok and yes
+            end
+        end
+        if spends then
+            sched:spawn(function(s)
+                local res = s:call_retry("get_pop_price", {})
+                budget.price = res and type(res.price) == "number" and res.price >= 0 and res.price or nil
+            end)
+            sched:loop()
+        end
+    end
     local domains, errs, passwords = {}, {}, {}
     for i, intent in ipairs(intents) do
         local got = reads[i]
@@ -201,6 +227,45 @@ function _M.ensure(client, desired, opts)
         return nil, err
     end
     return run:execute(source)
+end
+
+--- Renew one pak of a domain now, under the money rules of every run:
+-- the domain's lease, the pak checked to be the domain's (read under the
+-- lease: a pak of another domain is refused before anything is sent),
+-- the intent written to the journal before RenewPOPBundle leaves, an
+-- answer that was lost settled from the pak's expiry read back (never
+-- sent twice), the spending caps of `opts` (max_spend at the account's
+-- price). An earlier renewal of the pak still in doubt is settled first.
+-- @usage
+-- local rep = provision.renew_pak(client, "example.com", 5134, 1, { lock = "host" })
+-- for _, e in ipairs(rep:events_with("renew")) do print(e.outcome, e.detail) end
+-- @param client an enom client
+-- @param domain the domain, like example.com
+-- @param bundle_id the pak's id (GetPOP3's BundleId, GetPOPExpirations' bundleid)
+-- @param years how long to renew for (1 to 10)
+-- @param opts policy options, as for `ensure` (lock, settle, max_spend, ...)
+-- @return the report (its "renew" events say what happened: renewed,
+--   refused, failed, unknown, not_done), or nil and an error of kind
+--   "invalid"
+function _M.renew_pak(client, domain, bundle_id, years, opts)
+    local sld, tld = names.split_domain(domain)
+    if not sld then
+        return nil, errors.new("invalid", "the domain " .. tld, { field = "domain", maybe_delivered = false })
+    end
+    if type(bundle_id) ~= "number" or bundle_id % 1 ~= 0 or bundle_id < 1 then
+        return nil, errors.new("invalid", "bundle_id must be a pak's id (a whole number)",
+            { field = "bundle_id", maybe_delivered = false })
+    end
+    if type(years) ~= "number" or years % 1 ~= 0 or years < 1 or years > 10 then
+        return nil, errors.new("invalid", "years must be a whole number from 1 to 10",
+            { field = "years", maybe_delivered = false })
+    end
+    local run, err = start(client, opts)
+    if not run then
+        return nil, err
+    end
+    return run:execute { { domain = sld .. "." .. tld, sld = sld, tld = tld, mailboxes = {},
+        renew_paks = { { bundle_id = bundle_id, years = years } } } }
 end
 
 --- Load a plan saved with `plan:save(path)`; it holds no passwords, so

@@ -248,25 +248,51 @@ local function truthy(v)
     return v == true or v == 1
 end
 
--- The mailboxes of one domain's records: mailbox records (username,
--- display_name, admin, password) when the first has a username, else
--- people named through templates.
-local function mailboxes_of(recs, domain, opts)
+-- A yes/no column: true, false, or nil when the record leaves it empty
+-- (then nothing is changed for it).
+local function flag(v)
+    if v == nil or v == "" then
+        return nil
+    end
+    return truthy(v)
+end
+
+--- The mailboxes of one domain's records: mailbox records (username,
+-- display_name, admin, password, forward_to, keep_copy) when the first
+-- has a username, else people named through templates (admin when their
+-- `role` is `opts.admin_role`). An empty or missing `admin` (or `role`)
+-- leaves an existing mailbox's flag as it is.
+-- @param recs the domain's records
+-- @param domain the domain's name, for the messages
+-- @param opts optional { username = template, display_name = template,
+--   admin_role = "admin", skipped = function(domain, index, reason) }
+-- @return the mailboxes, or nil and a message naming the record
+function _M.mailboxes(recs, domain, opts)
+    opts = opts or {}
     if recs[1].username then
         local out = {}
         for j, r in ipairs(recs) do
             if type(r.username) ~= "string" or r.username == "" then
                 return nil, ("record %d of %s has no username"):format(j, domain)
             end
-            out[j] = { username = r.username, display_name = r.display_name, admin = truthy(r.admin),
-                password = r.password }
+            -- forward_to: an address (a JSON false: no forward); keep_copy:
+            -- yes (the default) or no.
+            local to = r.forward_to
+            if to == "" then to = nil end
+            out[j] = { username = r.username, display_name = r.display_name, admin = flag(r.admin),
+                password = r.password, forward_to = to, keep_copy = flag(r.keep_copy) }
         end
         return out
     end
     local role = lower(opts.admin_role or "admin")
     local out, skipped = templates.people(recs, {
         username = opts.username, display_name = opts.display_name,
-        admin = function(p) return type(p.role) == "string" and lower(p.role) == role end,
+        admin = function(p)
+            if type(p.role) ~= "string" or p.role == "" then
+                return nil
+            end
+            return lower(p.role) == role
+        end,
     })
     if opts.skipped then
         for _, sk in ipairs(skipped) do
@@ -316,6 +342,9 @@ function _M.desired(next_record, opts)
         end
         local dom, recs = nil, nil
         if pending then
+            if pending.err then
+                return fail(pending.err)
+            end
             dom, recs, pending = pending.domain, { pending.rec }, nil
         end
         while true do
@@ -342,15 +371,17 @@ function _M.desired(next_record, opts)
                 end
                 if rec ~= nil then
                     if done[name] then
-                        return fail(("record %d: %s comes again after other domains: a domain's records "
-                            .. "must come together (sort the file by domain)"):format(n, name))
+                        -- This domain's group is whole: it goes; the error comes next.
+                        pending = { err = ("record %d: %s comes again after other domains: a domain's records "
+                            .. "must come together (sort the file by domain)"):format(n, name) }
+                    else
+                        pending = { domain = name, rec = rec }
                     end
-                    pending = { domain = name, rec = rec }
                 else
                     ended = true
                 end
                 done[dom] = true
-                local mailboxes, merr = mailboxes_of(recs, dom, opts)
+                local mailboxes, merr = _M.mailboxes(recs, dom, opts)
                 if not mailboxes then
                     return fail(merr)
                 end

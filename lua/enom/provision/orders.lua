@@ -10,8 +10,10 @@
 -- order id before the run's purchases, taken as the run starts) bounds
 -- the search: only orders after it can be the one in doubt.
 --
--- eNom publishes no order of a POP pak: an item is taken for one when its
--- ProductType names "pop" and its Description is the domain.
+-- eNom publishes no order of a POP pak: an item is taken for a purchase
+-- when its ProductType names "pop" (and not "renew"), for a renewal
+-- (enom.provision.renew) when it names both, and its Description is the
+-- domain.
 local _M = {}
 
 local ipairs = ipairs
@@ -103,9 +105,10 @@ local function items(dom, id)
     end
     local list, open = {}, false
     for i, it in ipairs(res.items) do
+        local product = type(it.product_type) == "string" and lower(it.product_type) or ""
+        local pop = product:find("pop", 1, true) ~= nil
         local item = {
-            pop = type(it.product_type) == "string" and lower(it.product_type):find("pop", 1, true) ~= nil
-                and not lower(it.product_type):find("renew", 1, true),
+            kind = pop and (product:find("renew", 1, true) and "renewal" or "pak") or nil,
             domain = lower(it.description or ""),
             open = lower(it.order_status or "") == "open",
             successful = lower(it.status or "") == "successful",
@@ -120,8 +123,9 @@ local function items(dom, id)
     return list
 end
 
--- This domain's POP pak items of one order: state, quantity.
-local function detail(dom, id)
+-- This domain's items of `kind` ("pak", "renewal") of one order: state,
+-- quantity.
+local function detail(dom, id, kind)
     local list = items(dom, id)
     if not list or #list == 0 then
         -- An order without items read is no proof of anything.
@@ -129,7 +133,7 @@ local function detail(dom, id)
     end
     local domain = lower(dom.intent.domain)
     for _, it in ipairs(list) do
-        if it.pop and it.domain == domain then
+        if it.kind == kind and it.domain == domain then
             if it.open then
                 return "open"
             end
@@ -139,10 +143,12 @@ local function detail(dom, id)
     return "other"
 end
 
---- Look for this domain's pak orders placed after `mark`, other than those
--- the run knows. Returns "complete", quantity | "open" | "none" | nil
--- (history unavailable).
-function _M.find(dom, mark)
+--- Look for this domain's orders of `kind` ("pak", the default, or
+-- "renewal") placed after `mark`, other than those the run knows.
+-- Returns "complete", quantity | "open" | "none" | nil (history
+-- unavailable).
+function _M.find(dom, mark, kind)
+    kind = kind or "pak"
     local known = dom.run.orders.known
     local found, qty = "none", 0
     local start = 1
@@ -156,7 +162,7 @@ function _M.find(dom, mark)
                 return found, qty
             end
             if not known[id] then
-                local state, n = detail(dom, id)
+                local state, n = detail(dom, id, kind)
                 if state == "unknown" then
                     return nil
                 elseif state == "open" then

@@ -71,12 +71,14 @@ function Plan.intents(self)
     return out
 end
 
---- Totals of a plan: buy, create, modify, delete, keep, blocked, invalid.
--- @param self the plan
+--- Totals of a plan: buy, create, modify, delete, keep, blocked, invalid,
+-- renew (paks), forwards.
 function Plan.totals(self)
     local t = { buy = 0, create = 0, modify = 0, delete = 0, keep = 0, blocked = 0, invalid = 0,
-        domains = #self.domains }
+        renew = 0, forwards = 0, domains = #self.domains }
     for _, d in ipairs(self.domains) do
+        t.renew = t.renew + #(d.renew or {})
+        t.forwards = t.forwards + #(d.forwards or {})
         t.buy = t.buy + d.buy
         t.create = t.create + #d.create
         t.modify = t.modify + #d.modify
@@ -121,6 +123,24 @@ function Plan.format(self, shown)
         for _, b in ipairs(d.invalid) do
             add("  invalid  " .. shown(b.username) .. ": " .. b.reason)
         end
+        for _, r in ipairs(d.renew or {}) do
+            add(("  renew    pak %s (expires %s) for %d year%s"):format(tostring(r.bundle_id), shown(r.expires),
+                r.years, r.years == 1 and "" or "s"))
+        end
+        for _, r in ipairs(d.renew_blocked or {}) do
+            add(("  renew    pak %s: %s"):format(tostring(r.bundle_id), r.reason))
+        end
+        for _, r in ipairs(d.renew_refused or {}) do
+            add("  renew    " .. r.reason)
+        end
+        for _, f in ipairs(d.forwards or {}) do
+            if f.forward_to == false then
+                add("  forward  " .. shown(f.username) .. ": none (removed if it has one)")
+            else
+                add(("  forward  %s -> %s%s"):format(shown(f.username), shown(f.forward_to),
+                    f.keep_copy and " (a copy kept)" or " (forward only)"))
+            end
+        end
         for _, n in ipairs(d.notes) do
             add("  note     " .. shown(n))
         end
@@ -130,7 +150,9 @@ function Plan.format(self, shown)
     end
     local t = self:totals()
     add(("total: %d domains, buy %d paks, create %d, modify %d, delete %d, already right %d, blocked %d, invalid %d")
-        :format(t.domains, t.buy, t.create, t.modify, t.delete, t.keep, t.blocked, t.invalid))
+        :format(t.domains, t.buy, t.create, t.modify, t.delete, t.keep, t.blocked, t.invalid)
+        .. (t.renew > 0 and (", renew " .. t.renew .. " paks") or "")
+        .. (t.forwards > 0 and (", forwards " .. t.forwards) or ""))
     return concat(out, "\n")
 end
 
@@ -250,6 +272,38 @@ local function check_domain(d, at)
             end
         end
         out[key] = copy
+    end
+    -- A mailbox's forward: an address, or false for none. (Renewals are
+    -- the applying run's policy's to decide, as its caps are.)
+    local fwd = d.forwards == nil and {} or d.forwards
+    if not is_array(fwd) then
+        return nil, at .. ".forwards must be an array"
+    end
+    out.forwards = {}
+    local fseen = {}
+    for i, f in ipairs(fwd) do
+        local where = ("%s.forwards[%d]"):format(at, i)
+        if type(f) ~= "table" then
+            return nil, where .. " must be an object"
+        end
+        local bad = names.check_username(f.username)
+        if bad then
+            return nil, where .. ".username " .. bad
+        end
+        if fseen[lower(f.username)] then
+            return nil, where .. " names " .. lower(f.username) .. " a second time"
+        end
+        fseen[lower(f.username)] = true
+        if f.forward_to ~= false then
+            bad = names.check_address(f.forward_to)
+            if bad then
+                return nil, where .. ".forward_to " .. bad
+            end
+        end
+        if f.keep_copy ~= nil and type(f.keep_copy) ~= "boolean" then
+            return nil, where .. ".keep_copy must be true or false"
+        end
+        out.forwards[i] = { username = f.username, forward_to = f.forward_to, keep_copy = f.keep_copy ~= false }
     end
     local cur = type(d.current) == "table" and d.current or {}
     out.current = { mailboxes = type(cur.mailboxes) == "number" and cur.mailboxes or 0,

@@ -9,16 +9,31 @@
 --
 -- An intent is what is asked of one domain:
 --   { domain, sld, tld, mailboxes = { { username, display_name, admin,
---     password } }, delete = { names } | nil, buy = n | nil }
+--     password, forward_to, keep_copy } }, delete = { names } | nil,
+--     buy = n | nil, renew_paks = { { bundle_id, years } } | nil }
 -- `delete` limits deletion to those names (a saved plan's list), nil lets
 -- `policy.prune` delete every mailbox not wanted; `buy` caps the paks
--- bought for the domain (a saved plan's count). A saved plan is a
--- request, not an authority: the policy of the run applying it bounds
+-- bought for the domain (a saved plan's count); `renew_paks` names paks
+-- to renew whatever their expiry (provision.renew_pak). A saved plan is
+-- a request, not an authority: the policy of the run applying it bounds
 -- what it may do, and every mailbox is checked again.
+--
+-- A mailbox's forward: `forward_to = "ann@example.net"` (with `keep_copy`,
+-- true by default: the mailbox keeps a copy; false: mail goes to the
+-- forward only) asks for that forward, `forward_to = false` for none,
+-- and no `forward_to` leaves whatever the mailbox has. Forwards are set
+-- one mailbox at a time (SetPOPForwarding), never by replacing the
+-- domain's whole set.
+--
+-- Money comes from one budget per run: renewals of the paks in the
+-- policy's window (`renew`) first, as they keep mailboxes that exist,
+-- then purchases, within max_spend at the account's price (`budget.price`:
+-- the policy's pak_price, or what eNom's PE_GetPOPPrice said).
 local validate = require "enom.validate"
 local commands = require "enom.commands"
 local names = require "enom.names"
 local paks = require "enom.provision.paks"
+local renew = require "enom.provision.renew"
 local errors = require "enom.errors"
 
 local _M = {}
@@ -36,6 +51,9 @@ local min, max, floor = math.min, math.max, math.floor
 local NO_BUY = "no free slot and buying paks is not allowed (policy buy_paks, --buy-paks)"
 local CAPPED = "no free slot: the run's pak or spending cap is reached (policy max_paks_per_run, --max-paks; max_spend)"
 local PLAN_CAP = "no free slot: the saved plan buys fewer paks for this domain (plan again)"
+local NO_PRICE = "the account's price per pak is unknown (PE_GetPOPPrice could not be read), so max_spend allows "
+    .. "nothing: give pak_price (--pak-price)"
+local RENEW_CAPPED = "not renewed: the run's spending cap is reached (policy max_spend, --max-spend)"
 
 local SETUP = commands.by_method.setup_pop3_users
 
@@ -113,6 +131,18 @@ local function entry(want, where, seen)
             local at = ("%s.mailboxes[%d]"):format(where, j)
             return invalid(at .. ".username is missing", at)
         end
+        if m.forward_to ~= nil and m.forward_to ~= false then
+            local bad = names.check_address(m.forward_to)
+            if bad then
+                local at = ("%s.mailboxes[%d]"):format(where, j)
+                return invalid(at .. ".forward_to " .. bad .. " (an address, or false for no forward)",
+                    at .. ".forward_to")
+            end
+        end
+        if m.keep_copy ~= nil and type(m.keep_copy) ~= "boolean" then
+            local at = ("%s.mailboxes[%d]"):format(where, j)
+            return invalid(at .. ".keep_copy must be true or false", at .. ".keep_copy")
+        end
         local k = lower(name)
         if taken[k] then
             local at = ("%s.mailboxes[%d]"):format(where, j)
@@ -178,9 +208,37 @@ function _M.stream(next_entry)
     end
 end
 
---- A run's budget: the paks and money the policy allows across domains.
-function _M.budget(policy)
-    return { paks_left = policy.max_paks_per_run, spend_left = policy.max_spend or math.huge }
+--- A run's budget: the paks and money the policy allows across domains,
+-- the price they are counted at (`price`: the policy's pak_price, else
+-- set once eNom's is read; nil while unknown) and the time renewal
+-- windows are counted from (`now`).
+-- @param policy the run's policy
+-- @param now seconds since the epoch (default: now)
+function _M.budget(policy, now)
+    return { paks_left = policy.max_paks_per_run, spend_left = policy.max_spend or math.huge,
+        price = policy.pak_price, now = now or os.time() }
+end
+
+-- How many paks-years the money left allows (math.huge without a cap),
+-- or 0 and a reason when the cap cannot be counted.
+local function affordable(policy, budget)
+    if not policy.max_spend then
+        return math.huge
+    end
+    local price = budget.price
+    if not price then
+        return 0, NO_PRICE
+    end
+    if price <= 0 then
+        return math.huge
+    end
+    return floor((budget.spend_left + 1e-9) / price)
+end
+
+local function spend(budget, pak_years)
+    if budget.price then
+        budget.spend_left = budget.spend_left - pak_years * budget.price
+    end
 end
 
 -- Buy what the domain lacks within the caps; block what does not fit.
@@ -193,8 +251,9 @@ local function fit(d, free, cap, policy, budget)
     local allowed, reason = 0, NO_BUY
     if policy.buy_paks then
         allowed, reason = min(need, budget.paks_left), CAPPED
-        if policy.max_spend and policy.pak_price and policy.pak_price > 0 then
-            allowed = min(allowed, floor((budget.spend_left + 1e-9) / policy.pak_price))
+        local money, why = affordable(policy, budget)
+        if money < allowed then
+            allowed, reason = money, why or CAPPED
         end
         if cap and cap < allowed then
             allowed, reason = cap, PLAN_CAP
@@ -203,9 +262,7 @@ local function fit(d, free, cap, policy, budget)
     end
     d.buy = allowed
     budget.paks_left = budget.paks_left - allowed
-    if policy.pak_price then
-        budget.spend_left = budget.spend_left - allowed * policy.pak_price
-    end
+    spend(budget, allowed)
     local capacity = free + #d.delete + paks.slots(allowed)
     -- The mailboxes asked for last are the ones that wait.
     local keep = {}
@@ -221,22 +278,102 @@ local function fit(d, free, cap, policy, budget)
     d.create = keep
 end
 
+-- The paks to renew: those of the policy's window and those the intent
+-- names, each once, soonest expiry first, within the money left. A pak
+-- the domain does not hold is refused (it may be another domain's).
+local function renewals(d, intent, current, policy, budget)
+    local by_id, want, seen = {}, {}, {}
+    for _, p in ipairs(current.paks) do
+        by_id[p.bundle_id] = p
+    end
+    if policy.renew then
+        local list, unreadable = renew.expiring(current.paks, policy.renew.within_days, budget.now)
+        for _, e in ipairs(list) do
+            seen[e.pak.bundle_id] = true
+            want[#want + 1] = { bundle_id = e.pak.bundle_id, expires = e.pak.expires, years = policy.renew.years,
+                days_left = e.days_left }
+        end
+        for _, p in ipairs(unreadable) do
+            d.notes[#d.notes + 1] = ("pak %s: its expiry (%s) cannot be read, so it is not renewed")
+                :format(tostring(p.bundle_id), tostring(p.expires))
+        end
+    end
+    for _, r in ipairs(intent.renew_paks or {}) do
+        local p = by_id[r.bundle_id]
+        if not p then
+            d.renew_refused[#d.renew_refused + 1] = { bundle_id = r.bundle_id, years = r.years,
+                reason = ("pak %s is not a pak of %s: not renewed"):format(tostring(r.bundle_id), d.domain) }
+        elseif not seen[r.bundle_id] then
+            seen[r.bundle_id] = true
+            want[#want + 1] = { bundle_id = r.bundle_id, expires = p.expires, years = r.years }
+        end
+    end
+    for _, r in ipairs(want) do
+        local money, why = affordable(policy, budget)
+        if money < r.years then
+            r.reason = why or RENEW_CAPPED
+            d.renew_blocked[#d.renew_blocked + 1] = r
+        else
+            d.renew[#d.renew + 1] = r
+            spend(budget, r.years)
+        end
+    end
+end
+
+-- The forwards asked for the mailboxes the domain will have; those of a
+-- mailbox that will not exist get a note.
+local function forwards(d, intent)
+    local will = {}
+    for _, n in ipairs(d.keep) do will[lower(n)] = true end
+    for _, m in ipairs(d.modify) do will[lower(m.username)] = true end
+    for _, m in ipairs(d.create) do will[lower(m.username)] = true end
+    for _, m in ipairs(intent.mailboxes) do
+        if m.forward_to ~= nil then
+            if will[lower(m.username)] then
+                d.forwards[#d.forwards + 1] = { username = m.username, forward_to = m.forward_to,
+                    keep_copy = m.keep_copy ~= false }
+            else
+                d.notes[#d.notes + 1] = m.username .. ": its forward waits until the mailbox exists"
+            end
+        end
+    end
+end
+
+--- Would the domain spend money (buy or renew paks), caps aside? Asked
+-- before the account's price is read, so that it is read only when a
+-- purchase or a renewal is about to be decided.
+-- @param intent what is asked of the domain
+-- @param current the domain's GetPOP3 answer
+-- @param policy the run's policy
+-- @param now seconds since the epoch (renewal windows)
+function _M.spends(intent, current, policy, now)
+    local free = {}
+    for k, v in pairs(policy) do
+        free[k] = v
+    end
+    free.max_spend, free.admin = nil, nil
+    local d = _M.domain(intent, current, free, _M.budget(free, now))
+    return d.buy > 0 or #d.renew > 0
+end
+
 --- Compute one domain's actions.
 -- @param intent what is asked of the domain (see above)
 -- @param current the domain's GetPOP3 answer ({ mailboxes, paks })
 -- @param policy the run's policy (buy_paks, prune, update_admin,
---   max_spend, pak_price, admin hook)
+--   max_spend, renew, admin hook)
 -- @param budget the run's budget (see `budget`), spent by this call
 -- @param ctx optional { password_rule, uid }: the client's, to check the
 --   passwords the intent gives against eNom's rule
 -- @return the actions { domain, sld, tld, buy, create, modify, delete,
---   keep, blocked, invalid, notes, current }, and the passwords the
---   intent gave for mailboxes to create ({ [lower name] = password }),
---   which never go into the actions
+--   keep, blocked, invalid, renew, renew_blocked, renew_refused,
+--   forwards, notes, current }, and the passwords the intent gave for
+--   mailboxes to create ({ [lower name] = password }), which never go
+--   into the actions
 function _M.domain(intent, current, policy, budget, ctx)
     local d = {
         domain = intent.domain, sld = intent.sld, tld = intent.tld,
         create = {}, modify = {}, delete = {}, keep = {}, blocked = {}, notes = {}, invalid = {},
+        renew = {}, renew_blocked = {}, renew_refused = {}, forwards = {},
         buy = 0,
         current = { mailboxes = #current.mailboxes, paks = {} },
     }
@@ -246,7 +383,7 @@ function _M.domain(intent, current, policy, budget, ctx)
         have[lower(m.username)] = m
     end
     for _, p in ipairs(current.paks) do
-        d.current.paks[#d.current.paks + 1] = { bundle_id = p.bundle_id, free = p.free }
+        d.current.paks[#d.current.paks + 1] = { bundle_id = p.bundle_id, free = p.free, expires = p.expires }
     end
     local wanted = {}
     for _, m in ipairs(intent.mailboxes) do
@@ -296,7 +433,9 @@ function _M.domain(intent, current, policy, budget, ctx)
         end
         sort(d.delete)
     end
+    renewals(d, intent, current, policy, budget)
     fit(d, paks.free(current.paks), intent.buy, policy, budget)
+    forwards(d, intent)
     return d, given
 end
 
@@ -307,10 +446,16 @@ end
 -- @param passwords { [lower name] = password } given for its mailboxes
 function _M.intent_of_plan(d, passwords)
     local mailboxes = {}
+    local fwd = {}
+    for _, f in ipairs(d.forwards or {}) do
+        fwd[lower(f.username)] = f
+    end
     local function add(m, admin)
         local key = lower(m.username)
+        local f = fwd[key]
         mailboxes[#mailboxes + 1] = { username = m.username, display_name = m.display_name,
-            admin = admin, password = passwords and passwords[key] }
+            admin = admin, password = passwords and passwords[key],
+            forward_to = f and f.forward_to, keep_copy = f and f.keep_copy }
     end
     for _, m in ipairs(d.create) do add(m, m.admin) end
     for _, m in ipairs(d.blocked) do add(m, m.admin) end

@@ -68,6 +68,33 @@ local function locker(v)
     return "must be a lease backend name or a locker (a table with acquire)"
 end
 
+-- renew = { within_days = n, years = n }: renew the domain's paks that
+-- expire within the window. A window of a year or more per year renewed
+-- would keep a renewed pak in it, to be renewed again by every run.
+local RENEW_FIELDS = { within_days = true, years = true }
+
+local function renew(v)
+    if type(v) ~= "table" then
+        return "must be a table like { within_days = 30, years = 1 }"
+    end
+    for k in pairs(v) do
+        if not RENEW_FIELDS[k] then
+            return "has an unknown field '" .. tostring(k) .. "' (within_days, years)"
+        end
+    end
+    local days, years = v.within_days, v.years == nil and 1 or v.years
+    if type(days) ~= "number" or days ~= days or days < 0 or days > 3650 then
+        return "needs within_days, a number of days from 0 to 3650"
+    end
+    if type(years) ~= "number" or years % 1 ~= 0 or years < 1 or years > 10 then
+        return "years must be a whole number from 1 to 10"
+    end
+    if days >= 365 * years then
+        return ("within_days (%g) must be below 365 x years (%d): a renewed pak would still be in the window "
+            .. "and be renewed again by the next run"):format(days, 365 * years)
+    end
+end
+
 -- Older names of options, still taken.
 local RENAMED = { batch_size = "per_request" }
 
@@ -103,8 +130,9 @@ local CHECKS = {
     on_password = of_type("function"), -- function(domain, username, password)
     progress = of_type("function"),    -- function(record) after each outcome
     stop = of_type("function"),        -- function() -> a reason to stop the run (Ctrl-C), or nil
-    pak_price = number(0, huge),
-    max_spend = number(0, huge),
+    pak_price = number(0, huge),       -- the account's price per pak and year; read from eNom when not given
+    max_spend = number(0, huge),       -- money for purchases and renewals across the run
+    renew = renew,                     -- { within_days, years }: renew paks expiring within the window
     report_file = of_type("string"),   -- JSON lines, no secrets
     records = function(v)              -- what the report keeps in memory (default: "all", "short" for a stream)
         if v ~= "all" and v ~= "short" then
@@ -139,6 +167,9 @@ function _M.merge(opts)
                 { option = given, maybe_delivered = false })
         end
         p[k] = v
+    end
+    if p.renew then
+        p.renew = { within_days = p.renew.within_days, years = p.renew.years or 1 }
     end
     if p.backoff_cap < p.backoff_base then
         return nil, errors.new("invalid", "policy option 'backoff_cap' must not be below backoff_base",

@@ -43,6 +43,35 @@ local SHORT = { failed = true, blocked = true, not_done = true, unknown = true, 
 local KEPT_SHORT = 1000
 _M.KEPT_SHORT = KEPT_SHORT
 
+--- Events of a pak renewal (action "renew"): renewed, settled (an earlier
+-- run's renewal found done or not done), blocked (the spending cap),
+-- refused (not a pak of the domain), failed, unknown (in doubt: open in
+-- the journal), not_done. Of a mailbox's forward (action "forward"):
+-- set (forwarding now), pending (waiting for its recipient's approval),
+-- already_set, removed, already_absent, failed, unknown, not_done. A
+-- pending forward is not a shortfall: the run can do nothing more for it.
+_M.EVENT_OUTCOMES = {
+    renew = { "renewed", "settled", "blocked", "refused", "failed", "unknown", "not_done" },
+    forward = { "set", "pending", "already_set", "removed", "already_absent", "failed", "unknown", "not_done" },
+}
+
+-- Events whose outcome leaves the desired state unreached.
+local SHORT_EVENTS = {
+    renew = { blocked = true, refused = true, failed = true, unknown = true, not_done = true },
+    forward = { failed = true, unknown = true, not_done = true },
+}
+
+--- An error value as fields a record may carry (no message: it may quote
+-- what a caller passed): kind, response_number, category, eNom's texts,
+-- hint and TrackingKey, enough for a program to decide by.
+function _M.error_fields(err)
+    if type(err) ~= "table" then
+        return nil
+    end
+    return { kind = err.kind, response_number = err.response_number, category = err.category,
+        errors = err.errors, hint = err.hint, tracking_key = err.tracking_key }
+end
+
 --- A new report; `path` (optional) receives JSON lines as they happen;
 -- `progress` (optional) is called with each record after it is kept.
 -- `keep`: "all" (every record stays in `mailboxes` and `events`, the
@@ -66,6 +95,7 @@ function _M.new(path, progress, keep)
         mailboxes = {}, events = {}, unreachable = {}, run_notes = {}, file = f, path = path, started = clock.now(),
         wall_started = os.time(), progress = progress, keep = keep or "all",
         counts = {},        -- mailboxes by outcome, as they are recorded
+        event_counts = {},  -- events by action and outcome: { renew = { renewed = 2 } }
         total = 0,          -- mailbox records made
         short = 0,          -- of which fell short of the desired state
         unread = 0,         -- domains that could not be read
@@ -134,20 +164,39 @@ function _M.mailbox(self, domain, username, intended, outcome, reason, attempts,
     return tell(self, rec)
 end
 
---- A domain-level event (a pak purchase), with eNom's TrackingKey when
--- an answer of eNom's decided it.
+--- A domain-level event (a pak purchase, a renewal, a forward).
+-- `fields` (optional) adds the event's own values: tracking_key (eNom's
+-- TrackingKey of the answer that decided it); bundle_id, years, expires,
+-- new_expires, order_id of a renewal; username, forward_to of a forward;
+-- `error` (see `error_fields`) of a failure.
 -- @return true, or nil and what the progress callback raised
 -- @param self the report
 -- @param domain the domain, like example.com
--- @param action what it was about: paks, read, lease, journal
+-- @param action what it was about: paks, renew, forward, read, lease, journal
 -- @param outcome what happened: bought, failed, unknown, ...
 -- @param detail a line saying more (or nil)
 -- @param attempts how many requests it took (or nil)
--- @param tracking_key eNom's TrackingKey of the answer that decided it (or nil)
-function _M.event(self, domain, action, outcome, detail, attempts, tracking_key)
+-- @param fields the event's own values (or nil)
+function _M.event(self, domain, action, outcome, detail, attempts, fields)
     local rec = { type = "event", domain = domain, action = action, outcome = outcome,
-        detail = detail, attempts = attempts, tracking_key = tracking_key }
-    keep(self, self.events, rec, outcome ~= "bought" and outcome ~= "settled")
+        detail = detail, attempts = attempts }
+    for k, v in pairs(fields or {}) do
+        if rec[k] == nil then
+            rec[k] = v
+        end
+    end
+    local by = self.event_counts[action]
+    if not by then
+        by = {}
+        self.event_counts[action] = by
+    end
+    by[outcome] = (by[outcome] or 0) + 1
+    local short_event = SHORT_EVENTS[action] and SHORT_EVENTS[action][outcome]
+    if short_event then
+        self.short = self.short + 1
+    end
+    keep(self, self.events, rec, short_event or (not SHORT_EVENTS[action] and outcome ~= "bought"
+        and outcome ~= "settled"))
     write(self, rec)
     return tell(self, rec)
 end
@@ -176,7 +225,8 @@ function _M.could_not_read(self, domain, err)
     if self.keep == "all" or #self.unreachable < KEPT_SHORT then
         self.unreachable[#self.unreachable + 1] = { domain = domain, error = err }
     end
-    return _M.event(self, domain, "read", "failed", _M.reason(err), nil, type(err) == "table" and err.tracking_key or nil)
+    return _M.event(self, domain, "read", "failed", _M.reason(err), nil,
+        type(err) == "table" and { tracking_key = err.tracking_key } or nil)
 end
 
 --- Close the report with the scheduler's statistics (requests by
@@ -209,13 +259,15 @@ function _M.finish(self, stats, spend, stopped, failure)
     self.spend = stats.pak_price and self.paks_bought * stats.pak_price or nil
     self.leases = stats.leases
     self.rate_limit_wait = stats.rate_limit_wait
+    self.paks_renewed = spend and spend.renewed or 0
+    self.renewals_in_doubt = spend and spend.renewals_in_doubt or 0
     self.stopped = stopped
     self.error = failure
     self.seconds = clock.now() - self.started
     -- ok: the desired state was reached; a mailbox blocked for want of a
     -- slot is a shortfall too, even though nothing failed.
-    self.ok = not self.stopped and short == 0 and self.paks_in_doubt == 0 and not self.write_error
-        and self.unread == 0 and not failure
+    self.ok = not self.stopped and short == 0 and self.paks_in_doubt == 0 and self.renewals_in_doubt == 0
+        and not self.write_error and self.unread == 0 and not failure
     write(self, _M.summary(self))
     if self.file then
         self.file:close()
@@ -234,8 +286,9 @@ function _M.summary(self)
     return {
         type = "summary", counts = self.counts, requests = self.requests, sent = self.sent,
         retries = self.retries, reconciles = self.reconciles, paks_bought = self.paks_bought,
-        paks_in_doubt = self.paks_in_doubt, spend = self.spend, leases = self.leases,
-        rate_limit_wait = self.rate_limit_wait, stopped = self.stopped, error = self.error,
+        paks_in_doubt = self.paks_in_doubt, paks_renewed = self.paks_renewed,
+        renewals_in_doubt = self.renewals_in_doubt, events = self.event_counts, spend = self.spend,
+        leases = self.leases, rate_limit_wait = self.rate_limit_wait, stopped = self.stopped, error = self.error,
         notes = self.notes, seconds = self.seconds, ok = self.ok,
     }
 end
@@ -249,6 +302,18 @@ function _M.with(self, outcome)
     for _, m in ipairs(self.mailboxes) do
         if m.outcome == outcome then
             out[#out + 1] = m
+        end
+    end
+    return out
+end
+
+--- Events with a given action and outcome (outcome nil: any), such as
+-- `report:events_with("forward", "pending")`.
+function _M.events_with(self, action, outcome)
+    local out = {}
+    for _, e in ipairs(self.events) do
+        if e.action == action and (outcome == nil or e.outcome == outcome) then
+            out[#out + 1] = e
         end
     end
     return out
@@ -310,6 +375,18 @@ function _M.format(self, shown)
             self.paks_bought or 0, self.seconds or 0)
     for _, n in ipairs(self.notes or {}) do
         lines[#lines + 1] = "NOTE: " .. n
+    end
+    if (self.paks_renewed or 0) > 0 then
+        lines[#lines + 1] = ("renewed: %d pak(s)"):format(self.paks_renewed)
+    end
+    local pending = self.event_counts and self.event_counts.forward and self.event_counts.forward.pending or 0
+    if pending > 0 then
+        lines[#lines + 1] = ("PENDING: %d forward(s) wait for their recipients' approval (eNom asks them by e-mail; "
+            .. "a request expires after 24 hours)"):format(pending)
+    end
+    if (self.renewals_in_doubt or 0) > 0 then
+        lines[#lines + 1] = ("IN DOUBT: %d pak renewal(s) could not be confirmed: check before renewing again")
+            :format(self.renewals_in_doubt)
     end
     if (self.paks_in_doubt or 0) > 0 then
         lines[#lines + 1] = ("IN DOUBT: %d pak(s) whose purchase could not be confirmed: check before buying again")

@@ -1,9 +1,10 @@
 --- One provisioning run (an `apply` or an `ensure`): the object that owns
 -- the run's state. Its policy, its scheduler (enom.provision.scheduler),
--- its report, its spending ledger (paks bought and in doubt, against the
--- caps), its planning budget, what it learnt of eNom's order history,
--- the passwords it must keep out of the report, and its failure: `fail`
--- is the only writer of that.
+-- its report, its spending ledger (paks bought, paks renewed and what is
+-- in doubt, against the caps), the account's price (read once, when
+-- money is about to be decided), its planning budget, what it learnt of
+-- eNom's order history, the passwords it must keep out of the report,
+-- and its failure: `fail` is the only writer of that.
 --
 -- The domains (enom.provision.domain) are jobs of the run; they ask it
 -- to record, to spend, to fail. A bounded number of them are under way at
@@ -83,8 +84,11 @@ function _M.new(client, policy, streamed)
         report = rep,
         locker = locker,
         own_locker = own,
-        spend = { paks = 0, in_doubt = 0 },
+        -- paks bought and in doubt; paks renewed, pak-years renewed and in
+        -- doubt (money counts pak-years: a pak bought is one)
+        spend = { paks = 0, in_doubt = 0, renewed = 0, renewed_years = 0, renew_doubt = 0, renewals_in_doubt = 0 },
         leases = { backend = tostring(locker.backend or "custom"), granted = 0, busy = 0, error = 0 },
+        pricing = { done = false, pending = false, err = nil },
         budget = planner.budget(policy),
         orders = orders.new(),
         failure = nil,      -- what failed the run, or nil
@@ -115,9 +119,10 @@ function Run.record(self, domain_name, username, intended, outcome, why, attempt
     end
 end
 
---- Record a domain event (a pak purchase) in the report.
-function Run.event(self, domain_name, action, outcome, detail, attempts, tracking_key)
-    local ok, err = self.report:event(domain_name, action, outcome, detail, attempts, tracking_key)
+--- Record a domain event (a pak purchase, a renewal, a forward) in the
+-- report; `fields` are its own values (see enom.provision.report.event).
+function Run.event(self, domain_name, action, outcome, detail, attempts, fields)
+    local ok, err = self.report:event(domain_name, action, outcome, detail, attempts, fields)
     if not ok then
         self:fail(err, "the progress callback raised an error (see the report's error)")
     end
@@ -131,28 +136,99 @@ function Run.unreachable(self, domain_name, err)
     end
 end
 
---- Refuse every purchase of the run from now on, `why` (eNom said the
--- account's balance does not cover it: no other domain will do better).
+--- Refuse every purchase and renewal of the run from now on, on every
+-- domain, `why` (eNom said the account's balance does not cover an
+-- order: no other domain will do better). The first reason is kept.
 function Run.stop_buying(self, why)
     if not self.no_buy then
         self.no_buy = why
-        self.report:note("no more paks are bought in this run: " .. why)
+        self.report:note("no more paks are bought or renewed in this run: " .. why)
     end
 end
 
+--- The account's price per pak and year: the policy's pak_price, else
+-- eNom's (PE_GetPOPPrice), read once per run by the first domain that
+-- asks (inside a task of the run's scheduler); the others wait for it.
+-- @return the price, or nil and the error (then max_spend allows nothing)
+function Run.price(self)
+    if self.policy.pak_price then
+        return self.policy.pak_price
+    end
+    local pr = self.pricing
+    while pr.pending do
+        self.sched:sleep(0.01)
+    end
+    if not pr.done then
+        pr.pending = true
+        local res, err = self.sched:call_retry("get_pop_price", {})
+        pr.pending, pr.done = false, true
+        if res and type(res.price) == "number" and res.price >= 0 then
+            self.budget.price = res.price
+        else
+            pr.err = err or errors.new("parse", "PE_GetPOPPrice answered without a price",
+                { maybe_delivered = false })
+        end
+    end
+    return self.budget.price, pr.err
+end
+
+-- Money the run has spent or may have spent, in pak-years.
+local function pak_years(s)
+    return s.paks + s.in_doubt + s.renewed_years + s.renew_doubt
+end
+
+-- How many pak-years max_spend still allows (math.huge without a cap;
+-- 0 while the price is unknown).
+local function money_left(self)
+    local p, price = self.policy, self.budget.price
+    if not p.max_spend then
+        return math.huge
+    end
+    if not price then
+        return 0
+    end
+    if price <= 0 then
+        return math.huge
+    end
+    return floor((p.max_spend - pak_years(self.spend) * price) / price + 1e-9)
+end
+
 --- How many of `want` paks the run's caps still allow, counting the
--- purchases in flight and in doubt (none once `stop_buying` was said).
+-- purchases in flight and in doubt, and the money renewals took (none
+-- once `stop_buying` was said).
 function Run.allowed(self, want)
     if self.no_buy then
         return 0
     end
     local s, p = self.spend, self.policy
-    local used = s.paks + s.in_doubt
-    local n = min(want, p.max_paks_per_run - used)
-    if p.max_spend and p.pak_price and p.pak_price > 0 then
-        n = min(n, floor((p.max_spend - used * p.pak_price) / p.pak_price + 1e-9))
-    end
+    local n = min(want, p.max_paks_per_run - (s.paks + s.in_doubt), money_left(self))
     return max(0, n)
+end
+
+--- May the run renew a pak for `years` more within max_spend?
+function Run.may_renew(self, years)
+    return money_left(self) >= years
+end
+
+--- Count `years` pak-years of a renewal as in doubt (in flight or
+-- unsettled); negative takes them off again.
+function Run.renew_doubt(self, years)
+    local s = self.spend
+    s.renew_doubt = s.renew_doubt + years
+    s.renewals_in_doubt = s.renewals_in_doubt + (years > 0 and 1 or -1)
+end
+
+--- Count a pak renewed for `years`.
+function Run.renewed(self, years)
+    local s = self.spend
+    s.renewed = s.renewed + 1
+    s.renewed_years = s.renewed_years + years
+end
+
+--- Why nothing more may be bought or renewed (eNom said the balance does
+-- not cover an order: `stop_buying`), or nil.
+function Run.funds(self)
+    return self.no_buy
 end
 
 --- Count `n` paks as in doubt (a purchase in flight or unsettled); a

@@ -109,7 +109,8 @@ end
 --- Desired mailboxes from people's records, through templates.
 -- @param people an array of records (tables of strings: first, last, role, ...)
 -- @param opts { username = "{first}.{last}", display_name = "{first} {last}",
---   admin = function(person) -> boolean, taken = set of names in use }
+--   admin = function(person) -> boolean, or nil to leave the flag as it
+--   is; taken = set of names in use }
 -- @return the mailboxes, and the people that could not be named
 --   ({ index, reason })
 function _M.people(people, opts)
@@ -127,10 +128,14 @@ function _M.people(people, opts)
         else
             name = _M.unique(name, taken, next)
             local ok, display = pcall(_M.fill, dtpl, person)
+            local admin
+            if opts.admin then
+                admin = opts.admin(person)
+            end
             out[#out + 1] = {
                 username = name,
                 display_name = ok and display:sub(1, 60) or nil,
-                admin = opts.admin and opts.admin(person) or false,
+                admin = admin,
                 password = person.password,
             }
         end
