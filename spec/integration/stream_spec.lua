@@ -4,6 +4,7 @@
 -- and what fell short, the report file every record; a wrong entry stops
 -- the stream there and loses nothing before it.
 local H = require "helper"
+local R = require "cli_runner"
 local cjson = require "cjson"
 local provision = require "enom.provision"
 local input = require "enom.provision.input"
@@ -196,5 +197,45 @@ describe("streamed runs", function()
         c:close()
         assert.is_false(rep.ok)
         assert.truthy(tostring(rep.error):find("JSON line 2", 1, true), rep.error)
+    end)
+
+    describe("enom apply FILE", function()
+        local run = R.new(H, "stream-cli")
+
+        it("streams a file sorted by domain, checked whole before the first request", function()
+            seed(3)
+            local csv = run.work .. "/m.csv"
+            R.write(csv, "domain,username\ns01.com,ann\ns01.com,bob\ns02.com,cy\ns03.com,di\n")
+            local code, out, err = run { "apply", csv, "--buy-paks", "--passwords", run.work .. "/pw.txt" }
+            assert.equal(0, code, err)
+            assert.truthy(out:find("created 4", 1, true), out)
+            assert.is_nil(err:find("read whole", 1, true), err)
+            assert.truthy(H.mailboxes("s03.com").di)
+            -- A record that is wrong, late in the file: nothing is sent.
+            R.write(csv, "domain,username\ns01.com,eve\ns02.com,fay\ns03.com,gil\ns03.com,\n")
+            local before = H.total_received()
+            code, _, err = run { "apply", csv, "--buy-paks", "--passwords", run.work .. "/pw.txt" }
+            assert.equal(2, code)
+            assert.truthy(err:find("record 2 of s03.com has no username", 1, true), err)
+            assert.equal(before, H.total_received())
+            -- A name eNom would refuse is the mailbox's own failure: the rest is done.
+            R.write(csv, "domain,username\ns01.com,eve\ns03.com,bad name\n")
+            code, out = run { "apply", csv, "--buy-paks", "--passwords", run.work .. "/pw.txt" }
+            assert.equal(1, code)
+            assert.truthy(out:find("invalid 1", 1, true), out)
+            assert.truthy(H.mailboxes("s01.com").eve)
+            R.assert_no_secret(assert, run, { H.PW })
+        end)
+
+        it("reads a file whose domains are not together whole, and says so", function()
+            seed(2)
+            local csv = run.work .. "/u.csv"
+            R.write(csv, "domain,username\ns01.com,ann\ns02.com,bob\ns01.com,cy\n")
+            local code, out, err = run { "apply", csv, "--buy-paks", "--passwords", run.work .. "/pw.txt" }
+            assert.equal(0, code, err)
+            assert.truthy(err:find("read whole (sort it by domain to stream it)", 1, true), err)
+            assert.truthy(out:find("created 3", 1, true), out)
+            assert.truthy(H.mailboxes("s01.com").cy)
+        end)
     end)
 end)

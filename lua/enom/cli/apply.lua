@@ -25,6 +25,11 @@ local lower = string.lower
 local FAILED = { failed = true, unknown = true, not_done = true, blocked = true, conflict = true,
     busy = true, invalid = true }
 
+-- Up to this many mailboxes a streamed run's report keeps every record,
+-- for the text at the end; above, totals and what fell short (every
+-- record is in --report FILE).
+local KEEP_ALL = 10000
+
 -- Words for the signal that stopped the run.
 local STOPPED_BY = { SIGINT = "Ctrl-C", SIGTERM = "SIGTERM", SIGHUP = "SIGHUP (the terminal went away)" }
 
@@ -70,16 +75,16 @@ local function status_of(rep, stopped_by)
         return EXIT.ok
     end
     local u = rep.unreachable
-    if #u > 0 and #rep.mailboxes > 0 then
+    if #u > 0 and (rep.total or 0) > 0 then
         -- Not one domain could be read: say why as the status does.
-        local all = true
-        for _, m in ipairs(rep.mailboxes) do
-            if m.outcome ~= "not_done" and m.outcome ~= "invalid" then
-                all = false
+        local reached = false
+        for outcome, n in pairs(rep.counts or {}) do
+            if n > 0 and outcome ~= "not_done" and outcome ~= "invalid" then
+                reached = true
                 break
             end
         end
-        if all then
+        if not reached then
             return context.exit_code(u[1].error)
         end
     end
@@ -91,17 +96,35 @@ function _M.run(ctx, a)
     if a.concurrency and (a.concurrency < 1 or a.concurrency % 1 ~= 0) then
         return nil, "--concurrency must be a whole number of at least 1", EXIT.usage
     end
-    local what, data, code = desired.read(a.file)
-    if not what then
-        return nil, data, code
-    end
-    local policy, why
-    policy, why, code = desired.policy(a)
+    local policy, why, code = desired.policy(a)
     if not policy then
         return nil, why, code
     end
+    -- A CSV or JSON lines file is read once to check and count it, then
+    -- streamed into the run: memory holds the domains under way.
+    local streamed
+    if not a.dry_run and desired.streamable(a.file) then
+        streamed, why, code = desired.scan(a.file, a)
+        if not streamed then
+            return nil, why, code
+        end
+        if not streamed.grouped then
+            io.stderr:write("enom: ", a.file, ": a domain's records are not together, so the file is read whole "
+                .. "(sort it by domain to stream it)\n")
+            streamed = nil
+        end
+    end
+    local what, data = "stream", nil
+    if not streamed then
+        what, data, code = desired.read(a.file)
+        if not what then
+            return nil, data, code
+        end
+    end
     local plan, want, all_given
-    if what == "plan" then
+    if streamed then
+        all_given = streamed.all_given
+    elseif what == "plan" then
         if a.domain then
             return nil, "--domain is for people/mailboxes files: " .. a.file .. " is a saved plan", EXIT.usage
         end
@@ -124,7 +147,7 @@ function _M.run(ctx, a)
         local status = plan_cmd.status(plan)
         return status == EXIT.ok or nil, nil, status
     end
-    local creates = plan and plan:totals().create or expected(nil, want)
+    local creates = plan and plan:totals().create or streamed and streamed.mailboxes or expected(nil, want)
     if creates > 0 and not all_given and not a.passwords then
         return nil, ("this run may create %s with generated passwords: give --passwords FILE (written with "
             .. "mode 0600) or --passwords - to print them"):format(output.count(creates, "mailbox", "mailboxes")),
@@ -147,11 +170,12 @@ function _M.run(ctx, a)
         end
     end
 
-    local total = expected(plan, want)
+    local total = streamed and streamed.mailboxes or expected(plan, want)
     local bar = progress.new { label = "apply", total = total, unit = "mailboxes", force = a.progress }
-    bar.domains, bar.read = plan and #plan.domains or #want, 0
+    bar.domains, bar.read = streamed and streamed.domains or plan and #plan.domains or #want, 0
     local stream = ctx.out.json
     local opts = {
+        records = streamed and (streamed.mailboxes <= KEEP_ALL and "all" or "short") or nil,
         report_file = a.report, concurrency = a.concurrency, lock = locker,
         buy_paks = policy.buy_paks, max_paks_per_run = policy.max_paks_per_run, prune = policy.prune,
         max_spend = policy.max_spend, pak_price = policy.pak_price, renew = policy.renew,
@@ -201,6 +225,13 @@ function _M.run(ctx, a)
     local ok, rep, aerr
     if plan then
         ok, rep, aerr = pcall(provision.apply, client, plan, opts)
+    elseif streamed then
+        local entries, serr = desired.stream(a.file, a)
+        if not entries then
+            core.signals("restore")
+            return nil, serr, EXIT.usage
+        end
+        ok, rep, aerr = pcall(provision.ensure, client, entries, opts)
     else
         ok, rep, aerr = pcall(provision.ensure, client, want, opts)
     end

@@ -4,6 +4,7 @@
 -- The file is read once.
 local json = require "enom.json"
 local input = require "enom.provision.input"
+local planner = require "enom.provision.planner"
 local plan_mod = require "enom.provision.plan"
 local names = require "enom.names"
 local context = require "enom.cli.context"
@@ -17,6 +18,95 @@ local next = next
 local ipairs = ipairs
 local tostring = tostring
 local shown = output.shown
+
+--- How FILE can be read one record at a time: "csv", "jsonl" (.jsonl,
+-- .ndjson), or nil (a JSON document: a saved plan or an array, read whole).
+function _M.streamable(path)
+    local l = path:lower()
+    if l:find("%.jsonl$") or l:find("%.ndjson$") then
+        return "jsonl"
+    elseif l:find("%.json$") then
+        return nil
+    end
+    local f = io.open(path, "rb")
+    if not f then
+        return nil
+    end
+    local head = f:read(64) or ""
+    f:close()
+    if head:find("^\239\187\191") then
+        head = head:sub(4)
+    end
+    return not head:find("^%s*[%[{]") and "csv" or nil
+end
+
+-- The records of a streamable FILE, one at a time.
+local function records_of(path, kind)
+    if kind == "jsonl" then
+        return input.jsonl_records(path)
+    end
+    return input.csv_records(path)
+end
+
+-- Say that a person could not be named (and so has no mailbox).
+local function say_skipped(domain, index, reason)
+    io.stderr:write(("enom: %s: person %d skipped: %s\n"):format(domain, index, shown(reason)))
+end
+
+--- The desired state of a streamable FILE, one domain at a time (for
+-- provision.ensure), with the flags' templates and --domain.
+-- @param path the file
+-- @param a the parsed arguments
+-- @param tell_skipped say on stderr which people could not be named
+-- @return the function, or nil and a message
+function _M.stream(path, a, tell_skipped)
+    local kind = _M.streamable(path)
+    local recs, err = records_of(path, kind)
+    if not recs then
+        return nil, "cannot read " .. tostring(err)
+    end
+    return input.desired(recs, { domain = a.domain, username = a.username, display_name = a.display_name,
+        admin_role = a.admin_role, skipped = tell_skipped and say_skipped or nil })
+end
+
+--- Read a streamable FILE once without keeping it: every record checked
+-- as the run would check it, the domains and mailboxes counted. A file
+-- whose domains' records are not together cannot be streamed
+-- (`grouped` false: read it whole instead).
+-- @return { domains, mailboxes, all_given, grouped } | nil, message, status
+function _M.scan(path, a)
+    local entries, err = _M.stream(path, a, true)
+    if not entries then
+        return nil, err, EXIT.usage
+    end
+    local scan = { domains = 0, mailboxes = 0, all_given = true, grouped = true }
+    local intents = planner.stream(function()
+        local e, why = entries()
+        if e == nil and why and why:find("comes again after other domains", 1, true) then
+            scan.grouped = false
+            return nil
+        end
+        return e, why
+    end)
+    while true do
+        local intent, ierr = intents()
+        if not intent then
+            if ierr then
+                return nil, path .. ": " .. shown(ierr.message or ierr), EXIT.usage
+            end
+            break
+        end
+        scan.domains = scan.domains + 1
+        scan.mailboxes = scan.mailboxes + #intent.mailboxes
+        for _, m in ipairs(intent.mailboxes) do
+            scan.all_given = scan.all_given and m.password ~= nil
+        end
+    end
+    if scan.grouped and scan.domains == 0 then
+        return nil, path .. ": no records", EXIT.usage
+    end
+    return scan
+end
 
 local function is_json(path, text)
     return path:lower():find("%.json$") ~= nil or text:find("^%s*[%[{]") ~= nil
@@ -92,9 +182,7 @@ function _M.from_records(recs, path, a)
     for _, dom in ipairs(order) do
         local mailboxes, why = input.mailboxes(groups[dom], dom, {
             username = a.username, display_name = a.display_name, admin_role = a.admin_role,
-            skipped = function(_, index, reason)
-                io.stderr:write(("enom: %s: person %d skipped: %s\n"):format(dom, index, shown(reason)))
-            end,
+            skipped = say_skipped,
         })
         if not mailboxes then
             return nil, path .. ": " .. shown(why), EXIT.usage
