@@ -214,7 +214,7 @@ describe("streamed runs", function()
             -- A record that is wrong, late in the file: nothing is sent.
             R.write(csv, "domain,username\ns01.com,eve\ns02.com,fay\ns03.com,gil\ns03.com,\n")
             local before = H.total_received()
-            code, _, err = run { "apply", csv, "--buy-paks", "--passwords", run.work .. "/pw.txt" }
+            code, out, err = run { "apply", csv, "--buy-paks", "--passwords", run.work .. "/pw.txt" }
             assert.equal(2, code)
             assert.truthy(err:find("record 2 of s03.com has no username", 1, true), err)
             assert.equal(before, H.total_received())
