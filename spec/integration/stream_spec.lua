@@ -214,9 +214,9 @@ describe("streamed runs", function()
             -- A record that is wrong, late in the file: nothing is sent.
             R.write(csv, "domain,username\ns01.com,eve\ns02.com,fay\ns03.com,gil\ns03.com,\n")
             local before = H.total_received()
-            code, out, err = run { "apply", csv, "--buy-paks", "--passwords", run.work .. "/pw.txt" }
-            assert.equal(2, code)
-            assert.truthy(err:find("record 2 of s03.com has no username", 1, true), err)
+            local refused, _, why = run { "apply", csv, "--buy-paks", "--passwords", run.work .. "/pw.txt" }
+            assert.equal(2, refused)
+            assert.truthy(why:find("record 2 of s03.com has no username", 1, true), why)
             assert.equal(before, H.total_received())
             -- A name eNom would refuse is the mailbox's own failure: the rest is done.
             R.write(csv, "domain,username\ns01.com,eve\ns03.com,bad name\n")
