@@ -73,6 +73,7 @@ end
 
 --- Totals of a plan: buy, create, modify, delete, keep, blocked, invalid,
 -- renew (paks), forwards.
+-- @param self the plan
 function Plan.totals(self)
     local t = { buy = 0, create = 0, modify = 0, delete = 0, keep = 0, blocked = 0, invalid = 0,
         renew = 0, forwards = 0, domains = #self.domains }

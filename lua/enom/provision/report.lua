@@ -64,6 +64,8 @@ local SHORT_EVENTS = {
 --- An error value as fields a record may carry (no message: it may quote
 -- what a caller passed): kind, response_number, category, eNom's texts,
 -- hint and TrackingKey, enough for a program to decide by.
+-- @param err an error value (anything else gives nil)
+-- @return the fields, or nil
 function _M.error_fields(err)
     if type(err) ~= "table" then
         return nil
@@ -308,7 +310,11 @@ function _M.with(self, outcome)
 end
 
 --- Events with a given action and outcome (outcome nil: any), such as
--- `report:events_with("forward", "pending")`.
+-- `report:events_with("forward", "pending")` (of the events kept: see `new`).
+-- @param self the report
+-- @param action renew, forward, paks, read, ...
+-- @param outcome an outcome of that action, or nil for any
+-- @return an array of event records
 function _M.events_with(self, action, outcome)
     local out = {}
     for _, e in ipairs(self.events) do
