@@ -85,6 +85,7 @@ build = {
       ["enom.provision.forwards"] = "lua/enom/provision/forwards.lua",
       ["enom.provision"] = "lua/enom/provision/init.lua",
       ["enom.provision.input"] = "lua/enom/provision/input.lua",
+      ["enom.provision.inventory"] = "lua/enom/provision/inventory.lua",
       ["enom.provision.modify"] = "lua/enom/provision/modify.lua",
       ["enom.provision.orders"] = "lua/enom/provision/orders.lua",
       ["enom.provision.paks"] = "lua/enom/provision/paks.lua",

@@ -100,6 +100,13 @@ function _M.run(ctx, a)
     if not policy then
         return nil, why, code
     end
+    local expiring_within = 30
+    if a.expiring_within then
+        expiring_within, why = context.days(a.expiring_within, "--expiring-within")
+        if not expiring_within then
+            return nil, why, EXIT.usage
+        end
+    end
     -- A CSV or JSON lines file is read once to check and count it, then
     -- streamed into the run: memory holds the domains under way.
     local streamed
@@ -176,6 +183,7 @@ function _M.run(ctx, a)
     local stream = ctx.out.json
     local opts = {
         records = streamed and (streamed.mailboxes <= KEEP_ALL and "all" or "short") or nil,
+        inventory = a.reconcile or false, expiring_within = expiring_within,
         report_file = a.report, concurrency = a.concurrency, lock = locker,
         buy_paks = policy.buy_paks, max_paks_per_run = policy.max_paks_per_run, prune = policy.prune,
         max_spend = policy.max_spend, pak_price = policy.pak_price, renew = policy.renew,
@@ -298,6 +306,10 @@ function _M.add_to_parser(parser, example)
         :argname("<file>")
     c:option("--concurrency", "Requests in flight across domains.", "8"):convert(context.number("--concurrency"))
     c:flag("--progress", "Draw the progress line even when stderr is not a terminal.")
+    c:flag("--reconcile", "Read every pak of the account first (one GetPOPExpirations): domains with no pak and "
+        .. "nothing wanted are not read; paks expiring soon and paks of domains not in FILE are reported.")
+    c:option("--expiring-within", "With --reconcile: report paks that expire within this (30d, 4w).", "30d")
+        :argname("<days>")
 end
 
 return _M

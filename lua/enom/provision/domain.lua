@@ -23,6 +23,7 @@ local delete = require "enom.provision.delete"
 local modify = require "enom.provision.modify"
 local buy = require "enom.provision.buy"
 local create = require "enom.provision.create"
+local inventory = require "enom.provision.inventory"
 local renew = require "enom.provision.renew"
 local forwards = require "enom.provision.forwards"
 
@@ -369,6 +370,12 @@ local function planned_idle(self)
 end
 
 local function body(self)
+    local inv = self.run.inventory
+    if inv and inventory.idle(inv, self.intent, self.policy) then
+        -- Nothing wanted, nothing to delete or renew: not read.
+        self.run.idle = self.run.idle + 1
+        return
+    end
     if planned_idle(self) then
         local d = self.intent.planned
         for _, m in ipairs(d.invalid) do

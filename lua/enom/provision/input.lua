@@ -16,6 +16,7 @@ local templates = require "enom.provision.templates"
 local _M = {}
 
 local type = type
+local pairs = pairs
 local ipairs = ipairs
 local tostring = tostring
 local concat = table.concat
@@ -261,7 +262,8 @@ end
 -- display_name, admin, password, forward_to, keep_copy) when the first
 -- has a username, else people named through templates (admin when their
 -- `role` is `opts.admin_role`). An empty or missing `admin` (or `role`)
--- leaves an existing mailbox's flag as it is.
+-- leaves an existing mailbox's flag as it is. A record with nothing but
+-- its domain wants no mailbox: the domain is listed, nothing more.
 -- @param recs the domain's records
 -- @param domain the domain's name, for the messages
 -- @param opts optional { username = template, display_name = template,
@@ -269,6 +271,21 @@ end
 -- @return the mailboxes, or nil and a message naming the record
 function _M.mailboxes(recs, domain, opts)
     opts = opts or {}
+    -- A record that names only its domain lists the domain with nothing
+    -- wanted of it (a reconciliation over every domain of the account).
+    local named = {}
+    for _, r in ipairs(recs) do
+        for k, v in pairs(r) do
+            if k ~= "domain" and v ~= "" then
+                named[#named + 1] = r
+                break
+            end
+        end
+    end
+    recs = named
+    if #recs == 0 then
+        return {}
+    end
     if recs[1].username then
         local out = {}
         for j, r in ipairs(recs) do

@@ -30,6 +30,8 @@ local DEFAULTS = {
     lease_ttl = 60,            -- seconds a domain lease lives unless renewed
     lease_wait = 30,           -- seconds to wait for a busy domain before `busy`
     fresh_plan = 300,          -- seconds a saved plan's "nothing to do" stands without a second read
+    inventory = false,         -- read every pak of the account first (GetPOPExpirations): idle domains unread
+    expiring_within = 30,      -- days: with inventory, paks expiring within this are reported
 }
 _M.DEFAULTS = DEFAULTS
 
@@ -123,6 +125,8 @@ local CHECKS = {
     lease_ttl = number(1, DAY),
     lease_wait = number(0, DAY),
     fresh_plan = number(0, 30 * DAY),
+    inventory = of_type("boolean"),
+    expiring_within = integer(0, 3650),
     -- Without a default:
     retry = of_type("function"),       -- function(err) -> may this failure be retried?
     backoff = of_type("function"),     -- function(policy, attempt) -> seconds to wait

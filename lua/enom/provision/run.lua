@@ -15,6 +15,7 @@ local report_mod = require "enom.provision.report"
 local planner = require "enom.provision.planner"
 local domain = require "enom.provision.domain"
 local orders = require "enom.provision.orders"
+local inventory = require "enom.provision.inventory"
 local errors = require "enom.errors"
 local lease = require "enom.lease"
 local journal = require "enom.journal"
@@ -27,6 +28,8 @@ local pcall = pcall
 local tostring = tostring
 local setmetatable = setmetatable
 local min, max, floor = math.min, math.max, math.floor
+local ipairs = ipairs
+local lower = string.lower
 
 -- Domains under way at once, per request in flight (`concurrency`).
 local ACTIVE_PER_SLOT = 4
@@ -280,6 +283,55 @@ local function record_unstarted(self, pull)
     end
 end
 
+-- Read the account's paks (policy `inventory`), and report those that
+-- expire within `expiring_within` days. A failed read is said, and every
+-- domain is read as without it.
+local function take_inventory(self)
+    local inv, err = inventory.read(self.sched)
+    if not inv then
+        if err.kind ~= "stopped" then
+            self.report:note("the account's paks could not be read (GetPOPExpirations: "
+                .. report_mod.reason(err) .. "): every domain was read")
+        end
+        return
+    end
+    self.inventory, self.seen, self.idle = inv, {}, 0
+    local days = self.policy.expiring_within
+    local soon, unreadable = inventory.expiring(inv, days)
+    for _, e in ipairs(soon) do
+        local p = e.pak
+        self:event(p.domain, "paks", "expiring", ("pak %s expires %s (%s)%s"):format(tostring(p.bundle_id),
+            tostring(p.expires), e.days_left < 0 and "expired" or (e.days_left .. " days left"),
+            p.auto_renew and ", renews by itself" or ""), nil, { bundle_id = p.bundle_id, expires = p.expires })
+    end
+    if #soon > 0 then
+        self.report:note(("%d pak(s) of the account expire within %d days (enom paks expiring)"):format(#soon, days))
+    end
+    for _, p in ipairs(unreadable) do
+        self:event(p.domain, "paks", "unreadable_expiry", "pak " .. tostring(p.bundle_id)
+            .. ": its expiry cannot be read; check it by hand", nil, { bundle_id = p.bundle_id })
+    end
+end
+
+-- The paks of domains the desired state did not name (inventory): the
+-- account pays for them all the same.
+local function report_unmanaged(self)
+    local list = inventory.unmanaged(self.inventory, self.seen)
+    local paks = 0
+    for _, u in ipairs(list) do
+        paks = paks + #u.paks
+        self:event(u.domain, "paks", "unmanaged", ("%d pak(s), not in the desired state"):format(#u.paks))
+    end
+    if #list > 0 then
+        self.report:note(("%d pak(s) on %d domain(s) not in the desired state (their renewals are still "
+            .. "charged)"):format(paks, #list))
+    end
+    if self.idle > 0 then
+        self.report:note(("%d domain(s) hold no pak and want none, or want nothing and are not pruned: "
+            .. "not read"):format(self.idle))
+    end
+end
+
 --- Carry out the intents and close the report. `source` is an array of
 -- intents (see enom.provision.planner), or a function returning the
 -- next intent, nil at the end, or nil and an error (a stream: see
@@ -308,13 +360,27 @@ function Run.execute(self, source)
         local intent, err = pull()
         if intent then
             self.taken = self.taken + 1
+            if self.seen then
+                self.seen[lower(intent.domain)] = true
+            end
             sched:spawn(domain_task, self, domain.new(self, intent, lease_key(self, intent)), start_next)
         elseif err ~= nil then
             bad_input = err
         end
     end
-    for _ = 1, self.policy.concurrency * ACTIVE_PER_SLOT do
-        start_next()
+    local function start()
+        for _ = 1, self.policy.concurrency * ACTIVE_PER_SLOT do
+            start_next()
+        end
+    end
+    if self.policy.inventory then
+        -- The account's paks first: then the domains, idle ones unread.
+        sched:spawn(function()
+            take_inventory(self)
+            start()
+        end)
+    else
+        start()
     end
     local ok, stats = pcall(sched.loop, sched)
     if not ok then
@@ -329,6 +395,9 @@ function Run.execute(self, source)
         stats = sched:stats()
     elseif stats.error ~= nil then
         self:fail(stats.error, "a task raised an error (see the report's error)")
+    end
+    if ok and self.inventory and not sched.stopped and not bad_input then
+        report_unmanaged(self)
     end
     if bad_input then
         self:fail(bad_input, ("the input ended after %d domain(s) with an error: %s"):format(self.taken,
