@@ -22,6 +22,7 @@ local mt = { __index = _M, __name = "enom.batch" }
 local type = type
 local ipairs = ipairs
 local remove = table.remove
+local floor = math.floor
 local now = require("enom.clock").now
 local prepare = request.prepare
 local finish = request.finish
@@ -80,7 +81,7 @@ local function push(self, index)
     self.queued = n
     q[n] = index
     while n > 1 do
-        local parent = n // 2
+        local parent = floor(n / 2)
         if not before(self, q[n], q[parent]) then
             break
         end
