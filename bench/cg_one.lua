@@ -39,7 +39,7 @@ else
         fn = require("lua_text_pop3").parse
     else
         local parse, shape = enom.parse, results.shape
-        fn = function(b) return shape("pop3", assert(parse(b, fmt))) end
+        fn = function(b) return shape("GetPOP3", assert(parse(b, fmt))) end
     end
     local f = fn
     fn = function() return f(body) end

@@ -1,5 +1,5 @@
 --- GetPOP3 (XML) into the typed table with LuaExpat: the baseline for
--- `enom.parse(body, "xml")` + `enom.results.shape("pop3", parsed)`.
+-- `enom.parse(body, "xml")` + `enom.results.shape("GetPOP3", parsed)`.
 --
 -- Builds exactly the table results.shape gives (passwords left out, as
 -- shape does by default): SAX callbacks collect each leaf's text, a

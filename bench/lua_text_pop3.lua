@@ -1,5 +1,5 @@
 --- GetPOP3 (Text) into the typed table in plain Lua: the baseline for
--- `enom.parse(body, "text")` + `enom.results.shape("pop3", parsed)`.
+-- `enom.parse(body, "text")` + `enom.results.shape("GetPOP3", parsed)`.
 --
 -- The parser a Lua programmer would write: gmatch over the lines,
 -- `Key=Value`, keys ending in digits gathered into columns

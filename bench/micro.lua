@@ -55,7 +55,7 @@ end
 local function parse_figure(figure, body, format, baseline, name, target)
     local parse, shape = enom.parse, results.shape
     local function ours_fn()
-        return shape("pop3", assert(parse(body, format)))
+        return shape("GetPOP3", assert(parse(body, format)))
     end
     local function base_fn()
         return assert(baseline(body))
@@ -71,7 +71,7 @@ local function parse_figure(figure, body, format, baseline, name, target)
     local p = util.measure(function() return parse(body, format) end, iters, RUNS)
     local s = util.measure(function()
         parsed._lower = nil -- shape caches lower-cased fields on the parse
-        return shape("pop3", parsed)
+        return shape("GetPOP3", parsed)
     end, iters, RUNS)
     util.row {
         figure = "   " .. format:upper() .. " split: enom.parse (C) / results.shape (Lua)",

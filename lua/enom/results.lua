@@ -94,11 +94,6 @@ local function lowered(parsed)
 end
 _M.lowered = lowered
 
---- A field by name in any case, converted to type `t`.
-function _M.field(parsed, name, t)
-    return convert(lowered(parsed)[lower(name)], t)
-end
-
 --- What eNom says of every answer, for results, errors and log events:
 -- { tracking_key, exec_time (seconds, a number), server }, each nil
 -- when the answer lacks it.
@@ -362,22 +357,13 @@ local function list(parsed, spec)
     return out
 end
 
--- Names some callers used before shapes lived in enom.commands.
-local LEGACY = {
-    setup = "SetUpPOP3User", purchase = "PurchasePOPBundle", pop3 = "GetPOP3", modify = "ModifyPOP3",
-    delete = "DeletePOP3", basic = "DeletePOPPak", delete_all = "DeleteAllPOPPaks",
-    pop_forwarding = "GetPOPForwarding", mail_hosts = "GetMailHosts", forwarding = "Forwarding",
-    get_forwarding = "GetForwarding", catch_all = "GetCatchAll", dot_name_forwarding = "GetDotNameForwarding",
-    set_dot_name_forwarding = "SetDotNameForwarding", balance = "GetBalance",
-}
-
 local FIELD_KEYS = setmetatable({}, { __mode = "k" })
 
 local function shape_of(which)
     if type(which) == "table" then
         return which
     end
-    local spec = commands.get(LEGACY[which] or which)
+    local spec = commands.get(which)
     return spec and spec.result or {}
 end
 _M.shape_of = shape_of
