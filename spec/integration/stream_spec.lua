@@ -212,7 +212,7 @@ describe("streamed runs", function()
             assert.is_nil(err:find("read whole", 1, true), err)
             assert.truthy(H.mailboxes("s03.com").di)
             -- A record that is wrong, late in the file: nothing is sent.
-            R.write(csv, "domain,username\ns01.com,eve\ns02.com,fay\ns03.com,gil\ns03.com,\n")
+            R.write(csv, "domain,username,display_name\ns01.com,eve,\ns02.com,fay,\ns03.com,gil,\ns03.com,,Hal Ray\n")
             local before = H.total_received()
             local refused, _, why = run { "apply", csv, "--buy-paks", "--passwords", run.work .. "/pw.txt" }
             assert.equal(2, refused)
