@@ -17,6 +17,15 @@ local function q(s)
 end
 _M.q = q
 
+--- The exit status of a command from what os.execute returned: Lua 5.4
+-- gives ok, "exit", code; LuaJIT (Lua 5.1) the wait status as a number.
+function _M.status(a, _, c)
+    if type(a) == "number" then
+        return a >= 256 and math.floor(a / 256) or a
+    end
+    return a and 0 or c
+end
+
 function _M.read(path)
     local f = io.open(path, "rb")
     if not f then return nil end
@@ -99,11 +108,11 @@ function _M.new(H, name)
         os.remove(out)
         local cmd = ("cd %s && %s %s %s < %s 2> %s %s"):format(q(ROOT), table.concat(parts, " "), q(_M.BIN),
             table.concat(words, " "), inp, err, opts.redirect or ("> " .. out))
-        local ok, _, code = os.execute(cmd)
+        local code = _M.status(os.execute(cmd))
         local o, e = _M.read(out) or "", _M.read(err)
         self.outputs[#self.outputs + 1] = { args = table.concat(args, " "), out = o, err = e,
             allowed = opts.shows_secrets }
-        return ok and 0 or code, o, e
+        return code, o, e
     end })
 end
 
