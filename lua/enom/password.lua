@@ -427,6 +427,40 @@ local function problem(r, pw, forbid, others, drawn)
     return nil
 end
 
+--- The rule in one sentence for the people who type a password: its
+-- length, its characters, what it needs, what it may not contain, from
+-- the rule's own data (so the words follow the rule).
+-- @param rule a rule name, a rule table, or nil for `DEFAULT_RULE`
+-- @return the sentence; raises on an unusable rule
+-- @usage password.describe("email_basic")
+--   --> "10 to 20 characters: upper-case letters, lower-case letters, digits and * @ - _ / .; at least one
+--   --   upper-case letter, one digit and one of * @ - _ / .; not the user name or the domain name"
+function _M.describe(rule)
+    local r, why = compiled(rule)
+    if not r then
+        error(why, 2)
+    end
+    local needs = {}
+    for i, req in ipairs(r.required) do
+        needs[i] = req[2]
+    end
+    local text = ("%d to %d characters: %s"):format(r.min, r.max, r.allowed)
+    if #needs > 0 then
+        local last = table.remove(needs)
+        text = text .. "; at least " .. (#needs > 0 and (concat(needs, ", ") .. " and " .. last) or last)
+    end
+    local names = {}
+    for _, field in ipairs { "username", "domain" } do
+        if r.contains[field] then
+            names[#names + 1] = CONTAINS_FIELDS[field]
+        end
+    end
+    if #names > 0 then
+        text = text .. "; not " .. concat(names, " or ")
+    end
+    return text
+end
+
 --- Check a password against a rule.
 -- @param pw the password
 -- @param rule a rule name, a rule table, or nil for `DEFAULT_RULE`

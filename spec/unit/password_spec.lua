@@ -261,4 +261,19 @@ describe("enom.password", function()
             end
         end)
     end)
+
+    describe("describe", function()
+        it("says each rule in words taken from the rule itself", function()
+            assert.equal("10 to 20 characters: upper-case letters, lower-case letters, digits and * @ - _ / .; "
+                .. "at least one upper-case letter, one digit and one of * @ - _ / .; not the user name or the "
+                .. "domain name", password.describe("email_basic"))
+            assert.equal("6 to 30 characters: upper-case letters, lower-case letters and digits; at least one "
+                .. "upper-case letter, one lower-case letter and one digit; not the user name or the domain name",
+                password.describe("pop_m2w"))
+            assert.equal(password.describe(nil), password.describe(password.DEFAULT_RULE))
+            assert.equal("8 to 8 characters: digits", password.describe { name = "pin", min = 8, max = 8,
+                classes = { digit = "0123456789" } })
+            assert.has_error(function() password.describe("nope") end)
+        end)
+    end)
 end)

@@ -73,7 +73,7 @@ local function list_view(ctx, res, extra)
         mailboxes = rows, count = plural(#rows, "mailbox", "mailboxes"), free = free,
         free_text = plural(free, "free slot", "free slots"), paks = plural(paks, "pak", "paks"),
         can_buy = o.buy_paks and o.max_paks_per_run > 0, max_paks = o.max_paks_per_run,
-        username_max = names.USERNAME_MAX,
+        username_max = names.USERNAME_MAX, password_help = passwords.help(backend.conf()),
     }
     for k, v in pairs(extra or {}) do
         view[k] = v

@@ -24,6 +24,11 @@ function _M.generate(conf, username, sld, tld)
     return password.generate(rule(conf), context(conf, username, sld, tld))
 end
 
+--- The rule in words, for the help under a password field.
+function _M.help(conf)
+    return password.describe(rule(conf))
+end
+
 --- Check a typed password by the rule.
 -- @return nil when it may be used, else a sentence saying what is wrong
 function _M.check(conf, pw, username, sld, tld)
