@@ -14,7 +14,6 @@ local names = require "enom.names"
 local passwords = require "panel.passwords"
 local backend = require "panel.backend"
 local audit = require "panel.audit"
-local session = require "panel.session"
 local web = require "panel.web"
 
 local _M = {}
@@ -27,22 +26,17 @@ local sort = table.sort
 local RUN_BUDGET = 120   -- seconds one create may spend on eNom
 local LEASE = "shdict"   -- enom.lease backend: every worker of this nginx
 
-local function trim(s)
-    return s and s:match("^%s*(.-)%s*$") or nil
-end
-
 -- A mailbox name as eNom's rule has it (enom.names).
 local function valid_username(u)
     return u ~= nil and names.check_username(u) == nil
 end
 
 local function home(ctx)
-    return "/d/" .. ctx.domain .. "/"
+    return web.home(ctx.domain)
 end
 
 local function unavailable(ctx, err)
-    return web.message(ctx, 503, "eNom cannot be reached",
-        "The mailbox service did not answer (" .. tostring(err) .. "). Try again in a few minutes.", home(ctx))
+    return web.unavailable(ctx, err, "mailbox service")
 end
 
 local function plural(n, one, many)
@@ -68,17 +62,13 @@ local function list_view(ctx, res, extra)
         paks = paks + 1
     end
     local o = ctx.owner
-    local view = {
+    return web.with({
         domain = ctx.domain, base = home(ctx), csrf = ctx.session.csrf,
         mailboxes = rows, count = plural(#rows, "mailbox", "mailboxes"), free = free,
         free_text = plural(free, "free slot", "free slots"), paks = plural(paks, "pak", "paks"),
         can_buy = o.buy_paks and o.max_paks_per_run > 0, max_paks = o.max_paks_per_run,
         username_max = names.USERNAME_MAX, password_help = passwords.help(backend.conf()),
-    }
-    for k, v in pairs(extra or {}) do
-        view[k] = v
-    end
-    return view
+    }, extra)
 end
 
 -- Read the domain and show its page (status, with `extra` in the view).
@@ -114,8 +104,8 @@ end
 -- generated).
 function _M.create(ctx)
     local f = ctx.form
-    local username = trim(web.field(f, "username")) or ""
-    local display = trim(web.field(f, "display_name"))
+    local username = web.trimmed(f, "username") or ""
+    local display = web.trimmed(f, "display_name")
     local typed = web.field(f, "password")
     if typed == "" then
         typed = nil
@@ -185,7 +175,7 @@ end
 
 --- POST /d/<domain>/reset: username, password (empty: generated).
 function _M.reset(ctx)
-    local username = trim(web.field(ctx.form, "username"))
+    local username = web.trimmed(ctx.form, "username")
     local typed = web.field(ctx.form, "password")
     if typed == "" then
         typed = nil
@@ -207,7 +197,7 @@ function _M.reset(ctx)
     local res, err = c:modify_pop3 { sld = ctx.sld, tld = ctx.tld, users = { { username = username, password = password } } }
     c:close()
     local address = username .. "@" .. ctx.domain
-    local tracking = res and res.tracking_key or (err and err.result and err.result.tracking_key)
+    local tracking = audit.tracking_key(res, err)
     audit.log { who = ctx.owner.name, action = "reset", domain = ctx.domain, mailbox = username,
         outcome = res and "modified" or "failed", reason = err and err.message, tracking_key = tracking }
     backend.record { type = "mailbox", intended = "modify", outcome = res and "modified" or "failed" }
@@ -235,8 +225,8 @@ end
 
 --- POST /d/<domain>/delete: mailbox, confirm (the name typed again).
 function _M.delete(ctx)
-    local username = trim(web.field(ctx.form, "mailbox"))
-    local confirm = trim(web.field(ctx.form, "confirm")) or ""
+    local username = web.trimmed(ctx.form, "mailbox")
+    local confirm = web.trimmed(ctx.form, "confirm") or ""
     if not valid_username(username) then
         return web.message(ctx, 404, "No such mailbox", "There is no such mailbox to delete.", home(ctx))
     end
@@ -253,7 +243,7 @@ function _M.delete(ctx)
     end
     local res, err = c:delete_pop3 { sld = ctx.sld, tld = ctx.tld, users = { username } }
     c:close()
-    local tracking = res and res.tracking_key or (err and err.result and err.result.tracking_key)
+    local tracking = audit.tracking_key(res, err)
     audit.log { who = ctx.owner.name, action = "delete", domain = ctx.domain, mailbox = username,
         outcome = res and "deleted" or "failed", reason = err and err.message, tracking_key = tracking }
     backend.record { type = "mailbox", intended = "delete", outcome = res and "deleted" or "failed" }
@@ -263,9 +253,7 @@ function _M.delete(ctx)
         end
         return show(ctx, 409, { error = address .. " was not deleted: " .. err.message })
     end
-    ctx.session.flash = address .. " was deleted."
-    session.save(ctx.session)
-    return web.redirect(home(ctx))
+    return web.done(ctx, address .. " was deleted.", home(ctx))
 end
 
 return _M
