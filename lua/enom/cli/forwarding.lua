@@ -74,6 +74,19 @@ function _M.get(ctx, a)
     return true
 end
 
+-- One alias=address word (the address optional when `optional`):
+-- alias, address (nil when left out), or nil, message, status.
+local function split_pair(word, optional)
+    local alias, to = word:match("^([^=]+)=(.+)$")
+    if not alias and optional and not word:find("=", 1, true) then
+        alias = word
+    end
+    if not alias then
+        return nil, "not alias=address: '" .. shown(word) .. "'", EXIT.usage
+    end
+    return alias, to
+end
+
 --- forwarding set DOMAIN alias=address...
 function _M.set(ctx, a)
     local sld, tld, code = context.domain(a.domain)
@@ -82,9 +95,10 @@ function _M.set(ctx, a)
     end
     local forwards, seen = {}, {}
     for _, pair in ipairs(a.forwards) do
-        local alias, to = pair:match("^([^=]+)=(.+)$")
+        local alias, to
+        alias, to, code = split_pair(pair, false)
         if not alias then
-            return nil, "not alias=address: '" .. shown(pair) .. "'", EXIT.usage
+            return nil, to, code
         end
         if seen[alias:lower()] then
             return nil, "alias '" .. shown(alias) .. "' appears twice", EXIT.usage
@@ -137,12 +151,9 @@ end
 local function pairs_of(list, optional)
     local out, seen = {}, {}
     for _, pair in ipairs(list) do
-        local alias, to = pair:match("^([^=]+)=(.+)$")
-        if not alias and optional and not pair:find("=", 1, true) then
-            alias = pair
-        end
+        local alias, to, code = split_pair(pair, optional)
         if not alias then
-            return nil, "not alias=address: '" .. shown(pair) .. "'", EXIT.usage
+            return nil, to, code
         end
         local bad = names.check_username(alias)
         if bad then
@@ -234,6 +245,41 @@ local function finish(failures)
     return nil, concat(msgs, "; "), #failures == 1 and worst or EXIT.partial
 end
 
+-- Give each mailbox of `list` (from `pairs_of`) the forward `want_of(item)`
+-- asks for, one SetPOPForwarding at a time, and show the rows. `refuse`,
+-- when given, may turn a mailbox away once its forward is read: it returns
+-- the row, a message and a status then.
+local function each_mailbox(ctx, sld, tld, domain, list, want_of, refuse)
+    local rows, failures = {}, {}
+    for _, item in ipairs(list) do
+        local want = want_of(item)
+        local rec, msg, code = read_forward(ctx, sld, tld, domain, item.username)
+        local row
+        if rec == false then
+            row = { username = item.username, forward_to = item.forward_to, state = "unknown", outcome = "failed" }
+        else
+            if refuse then
+                row, msg, code = refuse(item, rec)
+            end
+            if not row then
+                local action, outcome = fwd.decide(rec, want)
+                if action == "keep" then
+                    row = { username = item.username, forward_to = want.forward_to or nil, state = fwd.state(rec),
+                        outcome = outcome }
+                else
+                    row, msg, code = send(ctx, sld, tld, domain, want, rec)
+                end
+            end
+        end
+        if msg then
+            failures[#failures + 1] = { msg = msg, code = code }
+        end
+        rows[#rows + 1] = row
+    end
+    show_rows(ctx, domain, rows)
+    return finish(failures)
+end
+
 --- forwarding add DOMAIN alias=address...
 function _M.add(ctx, a)
     local sld, tld, code = context.domain(a.domain)
@@ -254,30 +300,20 @@ function _M.add(ctx, a)
     if not ok then
         return nil, why, code
     end
-    local rows, failures = {}, {}
-    for _, want in ipairs(list) do
+    return each_mailbox(ctx, sld, tld, domain, list, function(want)
         want.keep_copy = not a.forward_only
-        local rec, msg, rcode = read_forward(ctx, sld, tld, domain, want.username)
-        local row
-        if rec == false then
-            row = { username = want.username, forward_to = want.forward_to, state = "unknown", outcome = "failed" }
-            failures[#failures + 1] = { msg = msg, code = rcode }
-        else
-            local action, outcome = fwd.decide(rec, want)
-            if action == "keep" then
-                row = { username = want.username, forward_to = want.forward_to, state = fwd.state(rec),
-                    outcome = outcome }
-            else
-                row, msg, rcode = send(ctx, sld, tld, domain, want, rec)
-                if msg then
-                    failures[#failures + 1] = { msg = msg, code = rcode }
-                end
-            end
-        end
-        rows[#rows + 1] = row
+        return want
+    end)
+end
+
+-- A removal of `w` (mailbox=address) from a mailbox that forwards
+-- elsewhere is refused: the row, the message and its status.
+local function elsewhere(w, rec)
+    if w.forward_to and fwd.state(rec) ~= "none" and lower(rec.forward_to) ~= lower(w.forward_to) then
+        return { username = w.username, forward_to = rec.forward_to, state = fwd.state(rec), outcome = "failed" },
+            ("%s forwards to %s, not %s: left as it is"):format(shown(w.username), shown(rec.forward_to),
+            shown(w.forward_to)), EXIT.usage
     end
-    show_rows(ctx, domain, rows)
-    return finish(failures)
 end
 
 --- forwarding remove DOMAIN alias[=address]...
@@ -307,34 +343,9 @@ function _M.remove(ctx, a)
     if not ok then
         return nil, why, code
     end
-    local rows, failures = {}, {}
-    for _, w in ipairs(list) do
-        local want = { username = w.username, forward_to = false }
-        local rec, msg, rcode = read_forward(ctx, sld, tld, domain, w.username)
-        local row
-        if rec == false then
-            row = { username = w.username, forward_to = w.forward_to, state = "unknown", outcome = "failed" }
-            failures[#failures + 1] = { msg = msg, code = rcode }
-        elseif w.forward_to and fwd.state(rec) ~= "none" and lower(rec.forward_to) ~= lower(w.forward_to) then
-            row = { username = w.username, forward_to = rec.forward_to, state = fwd.state(rec),
-                outcome = "failed" }
-            failures[#failures + 1] = { code = EXIT.usage, msg = ("%s forwards to %s, not %s: left as it is")
-                :format(shown(w.username), shown(rec.forward_to), shown(w.forward_to)) }
-        else
-            local action, outcome = fwd.decide(rec, want)
-            if action == "keep" then
-                row = { username = w.username, state = "none", outcome = outcome }
-            else
-                row, msg, rcode = send(ctx, sld, tld, domain, want, rec)
-                if msg then
-                    failures[#failures + 1] = { msg = msg, code = rcode }
-                end
-            end
-        end
-        rows[#rows + 1] = row
-    end
-    show_rows(ctx, domain, rows)
-    return finish(failures)
+    return each_mailbox(ctx, sld, tld, domain, list, function(w)
+        return { username = w.username, forward_to = false }
+    end, elsewhere)
 end
 
 --- Declare the subcommands and their arguments.
