@@ -165,7 +165,11 @@ end
 
 -- ---- renewing ---------------------------------------------------------------
 
-local function pak_of(cur, id)
+--- The pak `id` of a domain as a GetPOP3 read shows it.
+-- @param cur the read (its `paks`), or nil
+-- @param id the pak's bundle id
+-- @return the pak's record, or nil when the domain does not hold it
+function _M.find_pak(cur, id)
     for _, p in ipairs(cur and cur.paks or {}) do
         if p.bundle_id == id then
             return p
@@ -173,6 +177,7 @@ local function pak_of(cur, id)
     end
     return nil
 end
+local pak_of = _M.find_pak
 
 -- A pak's id for a message (one read back from the journal's JSON may
 -- be a float).
