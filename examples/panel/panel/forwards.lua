@@ -213,12 +213,7 @@ end
 
 -- Show the catch-all page.
 local function show_catchall(ctx, status, extra)
-    local c, cerr = backend.client()
-    if not c then
-        return unavailable(ctx, cerr)
-    end
-    local res, err = c:get_catch_all { sld = ctx.sld, tld = ctx.tld }
-    c:close()
+    local res, err = backend.call("get_catch_all", { sld = ctx.sld, tld = ctx.tld })
     if not res then
         return unavailable(ctx, err)
     end

@@ -73,12 +73,7 @@ end
 
 -- Read the domain and show its page (status, with `extra` in the view).
 local function show(ctx, status, extra)
-    local c, cerr = backend.client()
-    if not c then
-        return unavailable(ctx, cerr)
-    end
-    local res, err = c:get_pop3 { sld = ctx.sld, tld = ctx.tld }
-    c:close()
+    local res, err = backend.call("get_pop3", { sld = ctx.sld, tld = ctx.tld })
     if not res then
         return unavailable(ctx, err)
     end

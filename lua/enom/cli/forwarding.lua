@@ -245,13 +245,33 @@ local function finish(failures)
     return nil, concat(msgs, "; "), #failures == 1 and worst or EXIT.partial
 end
 
--- Give each mailbox of `list` (from `pairs_of`) the forward `want_of(item)`
--- asks for, one SetPOPForwarding at a time, and show the rows. `refuse`,
--- when given, may turn a mailbox away once its forward is read: it returns
--- the row, a message and a status then.
-local function each_mailbox(ctx, sld, tld, domain, list, want_of, refuse)
+-- The domain and the mailbox=address words of a per-mailbox command,
+-- checked (see `pairs_of`): { sld, tld, domain, list }, or nil, message,
+-- status; `none` says what to give when no word was.
+local function mailbox_pairs(a, optional, none)
+    local sld, tld, code = context.domain(a.domain)
+    if not sld then
+        return nil, tld, code
+    end
+    local list, why
+    list, why, code = pairs_of(a.forwards, optional)
+    if not list then
+        return nil, why, code
+    end
+    if #list == 0 then
+        return nil, none, EXIT.usage
+    end
+    return { sld = sld, tld = tld, domain = sld .. "." .. tld, list = list }
+end
+
+-- Give each mailbox of `job` (from `mailbox_pairs`) the forward
+-- `want_of(item)` asks for, one SetPOPForwarding at a time, and show the
+-- rows. `refuse`, when given, may turn a mailbox away once its forward
+-- is read: it returns the row, a message and a status then.
+local function each_mailbox(ctx, job, want_of, refuse)
+    local sld, tld, domain = job.sld, job.tld, job.domain
     local rows, failures = {}, {}
-    for _, item in ipairs(list) do
+    for _, item in ipairs(job.list) do
         local want = want_of(item)
         local rec, msg, code = read_forward(ctx, sld, tld, domain, item.username)
         local row
@@ -282,25 +302,16 @@ end
 
 --- forwarding add DOMAIN alias=address...
 function _M.add(ctx, a)
-    local sld, tld, code = context.domain(a.domain)
-    if not sld then
-        return nil, tld, code
-    end
-    local domain = sld .. "." .. tld
-    local list, why
-    list, why, code = pairs_of(a.forwards, false)
-    if not list then
+    local job, why, code = mailbox_pairs(a, false, "give mailbox=address pairs, like info=ann@example.net")
+    if not job then
         return nil, why, code
     end
-    if #list == 0 then
-        return nil, "give mailbox=address pairs, like info=ann@example.net", EXIT.usage
-    end
     local ok
-    ok, why, code = ctx:lease(domain)
+    ok, why, code = ctx:lease(job.domain)
     if not ok then
         return nil, why, code
     end
-    return each_mailbox(ctx, sld, tld, domain, list, function(want)
+    return each_mailbox(ctx, job, function(want)
         want.keep_copy = not a.forward_only
         return want
     end)
@@ -318,32 +329,24 @@ end
 
 --- forwarding remove DOMAIN alias[=address]...
 function _M.remove(ctx, a)
-    local sld, tld, code = context.domain(a.domain)
-    if not sld then
-        return nil, tld, code
-    end
-    local domain = sld .. "." .. tld
-    local list, why
-    list, why, code = pairs_of(a.forwards, true)
-    if not list then
+    local job, why, code = mailbox_pairs(a, true,
+        "give the mailboxes whose forward goes, like info (or info=ann@example.net)")
+    if not job then
         return nil, why, code
-    end
-    if #list == 0 then
-        return nil, "give the mailboxes whose forward goes, like info (or info=ann@example.net)", EXIT.usage
     end
     local names_list = {}
-    for i, w in ipairs(list) do names_list[i] = shown(w.username) end
+    for i, w in ipairs(job.list) do names_list[i] = shown(w.username) end
     local ok
     ok, why, code = ctx:confirm(("Remove the forward of %s on %s? Its approval goes with it: set again, the "
-        .. "recipient is asked again."):format(concat(names_list, ", "), domain))
+        .. "recipient is asked again."):format(concat(names_list, ", "), job.domain))
     if not ok then
         return nil, why, code
     end
-    ok, why, code = ctx:lease(domain)
+    ok, why, code = ctx:lease(job.domain)
     if not ok then
         return nil, why, code
     end
-    return each_mailbox(ctx, sld, tld, domain, list, function(w)
+    return each_mailbox(ctx, job, function(w)
         return { username = w.username, forward_to = false }
     end, elsewhere)
 end
