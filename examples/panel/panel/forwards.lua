@@ -43,10 +43,6 @@ local STATE_TEXT = {
     off = "Switched off",
 }
 
-local function base(ctx)
-    return web.home(ctx.domain)
-end
-
 local function unavailable(ctx, err)
     return web.unavailable(ctx, err, "mail service")
 end
@@ -92,7 +88,7 @@ local function show(ctx, status, extra)
     c:close()
     sort(rows, function(a, b) return lower(a.username) < lower(b.username) end)
     sort(options, function(a, b) return lower(a.username) < lower(b.username) end)
-    local view = web.with({ domain = ctx.domain, base = base(ctx), csrf = ctx.session.csrf, mailboxes = rows,
+    local view = web.with({ domain = ctx.domain, base = web.base(ctx), csrf = ctx.session.csrf, mailboxes = rows,
         options = options, has_mailboxes = #rows > 0, keep_checked = true }, extra)
     return web.page(ctx, status, "forwards", view, "Forwards of " .. ctx.domain)
 end
@@ -103,7 +99,7 @@ function _M.list(ctx)
 end
 
 local function done(ctx, text)
-    return web.done(ctx, text, base(ctx) .. "forwards")
+    return web.done(ctx, text, web.base(ctx) .. "forwards")
 end
 
 local function record(outcome)
@@ -217,7 +213,7 @@ local function show_catchall(ctx, status, extra)
     if not res then
         return unavailable(ctx, err)
     end
-    local view = web.with({ domain = ctx.domain, base = base(ctx), csrf = ctx.session.csrf,
+    local view = web.with({ domain = ctx.domain, base = web.base(ctx), csrf = ctx.session.csrf,
         catch_all = res.catch_all ~= "" and res.catch_all or nil, max = names.ADDRESS_MAX }, extra)
     return web.page(ctx, status, "catchall", view, "Catch-all of " .. ctx.domain)
 end
@@ -250,7 +246,7 @@ function _M.set_catchall(ctx)
         return show_catchall(ctx, 409, { error = "eNom refused: " .. err.message, form_forward_to = to })
     end
     return web.done(ctx, "Mail to any other name at " .. ctx.domain .. " now goes to " .. to .. ".",
-        base(ctx) .. "catchall")
+        web.base(ctx) .. "catchall")
 end
 
 return _M

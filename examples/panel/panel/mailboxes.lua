@@ -31,10 +31,6 @@ local function valid_username(u)
     return u ~= nil and names.check_username(u) == nil
 end
 
-local function home(ctx)
-    return web.home(ctx.domain)
-end
-
 local function unavailable(ctx, err)
     return web.unavailable(ctx, err, "mailbox service")
 end
@@ -52,7 +48,7 @@ local function list_view(ctx, res, extra)
             username = m.username, address = m.username .. "@" .. ctx.domain,
             admin = m.admin == true, quota = quota, quota_used = used,
             percent = (quota and quota > 0) and math.floor(used * 100 / quota + 0.5) or nil,
-            delete_href = home(ctx) .. "delete?mailbox=" .. ngx.escape_uri(m.username),
+            delete_href = web.base(ctx) .. "delete?mailbox=" .. ngx.escape_uri(m.username),
         }
     end
     sort(rows, function(a, b) return lower(a.username) < lower(b.username) end)
@@ -63,7 +59,7 @@ local function list_view(ctx, res, extra)
     end
     local o = ctx.owner
     return web.with({
-        domain = ctx.domain, base = home(ctx), csrf = ctx.session.csrf,
+        domain = ctx.domain, base = web.base(ctx), csrf = ctx.session.csrf,
         mailboxes = rows, count = plural(#rows, "mailbox", "mailboxes"), free = free,
         free_text = plural(free, "free slot", "free slots"), paks = plural(paks, "pak", "paks"),
         can_buy = o.buy_paks and o.max_paks_per_run > 0, max_paks = o.max_paks_per_run,
@@ -146,7 +142,7 @@ function _M.create(ctx)
     if r.outcome == "created" then
         return web.page(ctx, 200, "password", {
             address = address, password = generated, typed = generated == nil, created = true,
-            bought = rep.paks_bought > 0 and rep.paks_bought or nil, back = home(ctx),
+            bought = rep.paks_bought > 0 and rep.paks_bought or nil, back = web.base(ctx),
         }, address)
     end
     local why
@@ -203,7 +199,7 @@ function _M.reset(ctx)
         return show(ctx, 409, { error = "The password of " .. address .. " was not changed: " .. err.message })
     end
     return web.page(ctx, 200, "password", {
-        address = address, password = typed == nil and password or nil, typed = typed ~= nil, back = home(ctx),
+        address = address, password = typed == nil and password or nil, typed = typed ~= nil, back = web.base(ctx),
     }, address)
 end
 
@@ -211,10 +207,10 @@ end
 function _M.confirm_delete(ctx)
     local username = ngx.var.arg_mailbox and ngx.unescape_uri(ngx.var.arg_mailbox)
     if not valid_username(username) then
-        return web.message(ctx, 404, "No such mailbox", "There is no such mailbox to delete.", home(ctx))
+        return web.message(ctx, 404, "No such mailbox", "There is no such mailbox to delete.", web.base(ctx))
     end
     return web.page(ctx, 200, "delete", {
-        mailbox = username, address = username .. "@" .. ctx.domain, base = home(ctx), csrf = ctx.session.csrf,
+        mailbox = username, address = username .. "@" .. ctx.domain, base = web.base(ctx), csrf = ctx.session.csrf,
     }, "Delete " .. username)
 end
 
@@ -223,12 +219,12 @@ function _M.delete(ctx)
     local username = web.trimmed(ctx.form, "mailbox")
     local confirm = web.trimmed(ctx.form, "confirm") or ""
     if not valid_username(username) then
-        return web.message(ctx, 404, "No such mailbox", "There is no such mailbox to delete.", home(ctx))
+        return web.message(ctx, 404, "No such mailbox", "There is no such mailbox to delete.", web.base(ctx))
     end
     local address = username .. "@" .. ctx.domain
     if lower(confirm) ~= lower(username) then
         return web.page(ctx, 422, "delete", {
-            mailbox = username, address = address, base = home(ctx), csrf = ctx.session.csrf,
+            mailbox = username, address = address, base = web.base(ctx), csrf = ctx.session.csrf,
             error = "Type the mailbox's name, " .. username .. ", to confirm. Nothing was deleted.",
         }, "Delete " .. username)
     end
@@ -248,7 +244,7 @@ function _M.delete(ctx)
         end
         return show(ctx, 409, { error = address .. " was not deleted: " .. err.message })
     end
-    return web.done(ctx, address .. " was deleted.", home(ctx))
+    return web.done(ctx, address .. " was deleted.", web.base(ctx))
 end
 
 return _M

@@ -25,6 +25,11 @@ function _M.home(domain)
     return "/d/" .. domain .. "/"
 end
 
+--- The path of the pages of the request's domain.
+function _M.base(ctx)
+    return _M.home(ctx.domain)
+end
+
 -- The layout's navigation: the owner's domains, the current one marked.
 local function nav(ctx)
     local list = {}
@@ -70,7 +75,7 @@ end
 function _M.unavailable(ctx, err, service)
     return _M.message(ctx, 503, "eNom cannot be reached",
         "The " .. service .. " did not answer (" .. tostring(err) .. "). Try again in a few minutes.",
-        _M.home(ctx.domain))
+        _M.base(ctx))
 end
 
 --- See Other: after a POST, the next page is a GET.

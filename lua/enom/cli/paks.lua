@@ -37,8 +37,19 @@ local function whole(n, name, lo, hi)
     return n
 end
 
-local function bundle_id(word)
-    return whole(word, "the pak's bundle ID", 1, BUNDLE_ID_MAX)
+-- The domain and the pak a command names: { sld, tld, domain, id }, or
+-- nil, message, status.
+local function named_pak(a)
+    local sld, tld, code = context.domain(a.domain)
+    if not sld then
+        return nil, tld, code
+    end
+    local id, why
+    id, why, code = whole(a.bundle_id, "the pak's bundle ID", 1, BUNDLE_ID_MAX)
+    if not id then
+        return nil, why, code
+    end
+    return { sld = sld, tld = tld, domain = sld .. "." .. tld, id = id }
 end
 
 --- paks list DOMAIN
@@ -231,16 +242,12 @@ end
 
 --- paks renew DOMAIN PAK [--years N]
 function _M.renew(ctx, a)
-    local sld, tld, code = context.domain(a.domain)
-    if not sld then
-        return nil, tld, code
-    end
-    local domain = sld .. "." .. tld
-    local id, years, why
-    id, why, code = bundle_id(a.bundle_id)
-    if not id then
+    local named, why, code = named_pak(a)
+    if not named then
         return nil, why, code
     end
+    local sld, tld, domain, id = named.sld, named.tld, named.domain, named.id
+    local years
     years, why, code = whole(a.years, "--years", 1, 10)
     if not years then
         return nil, why, code
@@ -302,16 +309,11 @@ end
 
 --- paks autorenew DOMAIN PAK on|off
 function _M.autorenew(ctx, a)
-    local sld, tld, code = context.domain(a.domain)
-    if not sld then
-        return nil, tld, code
-    end
-    local domain = sld .. "." .. tld
-    local id, why
-    id, why, code = bundle_id(a.bundle_id)
-    if not id then
+    local named, why, code = named_pak(a)
+    if not named then
         return nil, why, code
     end
+    local sld, tld, domain, id = named.sld, named.tld, named.domain, named.id
     if a.state ~= "on" and a.state ~= "off" then
         return nil, "auto-renew is on or off (got '" .. shown(a.state) .. "')", EXIT.usage
     end
