@@ -31,9 +31,6 @@ local tostring = tostring
 local lower = string.lower
 local sort = table.sort
 
--- eNom's answer for a user name that is no mailbox of the domain.
-local NOT_A_MAILBOX = 316286
-
 -- What a state means to the domain's owner.
 local STATE_TEXT = {
     forwarding = "Forwarding",
@@ -147,7 +144,7 @@ end
 
 -- Why eNom refused, in the owner's words where eNom's need help.
 local function refusal(err, username)
-    if type(err) == "table" and err.response_number == NOT_A_MAILBOX then
+    if fwd.not_a_mailbox(err) then
         return "There is no mailbox " .. username .. " on this domain."
     end
     return "eNom refused: " .. tostring(type(err) == "table" and err.message or err)

@@ -17,7 +17,6 @@ local output = require "enom.cli.output"
 local _M = {}
 
 local EXIT = context.EXIT
-local type = type
 local ipairs = ipairs
 local concat = table.concat
 local lower = string.lower
@@ -25,9 +24,6 @@ local shown = output.shown
 
 local FORWARD_COLUMNS = { "alias", "forward_to", "state", "status", "mail_id" }
 local MAILBOX_COLUMNS = { "username", "forward_to", "state", "outcome" }
-
--- eNom's answer for a user name that is no mailbox of the domain.
-local NOT_A_MAILBOX = 316286
 
 --- forwarding get DOMAIN [USER...]
 function _M.get(ctx, a)
@@ -180,7 +176,7 @@ local function read_forward(ctx, sld, tld, domain, username)
     if res then
         return res.forwards and res.forwards[1] or nil
     end
-    if type(err) == "table" and err.response_number == NOT_A_MAILBOX then
+    if fwd.not_a_mailbox(err) then
         return false, ("%s is not a mailbox of %s: a forward of an address without a mailbox is part of the "
             .. "domain's set (`enom forwarding set`)"):format(shown(username), domain), EXIT.usage
     end
