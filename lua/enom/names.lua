@@ -68,10 +68,9 @@ function _M.unprintable(s)
     return nil
 end
 
---- Check a mailbox user name (the part before the @).
--- @param s the name
--- @return nil when eNom would take it, else the reason
-function _M.check_username(s)
+-- What every name is checked for first: there, printable, and no longer
+-- than `max` bytes. Returns the reason, or nil.
+local function plain(s, max)
     if type(s) ~= "string" or s == "" then
         return "is missing"
     end
@@ -79,8 +78,19 @@ function _M.check_username(s)
     if bad then
         return bad
     end
-    if #s > _M.USERNAME_MAX then
-        return "is longer than " .. _M.USERNAME_MAX .. " characters"
+    if #s > max then
+        return "is longer than " .. max .. " characters"
+    end
+    return nil
+end
+
+--- Check a mailbox user name (the part before the @).
+-- @param s the name
+-- @return nil when eNom would take it, else the reason
+function _M.check_username(s)
+    local bad = plain(s, _M.USERNAME_MAX)
+    if bad then
+        return bad
     end
     if not find(s, _M.USERNAME_PATTERN) then
         return "has characters eNom does not accept (letters, digits, '.', '_', '-'; starting with a letter or digit)"
@@ -110,17 +120,11 @@ end
 -- @param name the domain, like example.com
 -- @return sld, tld (lower case), or nil and the reason
 function _M.split_domain(name)
-    if type(name) ~= "string" or name == "" then
-        return nil, "is missing"
-    end
-    local bad = _M.unprintable(name)
+    local bad = plain(name, _M.DOMAIN_MAX)
     if bad then
         return nil, bad
     end
     name = lower(name)
-    if #name > _M.DOMAIN_MAX then
-        return nil, "is longer than " .. _M.DOMAIN_MAX .. " characters"
-    end
     local sld, tld = match(name, "^([^.]+)%.(.+)$")
     if not sld then
         return nil, "is not a domain name like example.com"
@@ -150,15 +154,9 @@ local LOCAL_PATTERN = "^[%w!#%$%%&'%*%+/=%?%^_`{|}~%-]+$"
 -- @param s the address, like ann@example.net
 -- @return nil when eNom would take it, else the reason
 function _M.check_address(s)
-    if type(s) ~= "string" or s == "" then
-        return "is missing"
-    end
-    local bad = _M.unprintable(s)
+    local bad = plain(s, _M.ADDRESS_MAX)
     if bad then
         return bad
-    end
-    if #s > _M.ADDRESS_MAX then
-        return "is longer than " .. _M.ADDRESS_MAX .. " characters"
     end
     local user, domain = match(s, "^([^@]+)@([^@]+)$")
     if not user then

@@ -41,14 +41,13 @@ local function spawn(domain, n, out, start, lock, env)
     return out
 end
 
+-- Wait until the file `path` is there (at most `seconds`).
 local function wait_for(path, seconds)
-    local deadline = clock.now() + seconds
-    while clock.now() < deadline do
+    return H.wait_for(function()
         local f = io.open(path)
         if f then f:close() return true end
-        clock.sleep(0.05)
-    end
-    return false
+        return false
+    end, seconds)
 end
 
 local function pid_of(out)
@@ -113,24 +112,14 @@ local function trials(lock, first_domain)
         .. "extra paks %d, wrong passwords %d"):format(lock, TRIALS, PROCS, BOXES, extra, doubled_paks, wrong))
 end
 
--- A date `n` days from now as eNom writes it, and a year later.
-local function in_days(n)
-    local t = os.date("!*t", os.time() + n * 86400)
-    return ("%d/%d/%d"):format(t.month, t.day, t.year)
-end
-
-local function year_later(s)
-    local m, d, y = s:match("^(%d+)/(%d+)/(%d+)$")
-    return ("%s/%s/%d"):format(m, d, tonumber(y) + 1)
-end
+local in_days, year_later, expiries = H.in_days, H.year_later, H.expiries
 
 -- Give `domain` paks expiring in `days` (an array) and return their ids
 -- and expiry dates.
 local function paks_expiring(domain, days)
     H.reset()
-    local st = H.state()
     local ids, dates = {}, {}
-    for _, d in ipairs(st.domains) do
+    H.edit(function(d)
         if d.name == domain then
             d.paks = {}
             for i, n in ipairs(days) do
@@ -139,15 +128,8 @@ local function paks_expiring(domain, days)
                 d.paks[i] = { bundle_id = ids[i], size = 10, exp_date = dates[ids[i]], auto_renew = false }
             end
         end
-    end
-    H.reset(st)
+    end)
     return ids, dates
-end
-
-local function expiries(domain)
-    local out = {}
-    for _, p in ipairs(H.domain(domain).paks) do out[p.bundle_id] = p.exp_date end
-    return out
 end
 
 -- RENEW_TRIALS trials of two processes ensuring a renew policy on one domain.
@@ -214,10 +196,7 @@ describe("concurrency", function()
         local dir = WORK .. "/renew-kill"
         sh("rm -rf " .. dir .. " && mkdir -p " .. dir)
         local out = spawn(domain, 0, dir .. "/victim", nil, "default", { ENOM_TEST_ENSURE = "1", ENOM_TEST_RENEW = "30" })
-        local deadline = clock.now() + 30
-        while clock.now() < deadline and H.received("RenewPOPBundle") == 0 do
-            clock.sleep(0.05)
-        end
+        H.wait_for(function() return H.received("RenewPOPBundle") > 0 end, 30)
         assert.equal(1, H.received("RenewPOPBundle"), log_of(out))
         assert(sh("kill -9 " .. pid_of(out)))
         clock.sleep(0.2)

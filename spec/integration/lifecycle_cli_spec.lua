@@ -6,12 +6,11 @@
 -- renewal killed in flight and run again (settled, never sent twice),
 -- eNom's texts escaped on a terminal, and no secret in any output.
 local H = require "helper"
-local cjson = require "cjson"
-local clock = require "enom.clock"
 
 local R = require "cli_runner"
 
-local ROOT, BIN, q, read = R.ROOT, R.BIN, R.q, R.read
+local ROOT, BIN, q, read, json_of = R.ROOT, R.BIN, R.q, R.read, R.json_of
+local in_days, year_later, expiry, wait_for = H.in_days, H.year_later, H.expiry, H.wait_for
 local enom = R.new(H, "lifecycle-cli")
 local WORK = enom.work
 local OUTPUT = enom.outputs
@@ -24,45 +23,11 @@ local function env_words()
     return table.concat(parts, " ")
 end
 
-local function json_of(text)
-    local ok, v = pcall(cjson.decode, text)
-    assert.is_true(ok, "not JSON: " .. tostring(text))
-    return v
-end
-
-local DAY = 86400
-
-local function in_days(n)
-    local t = os.date("!*t", os.time() + n * DAY)
-    return ("%d/%d/%d"):format(t.month, t.day, t.year)
-end
-
-local function year_later(s)
-    local m, d, y = s:match("^(%d+)/(%d+)/(%d+)$")
-    return ("%s/%s/%d"):format(m, d, tonumber(y) + 1)
-end
-
-local function expiry(domain, id)
-    for _, p in ipairs(H.domain(domain).paks) do
-        if p.bundle_id == id then return p.exp_date, p end
-    end
-end
-
-local function wait_for(fn, seconds)
-    local deadline = clock.now() + seconds
-    while clock.now() < deadline do
-        if fn() then return true end
-        clock.sleep(0.05)
-    end
-    return fn()
-end
-
 -- resellerdocs.com's pak 5134 expiring in 10 days, emptydomain.com with
 -- paks in 40 and 400 days, and `extra` applied to the state.
 local function lifecycle_state(extra)
     H.reset()
-    local st = H.state()
-    for _, d in ipairs(st.domains) do
+    H.edit(function(d)
         if d.name == "resellerdocs.com" then
             d.paks[1].exp_date = in_days(10)
         elseif d.name == "emptydomain.com" then
@@ -70,8 +35,7 @@ local function lifecycle_state(extra)
                 { bundle_id = 7502, size = 10, exp_date = in_days(400), auto_renew = false } }
         end
         if extra then extra(d) end
-    end
-    H.reset(st)
+    end)
 end
 
 describe("enom, the pak lifecycle", function()
@@ -358,15 +322,13 @@ describe("enom, forwards and the catch-all", function()
     end)
 
     it("escapes eNom's texts for the terminal", function()
-        local st = H.state()
-        for _, d in ipairs(st.domains) do
+        H.edit(function(d)
             if d.name == "resellerdocs.com" then
                 d.catch_all = "evil\27]0;pwned\7@example.com"
                 d.mailboxes[2].forward_to = "x\27[2J@example.net"
                 d.mailboxes[2].forward_flags = "0"
             end
-        end
-        H.reset(st)
+        end)
         -- (XML cannot carry these characters at all: Text can.)
         local text = { env = { ENOM_RESPONSE_TYPE = "text" } }
         local code, out = enom({ "catchall", "get", "resellerdocs.com" }, text)

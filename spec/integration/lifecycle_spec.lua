@@ -13,21 +13,8 @@ local provision = require "enom.provision"
 local forwards = require "enom.provision.forwards"
 local journal = require "enom.journal"
 local lease = require "enom.lease"
-local clock = require "enom.clock"
 
-local DAY = 86400
-
--- A date `n` days from now as eNom writes it (M/D/YYYY).
-local function in_days(n)
-    local t = os.date("!*t", os.time() + n * DAY)
-    return ("%d/%d/%d"):format(t.month, t.day, t.year)
-end
-
--- The same date a year later.
-local function year_later(s)
-    local m, d, y = s:match("^(%d+)/(%d+)/(%d+)$")
-    return ("%s/%s/%d"):format(m, d, tonumber(y) + 1)
-end
+local in_days, year_later, expiry = H.in_days, H.year_later, H.expiry
 
 local function pak(id, days)
     return { bundle_id = id, size = 10, exp_date = in_days(days), auto_renew = false, quota = 1024 }
@@ -36,8 +23,7 @@ end
 -- The sandbox's state with these paks: { ["domain"] = { pak, ... } }.
 local function with_paks(list)
     H.reset()
-    local st = H.state()
-    for _, d in ipairs(st.domains) do
+    return H.edit(function(d)
         if list[d.name] then
             local keep = {}
             for _, p in ipairs(d.paks or {}) do
@@ -50,17 +36,7 @@ local function with_paks(list)
                     auto_renew = old.auto_renew, quota = old.quota } or p
             end
         end
-    end
-    H.reset(st)
-    return st
-end
-
-local function expiry(domain, id)
-    for _, p in ipairs(H.domain(domain).paks) do
-        if p.bundle_id == id then
-            return p.exp_date
-        end
-    end
+    end)
 end
 
 local function balance()
@@ -80,15 +56,6 @@ local function by_bundle(events)
         if e.bundle_id then out[e.bundle_id] = e end
     end
     return out
-end
-
-local function wait_until(fn, seconds)
-    local deadline = clock.now() + seconds
-    while clock.now() < deadline do
-        if fn() then return true end
-        clock.sleep(0.1)
-    end
-    return fn()
 end
 
 describe("the pak lifecycle in provisioning", function()
@@ -196,7 +163,7 @@ describe("the pak lifecycle in provisioning", function()
         assert.equal("renew", open[1].kind)
         assert.equal(doubted.bundle_id, open[1].bundle_id)
         -- eNom finishes; the next run settles the renewal and does not send it again.
-        assert.is_true(wait_until(function()
+        assert.is_true(H.wait_for(function()
             return expiry("resellerdocs.com", 5134) ~= was or expiry("emptydomain.com", 7201) ~= other
         end, 10))
         H.admin("POST", "/settings", { purchase_delay_ms = 0 })
@@ -427,8 +394,7 @@ describe("forwards in desired state", function()
 
     it("records a forward refused by eNom as failed with eNom's words, and the run as short", function()
         -- 20 requests already wait for one recipient: eNom refuses the 21st.
-        local st = H.state()
-        for _, d in ipairs(st.domains) do
+        H.edit(function(d)
             if d.name == "shop17.com" then
                 d.paks = { { bundle_id = 7401, size = 30, exp_date = "1/1/2031" } }
                 d.mailboxes = {}
@@ -438,8 +404,7 @@ describe("forwards in desired state", function()
                         forward_requested_at = os.time() }
                 end
             end
-        end
-        H.reset(st)
+        end)
         local c = H.client()
         local rep = assert(provision.ensure(c, { { domain = "resellerdocs.com",
             mailboxes = { { username = "support", forward_to = "busy@example.net" } } } }))

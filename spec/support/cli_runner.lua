@@ -61,15 +61,10 @@ function _M.count(t)
     return n
 end
 
---- Wait until `fn` is true (polling every 0.05 s, at most `seconds`).
+--- Wait until `fn` is true (polling every 0.05 s, at most `seconds`):
+-- the sandbox helper's, for the specs that take it from here.
 function _M.wait_for(fn, seconds)
-    local socket = require "socket"
-    local deadline = socket.gettime() + seconds
-    while socket.gettime() < deadline do
-        if fn() then return true end
-        socket.sleep(0.05)
-    end
-    return fn()
+    return require("helper").wait_for(fn, seconds)
 end
 
 --- A runner in a work folder of its own (ENOM_TEST_WORK/name), with the

@@ -5,6 +5,7 @@ local cjson = require "cjson"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
 local enom = require "enom"
+local clock = require "enom.clock"
 
 local H = {}
 
@@ -131,6 +132,62 @@ end
 --- Total requests the sandbox received.
 function H.total_received()
     return H.counters().totals.received or 0
+end
+
+--- Change the sandbox's state: `edit(d, st)` gets each domain's record
+-- (and the whole state, for its accounts), then the state is put back
+-- (the journal emptied, as by H.reset). Returns the state.
+function H.edit(edit)
+    local st = H.state()
+    for _, d in ipairs(st.domains) do
+        edit(d, st)
+    end
+    H.reset(st)
+    return st
+end
+
+--- The expiry of pak `id` of `domain` as the sandbox holds it, and the
+-- pak's record.
+function H.expiry(domain, id)
+    for _, p in ipairs(H.domain(domain).paks) do
+        if p.bundle_id == id then
+            return p.exp_date, p
+        end
+    end
+end
+
+--- The expiry of every pak of `domain`, by bundle id.
+function H.expiries(domain)
+    local out = {}
+    for _, p in ipairs(H.domain(domain).paks) do
+        out[p.bundle_id] = p.exp_date
+    end
+    return out
+end
+
+H.DAY = 86400
+
+--- A date `n` days from now as eNom writes it (M/D/YYYY, UTC).
+function H.in_days(n)
+    local t = os.date("!*t", os.time() + n * H.DAY)
+    return ("%d/%d/%d"):format(t.month, t.day, t.year)
+end
+
+--- The same date (M/D/YYYY) a year later.
+function H.year_later(s)
+    local m, d, y = s:match("^(%d+)/(%d+)/(%d+)$")
+    return ("%s/%s/%d"):format(m, d, tonumber(y) + 1)
+end
+
+--- Wait until `fn` is true (polling every 0.05 s, at most `seconds`).
+-- @return what `fn` last said
+function H.wait_for(fn, seconds)
+    local deadline = clock.now() + seconds
+    while clock.now() < deadline do
+        if fn() then return true end
+        clock.sleep(0.05)
+    end
+    return fn()
 end
 
 --- Does `s` (any value, deep) contain `needle` anywhere?

@@ -22,6 +22,12 @@ function _M.init(path)
     PATH = path
 end
 
+--- eNom's TrackingKey of an answer `res`, or of the result a refusal
+-- `err` carried, or nil.
+function _M.tracking_key(res, err)
+    return res and res.tracking_key or (err and err.result and err.result.tracking_key)
+end
+
 --- Append one entry: `e` holds any of who, action, domain, mailbox,
 -- outcome, reason, tracking_key (strings, cut to 300 bytes).
 function _M.log(e)

@@ -70,4 +70,18 @@ function _M.client()
     }
 end
 
+--- One request of `method` (a typed method of the client) on a client of
+-- its own, closed after it: the result, or nil and the error (the
+-- client's own when it cannot be made).
+function _M.call(method, args)
+    local c, err = _M.client()
+    if not c then
+        return nil, err
+    end
+    local res
+    res, err = c[method](c, args)
+    c:close()
+    return res, err
+end
+
 return _M

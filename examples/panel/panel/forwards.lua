@@ -21,20 +21,15 @@ local fwd = require "enom.provision.forwards"
 local names = require "enom.names"
 local backend = require "panel.backend"
 local audit = require "panel.audit"
-local session = require "panel.session"
 local web = require "panel.web"
 
 local _M = {}
 
 local type = type
-local pairs = pairs
 local ipairs = ipairs
 local tostring = tostring
 local lower = string.lower
 local sort = table.sort
-
--- eNom's answer for a user name that is no mailbox of the domain.
-local NOT_A_MAILBOX = 316286
 
 -- What a state means to the domain's owner.
 local STATE_TEXT = {
@@ -45,17 +40,8 @@ local STATE_TEXT = {
     off = "Switched off",
 }
 
-local function trim(s)
-    return s and s:match("^%s*(.-)%s*$") or nil
-end
-
-local function base(ctx)
-    return "/d/" .. ctx.domain .. "/"
-end
-
 local function unavailable(ctx, err)
-    return web.message(ctx, 503, "eNom cannot be reached",
-        "The mail service did not answer (" .. tostring(err) .. "). Try again in a few minutes.", base(ctx))
+    return web.unavailable(ctx, err, "mail service")
 end
 
 -- The mailbox's forward as read: the record (nil: none), or false and the error.
@@ -99,11 +85,8 @@ local function show(ctx, status, extra)
     c:close()
     sort(rows, function(a, b) return lower(a.username) < lower(b.username) end)
     sort(options, function(a, b) return lower(a.username) < lower(b.username) end)
-    local view = { domain = ctx.domain, base = base(ctx), csrf = ctx.session.csrf, mailboxes = rows,
-        options = options, has_mailboxes = #rows > 0, keep_checked = true }
-    for k, v in pairs(extra or {}) do
-        view[k] = v
-    end
+    local view = web.with({ domain = ctx.domain, base = web.base(ctx), csrf = ctx.session.csrf, mailboxes = rows,
+        options = options, has_mailboxes = #rows > 0, keep_checked = true }, extra)
     return web.page(ctx, status, "forwards", view, "Forwards of " .. ctx.domain)
 end
 
@@ -113,9 +96,7 @@ function _M.list(ctx)
 end
 
 local function done(ctx, text)
-    ctx.session.flash = text
-    session.save(ctx.session)
-    return web.redirect(base(ctx) .. "forwards")
+    return web.done(ctx, text, web.base(ctx) .. "forwards")
 end
 
 local function record(outcome)
@@ -163,17 +144,42 @@ end
 
 -- Why eNom refused, in the owner's words where eNom's need help.
 local function refusal(err, username)
-    if type(err) == "table" and err.response_number == NOT_A_MAILBOX then
+    if fwd.not_a_mailbox(err) then
         return "There is no mailbox " .. username .. " on this domain."
     end
     return "eNom refused: " .. tostring(type(err) == "table" and err.message or err)
 end
 
+-- Send the forward `want` and answer: the next page says what became of
+-- it, or the form (`form`, with the error) is shown again. `action` names
+-- it in the audit log.
+local function change(ctx, want, action, form)
+    local c, cerr = backend.client()
+    if not c then
+        return unavailable(ctx, cerr)
+    end
+    local outcome, rec, tracking = apply(c, ctx, want)
+    c:close()
+    local to = want.forward_to or nil
+    audit.log { who = ctx.owner.name, action = action, domain = ctx.domain, mailbox = want.username,
+        outcome = outcome or "failed", reason = not outcome and tostring(rec and rec.message or rec) or to,
+        tracking_key = tracking }
+    record(outcome or "failed")
+    if not outcome then
+        if type(rec) == "table" and rec.kind ~= "api" then
+            return unavailable(ctx, rec)
+        end
+        form.error = refusal(rec, want.username)
+        return show(ctx, 409, form)
+    end
+    return done(ctx, said(outcome, want.username .. "@" .. ctx.domain, to))
+end
+
 --- POST /d/<domain>/forwards/add: mailbox, forward_to, keep_copy.
 function _M.add(ctx)
     local f = ctx.form
-    local username = trim(web.field(f, "mailbox")) or ""
-    local to = trim(web.field(f, "forward_to")) or ""
+    local username = web.trimmed(f, "mailbox") or ""
+    local to = web.trimmed(f, "forward_to") or ""
     local keep = web.field(f, "keep_copy") == "1"
     local form = { form_mailbox = username, form_forward_to = to, keep_checked = keep }
     local bad = names.check_username(username)
@@ -186,69 +192,26 @@ function _M.add(ctx)
         form.error = "The address to forward to " .. bad .. "."
         return show(ctx, 422, form)
     end
-    local c, cerr = backend.client()
-    if not c then
-        return unavailable(ctx, cerr)
-    end
-    local want = { username = username, forward_to = to, keep_copy = keep }
-    local outcome, rec, tracking = apply(c, ctx, want)
-    c:close()
-    local address = username .. "@" .. ctx.domain
-    audit.log { who = ctx.owner.name, action = "forward_add", domain = ctx.domain, mailbox = username,
-        outcome = outcome or "failed", reason = not outcome and tostring(rec and rec.message or rec) or to,
-        tracking_key = tracking }
-    record(outcome or "failed")
-    if not outcome then
-        if type(rec) == "table" and rec.kind ~= "api" then
-            return unavailable(ctx, rec)
-        end
-        form.error = refusal(rec, username)
-        return show(ctx, 409, form)
-    end
-    return done(ctx, said(outcome, address, to))
+    return change(ctx, { username = username, forward_to = to, keep_copy = keep }, "forward_add", form)
 end
 
 --- POST /d/<domain>/forwards/remove: mailbox.
 function _M.remove(ctx)
-    local username = trim(web.field(ctx.form, "mailbox")) or ""
+    local username = web.trimmed(ctx.form, "mailbox") or ""
     if names.check_username(username) then
         return show(ctx, 422, { error = "There is no such mailbox." })
     end
-    local c, cerr = backend.client()
-    if not c then
-        return unavailable(ctx, cerr)
-    end
-    local outcome, rec, tracking = apply(c, ctx, { username = username, forward_to = false })
-    c:close()
-    audit.log { who = ctx.owner.name, action = "forward_remove", domain = ctx.domain, mailbox = username,
-        outcome = outcome or "failed", reason = not outcome and tostring(rec and rec.message or rec) or nil,
-        tracking_key = tracking }
-    record(outcome or "failed")
-    if not outcome then
-        if type(rec) == "table" and rec.kind ~= "api" then
-            return unavailable(ctx, rec)
-        end
-        return show(ctx, 409, { error = refusal(rec, username) })
-    end
-    return done(ctx, said(outcome, username .. "@" .. ctx.domain))
+    return change(ctx, { username = username, forward_to = false }, "forward_remove", {})
 end
 
 -- Show the catch-all page.
 local function show_catchall(ctx, status, extra)
-    local c, cerr = backend.client()
-    if not c then
-        return unavailable(ctx, cerr)
-    end
-    local res, err = c:get_catch_all { sld = ctx.sld, tld = ctx.tld }
-    c:close()
+    local res, err = backend.call("get_catch_all", { sld = ctx.sld, tld = ctx.tld })
     if not res then
         return unavailable(ctx, err)
     end
-    local view = { domain = ctx.domain, base = base(ctx), csrf = ctx.session.csrf,
-        catch_all = res.catch_all ~= "" and res.catch_all or nil, max = names.ADDRESS_MAX }
-    for k, v in pairs(extra or {}) do
-        view[k] = v
-    end
+    local view = web.with({ domain = ctx.domain, base = web.base(ctx), csrf = ctx.session.csrf,
+        catch_all = res.catch_all ~= "" and res.catch_all or nil, max = names.ADDRESS_MAX }, extra)
     return web.page(ctx, status, "catchall", view, "Catch-all of " .. ctx.domain)
 end
 
@@ -259,7 +222,7 @@ end
 
 --- POST /d/<domain>/catchall: forward_to.
 function _M.set_catchall(ctx)
-    local to = trim(web.field(ctx.form, "forward_to")) or ""
+    local to = web.trimmed(ctx.form, "forward_to") or ""
     local bad = names.check_address(to)
     if bad then
         return show_catchall(ctx, 422, { error = "The address " .. bad .. ".", form_forward_to = to })
@@ -270,7 +233,7 @@ function _M.set_catchall(ctx)
     end
     local res, err = c:set_catch_all { sld = ctx.sld, tld = ctx.tld, forward_to = to }
     c:close()
-    local tracking = res and res.tracking_key or (err and err.result and err.result.tracking_key)
+    local tracking = audit.tracking_key(res, err)
     audit.log { who = ctx.owner.name, action = "catchall", domain = ctx.domain, outcome = res and "set" or "failed",
         reason = res and to or (err and err.message), tracking_key = tracking }
     if not res then
@@ -279,9 +242,8 @@ function _M.set_catchall(ctx)
         end
         return show_catchall(ctx, 409, { error = "eNom refused: " .. err.message, form_forward_to = to })
     end
-    ctx.session.flash = "Mail to any other name at " .. ctx.domain .. " now goes to " .. to .. "."
-    session.save(ctx.session)
-    return web.redirect(base(ctx) .. "catchall")
+    return web.done(ctx, "Mail to any other name at " .. ctx.domain .. " now goes to " .. to .. ".",
+        web.base(ctx) .. "catchall")
 end
 
 return _M

@@ -14,7 +14,6 @@ local names = require "enom.names"
 local passwords = require "panel.passwords"
 local backend = require "panel.backend"
 local audit = require "panel.audit"
-local session = require "panel.session"
 local web = require "panel.web"
 
 local _M = {}
@@ -27,22 +26,13 @@ local sort = table.sort
 local RUN_BUDGET = 120   -- seconds one create may spend on eNom
 local LEASE = "shdict"   -- enom.lease backend: every worker of this nginx
 
-local function trim(s)
-    return s and s:match("^%s*(.-)%s*$") or nil
-end
-
 -- A mailbox name as eNom's rule has it (enom.names).
 local function valid_username(u)
     return u ~= nil and names.check_username(u) == nil
 end
 
-local function home(ctx)
-    return "/d/" .. ctx.domain .. "/"
-end
-
 local function unavailable(ctx, err)
-    return web.message(ctx, 503, "eNom cannot be reached",
-        "The mailbox service did not answer (" .. tostring(err) .. "). Try again in a few minutes.", home(ctx))
+    return web.unavailable(ctx, err, "mailbox service")
 end
 
 local function plural(n, one, many)
@@ -58,7 +48,7 @@ local function list_view(ctx, res, extra)
             username = m.username, address = m.username .. "@" .. ctx.domain,
             admin = m.admin == true, quota = quota, quota_used = used,
             percent = (quota and quota > 0) and math.floor(used * 100 / quota + 0.5) or nil,
-            delete_href = home(ctx) .. "delete?mailbox=" .. ngx.escape_uri(m.username),
+            delete_href = web.base(ctx) .. "delete?mailbox=" .. ngx.escape_uri(m.username),
         }
     end
     sort(rows, function(a, b) return lower(a.username) < lower(b.username) end)
@@ -68,27 +58,18 @@ local function list_view(ctx, res, extra)
         paks = paks + 1
     end
     local o = ctx.owner
-    local view = {
-        domain = ctx.domain, base = home(ctx), csrf = ctx.session.csrf,
+    return web.with({
+        domain = ctx.domain, base = web.base(ctx), csrf = ctx.session.csrf,
         mailboxes = rows, count = plural(#rows, "mailbox", "mailboxes"), free = free,
         free_text = plural(free, "free slot", "free slots"), paks = plural(paks, "pak", "paks"),
         can_buy = o.buy_paks and o.max_paks_per_run > 0, max_paks = o.max_paks_per_run,
         username_max = names.USERNAME_MAX, password_help = passwords.help(backend.conf()),
-    }
-    for k, v in pairs(extra or {}) do
-        view[k] = v
-    end
-    return view
+    }, extra)
 end
 
 -- Read the domain and show its page (status, with `extra` in the view).
 local function show(ctx, status, extra)
-    local c, cerr = backend.client()
-    if not c then
-        return unavailable(ctx, cerr)
-    end
-    local res, err = c:get_pop3 { sld = ctx.sld, tld = ctx.tld }
-    c:close()
+    local res, err = backend.call("get_pop3", { sld = ctx.sld, tld = ctx.tld })
     if not res then
         return unavailable(ctx, err)
     end
@@ -114,8 +95,8 @@ end
 -- generated).
 function _M.create(ctx)
     local f = ctx.form
-    local username = trim(web.field(f, "username")) or ""
-    local display = trim(web.field(f, "display_name"))
+    local username = web.trimmed(f, "username") or ""
+    local display = web.trimmed(f, "display_name")
     local typed = web.field(f, "password")
     if typed == "" then
         typed = nil
@@ -161,7 +142,7 @@ function _M.create(ctx)
     if r.outcome == "created" then
         return web.page(ctx, 200, "password", {
             address = address, password = generated, typed = generated == nil, created = true,
-            bought = rep.paks_bought > 0 and rep.paks_bought or nil, back = home(ctx),
+            bought = rep.paks_bought > 0 and rep.paks_bought or nil, back = web.base(ctx),
         }, address)
     end
     local why
@@ -185,7 +166,7 @@ end
 
 --- POST /d/<domain>/reset: username, password (empty: generated).
 function _M.reset(ctx)
-    local username = trim(web.field(ctx.form, "username"))
+    local username = web.trimmed(ctx.form, "username")
     local typed = web.field(ctx.form, "password")
     if typed == "" then
         typed = nil
@@ -207,7 +188,7 @@ function _M.reset(ctx)
     local res, err = c:modify_pop3 { sld = ctx.sld, tld = ctx.tld, users = { { username = username, password = password } } }
     c:close()
     local address = username .. "@" .. ctx.domain
-    local tracking = res and res.tracking_key or (err and err.result and err.result.tracking_key)
+    local tracking = audit.tracking_key(res, err)
     audit.log { who = ctx.owner.name, action = "reset", domain = ctx.domain, mailbox = username,
         outcome = res and "modified" or "failed", reason = err and err.message, tracking_key = tracking }
     backend.record { type = "mailbox", intended = "modify", outcome = res and "modified" or "failed" }
@@ -218,7 +199,7 @@ function _M.reset(ctx)
         return show(ctx, 409, { error = "The password of " .. address .. " was not changed: " .. err.message })
     end
     return web.page(ctx, 200, "password", {
-        address = address, password = typed == nil and password or nil, typed = typed ~= nil, back = home(ctx),
+        address = address, password = typed == nil and password or nil, typed = typed ~= nil, back = web.base(ctx),
     }, address)
 end
 
@@ -226,24 +207,24 @@ end
 function _M.confirm_delete(ctx)
     local username = ngx.var.arg_mailbox and ngx.unescape_uri(ngx.var.arg_mailbox)
     if not valid_username(username) then
-        return web.message(ctx, 404, "No such mailbox", "There is no such mailbox to delete.", home(ctx))
+        return web.message(ctx, 404, "No such mailbox", "There is no such mailbox to delete.", web.base(ctx))
     end
     return web.page(ctx, 200, "delete", {
-        mailbox = username, address = username .. "@" .. ctx.domain, base = home(ctx), csrf = ctx.session.csrf,
+        mailbox = username, address = username .. "@" .. ctx.domain, base = web.base(ctx), csrf = ctx.session.csrf,
     }, "Delete " .. username)
 end
 
 --- POST /d/<domain>/delete: mailbox, confirm (the name typed again).
 function _M.delete(ctx)
-    local username = trim(web.field(ctx.form, "mailbox"))
-    local confirm = trim(web.field(ctx.form, "confirm")) or ""
+    local username = web.trimmed(ctx.form, "mailbox")
+    local confirm = web.trimmed(ctx.form, "confirm") or ""
     if not valid_username(username) then
-        return web.message(ctx, 404, "No such mailbox", "There is no such mailbox to delete.", home(ctx))
+        return web.message(ctx, 404, "No such mailbox", "There is no such mailbox to delete.", web.base(ctx))
     end
     local address = username .. "@" .. ctx.domain
     if lower(confirm) ~= lower(username) then
         return web.page(ctx, 422, "delete", {
-            mailbox = username, address = address, base = home(ctx), csrf = ctx.session.csrf,
+            mailbox = username, address = address, base = web.base(ctx), csrf = ctx.session.csrf,
             error = "Type the mailbox's name, " .. username .. ", to confirm. Nothing was deleted.",
         }, "Delete " .. username)
     end
@@ -253,7 +234,7 @@ function _M.delete(ctx)
     end
     local res, err = c:delete_pop3 { sld = ctx.sld, tld = ctx.tld, users = { username } }
     c:close()
-    local tracking = res and res.tracking_key or (err and err.result and err.result.tracking_key)
+    local tracking = audit.tracking_key(res, err)
     audit.log { who = ctx.owner.name, action = "delete", domain = ctx.domain, mailbox = username,
         outcome = res and "deleted" or "failed", reason = err and err.message, tracking_key = tracking }
     backend.record { type = "mailbox", intended = "delete", outcome = res and "deleted" or "failed" }
@@ -263,9 +244,7 @@ function _M.delete(ctx)
         end
         return show(ctx, 409, { error = address .. " was not deleted: " .. err.message })
     end
-    ctx.session.flash = address .. " was deleted."
-    session.save(ctx.session)
-    return web.redirect(home(ctx))
+    return web.done(ctx, address .. " was deleted.", web.base(ctx))
 end
 
 return _M

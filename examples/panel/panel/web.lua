@@ -20,13 +20,28 @@ function _M.headers()
     h["Cache-Control"] = "no-store"
 end
 
+--- The path of a domain's pages (its mailboxes' list).
+function _M.home(domain)
+    return "/d/" .. domain .. "/"
+end
+
+--- The path of the pages of the request's domain.
+function _M.base(ctx)
+    return _M.home(ctx.domain)
+end
+
 -- The layout's navigation: the owner's domains, the current one marked.
 local function nav(ctx)
     local list = {}
     for i, d in ipairs(ctx.owner.domains) do
-        list[i] = { name = d, href = "/d/" .. d .. "/", current = d == ctx.domain }
+        list[i] = { name = d, href = _M.home(d), current = d == ctx.domain }
     end
     return list
+end
+
+-- Keep a change to the session.
+local function save(s)
+    require("panel.session").save(s)
 end
 
 --- Render `template` with `view` into the layout and send it.
@@ -41,7 +56,7 @@ function _M.page(ctx, status, template, view, title)
         if s.flash then
             layout.flash = s.flash
             s.flash = nil
-            require("panel.session").save(s)
+            save(s)
         end
     end
     ngx.status = status
@@ -55,9 +70,34 @@ function _M.message(ctx, status, title, text, back)
     return _M.page(ctx, status, "message", { title = title, text = text, back = back }, title)
 end
 
+--- The page for a domain's request that eNom did not answer; `service`
+-- is what the owner calls the part that failed ("mail service").
+function _M.unavailable(ctx, err, service)
+    return _M.message(ctx, 503, "eNom cannot be reached",
+        "The " .. service .. " did not answer (" .. tostring(err) .. "). Try again in a few minutes.",
+        _M.base(ctx))
+end
+
 --- See Other: after a POST, the next page is a GET.
 function _M.redirect(location)
     return ngx.redirect(location, ngx.HTTP_SEE_OTHER)
+end
+
+--- After a POST that changed something: go to `location`, whose page
+-- says `text` once.
+function _M.done(ctx, text, location)
+    ctx.session.flash = text
+    save(ctx.session)
+    return _M.redirect(location)
+end
+
+--- `view` with the fields of `extra` (a page's form values, its error)
+-- laid over it.
+function _M.with(view, extra)
+    for k, v in pairs(extra or {}) do
+        view[k] = v
+    end
+    return view
 end
 
 --- A form field as one string (a repeated field is refused as absent).
@@ -67,6 +107,12 @@ function _M.field(form, name)
         return nil
     end
     return v
+end
+
+--- A form field without the white space around it, or nil.
+function _M.trimmed(form, name)
+    local v = _M.field(form, name)
+    return v and v:match("^%s*(.-)%s*$") or nil
 end
 
 return _M

@@ -17,7 +17,6 @@ local output = require "enom.cli.output"
 local _M = {}
 
 local EXIT = context.EXIT
-local type = type
 local ipairs = ipairs
 local concat = table.concat
 local lower = string.lower
@@ -25,9 +24,6 @@ local shown = output.shown
 
 local FORWARD_COLUMNS = { "alias", "forward_to", "state", "status", "mail_id" }
 local MAILBOX_COLUMNS = { "username", "forward_to", "state", "outcome" }
-
--- eNom's answer for a user name that is no mailbox of the domain.
-local NOT_A_MAILBOX = 316286
 
 --- forwarding get DOMAIN [USER...]
 function _M.get(ctx, a)
@@ -74,6 +70,19 @@ function _M.get(ctx, a)
     return true
 end
 
+-- One alias=address word (the address optional when `optional`):
+-- alias, address (nil when left out), or nil, message, status.
+local function split_pair(word, optional)
+    local alias, to = word:match("^([^=]+)=(.+)$")
+    if not alias and optional and not word:find("=", 1, true) then
+        alias = word
+    end
+    if not alias then
+        return nil, "not alias=address: '" .. shown(word) .. "'", EXIT.usage
+    end
+    return alias, to
+end
+
 --- forwarding set DOMAIN alias=address...
 function _M.set(ctx, a)
     local sld, tld, code = context.domain(a.domain)
@@ -82,9 +91,10 @@ function _M.set(ctx, a)
     end
     local forwards, seen = {}, {}
     for _, pair in ipairs(a.forwards) do
-        local alias, to = pair:match("^([^=]+)=(.+)$")
+        local alias, to
+        alias, to, code = split_pair(pair, false)
         if not alias then
-            return nil, "not alias=address: '" .. shown(pair) .. "'", EXIT.usage
+            return nil, to, code
         end
         if seen[alias:lower()] then
             return nil, "alias '" .. shown(alias) .. "' appears twice", EXIT.usage
@@ -137,12 +147,9 @@ end
 local function pairs_of(list, optional)
     local out, seen = {}, {}
     for _, pair in ipairs(list) do
-        local alias, to = pair:match("^([^=]+)=(.+)$")
-        if not alias and optional and not pair:find("=", 1, true) then
-            alias = pair
-        end
+        local alias, to, code = split_pair(pair, optional)
         if not alias then
-            return nil, "not alias=address: '" .. shown(pair) .. "'", EXIT.usage
+            return nil, to, code
         end
         local bad = names.check_username(alias)
         if bad then
@@ -169,7 +176,7 @@ local function read_forward(ctx, sld, tld, domain, username)
     if res then
         return res.forwards and res.forwards[1] or nil
     end
-    if type(err) == "table" and err.response_number == NOT_A_MAILBOX then
+    if fwd.not_a_mailbox(err) then
         return false, ("%s is not a mailbox of %s: a forward of an address without a mailbox is part of the "
             .. "domain's set (`enom forwarding set`)"):format(shown(username), domain), EXIT.usage
     end
@@ -234,45 +241,54 @@ local function finish(failures)
     return nil, concat(msgs, "; "), #failures == 1 and worst or EXIT.partial
 end
 
---- forwarding add DOMAIN alias=address...
-function _M.add(ctx, a)
+-- The domain and the mailbox=address words of a per-mailbox command,
+-- checked (see `pairs_of`): { sld, tld, domain, list }, or nil, message,
+-- status; `none` says what to give when no word was.
+local function mailbox_pairs(a, optional, none)
     local sld, tld, code = context.domain(a.domain)
     if not sld then
         return nil, tld, code
     end
-    local domain = sld .. "." .. tld
     local list, why
-    list, why, code = pairs_of(a.forwards, false)
+    list, why, code = pairs_of(a.forwards, optional)
     if not list then
         return nil, why, code
     end
     if #list == 0 then
-        return nil, "give mailbox=address pairs, like info=ann@example.net", EXIT.usage
+        return nil, none, EXIT.usage
     end
-    local ok
-    ok, why, code = ctx:lease(domain)
-    if not ok then
-        return nil, why, code
-    end
+    return { sld = sld, tld = tld, domain = sld .. "." .. tld, list = list }
+end
+
+-- Give each mailbox of `job` (from `mailbox_pairs`) the forward
+-- `want_of(item)` asks for, one SetPOPForwarding at a time, and show the
+-- rows. `refuse`, when given, may turn a mailbox away once its forward
+-- is read: it returns the row, a message and a status then.
+local function each_mailbox(ctx, job, want_of, refuse)
+    local sld, tld, domain = job.sld, job.tld, job.domain
     local rows, failures = {}, {}
-    for _, want in ipairs(list) do
-        want.keep_copy = not a.forward_only
-        local rec, msg, rcode = read_forward(ctx, sld, tld, domain, want.username)
+    for _, item in ipairs(job.list) do
+        local want = want_of(item)
+        local rec, msg, code = read_forward(ctx, sld, tld, domain, item.username)
         local row
         if rec == false then
-            row = { username = want.username, forward_to = want.forward_to, state = "unknown", outcome = "failed" }
-            failures[#failures + 1] = { msg = msg, code = rcode }
+            row = { username = item.username, forward_to = item.forward_to, state = "unknown", outcome = "failed" }
         else
-            local action, outcome = fwd.decide(rec, want)
-            if action == "keep" then
-                row = { username = want.username, forward_to = want.forward_to, state = fwd.state(rec),
-                    outcome = outcome }
-            else
-                row, msg, rcode = send(ctx, sld, tld, domain, want, rec)
-                if msg then
-                    failures[#failures + 1] = { msg = msg, code = rcode }
+            if refuse then
+                row, msg, code = refuse(item, rec)
+            end
+            if not row then
+                local action, outcome = fwd.decide(rec, want)
+                if action == "keep" then
+                    row = { username = item.username, forward_to = want.forward_to or nil, state = fwd.state(rec),
+                        outcome = outcome }
+                else
+                    row, msg, code = send(ctx, sld, tld, domain, want, rec)
                 end
             end
+        end
+        if msg then
+            failures[#failures + 1] = { msg = msg, code = code }
         end
         rows[#rows + 1] = row
     end
@@ -280,61 +296,55 @@ function _M.add(ctx, a)
     return finish(failures)
 end
 
+--- forwarding add DOMAIN alias=address...
+function _M.add(ctx, a)
+    local job, why, code = mailbox_pairs(a, false, "give mailbox=address pairs, like info=ann@example.net")
+    if not job then
+        return nil, why, code
+    end
+    local ok
+    ok, why, code = ctx:lease(job.domain)
+    if not ok then
+        return nil, why, code
+    end
+    return each_mailbox(ctx, job, function(want)
+        want.keep_copy = not a.forward_only
+        return want
+    end)
+end
+
+-- A removal of `w` (mailbox=address) from a mailbox that forwards
+-- elsewhere is refused: the row, the message and its status.
+local function elsewhere(w, rec)
+    if w.forward_to and fwd.state(rec) ~= "none" and lower(rec.forward_to) ~= lower(w.forward_to) then
+        return { username = w.username, forward_to = rec.forward_to, state = fwd.state(rec), outcome = "failed" },
+            ("%s forwards to %s, not %s: left as it is"):format(shown(w.username), shown(rec.forward_to),
+            shown(w.forward_to)), EXIT.usage
+    end
+end
+
 --- forwarding remove DOMAIN alias[=address]...
 function _M.remove(ctx, a)
-    local sld, tld, code = context.domain(a.domain)
-    if not sld then
-        return nil, tld, code
-    end
-    local domain = sld .. "." .. tld
-    local list, why
-    list, why, code = pairs_of(a.forwards, true)
-    if not list then
+    local job, why, code = mailbox_pairs(a, true,
+        "give the mailboxes whose forward goes, like info (or info=ann@example.net)")
+    if not job then
         return nil, why, code
-    end
-    if #list == 0 then
-        return nil, "give the mailboxes whose forward goes, like info (or info=ann@example.net)", EXIT.usage
     end
     local names_list = {}
-    for i, w in ipairs(list) do names_list[i] = shown(w.username) end
+    for i, w in ipairs(job.list) do names_list[i] = shown(w.username) end
     local ok
     ok, why, code = ctx:confirm(("Remove the forward of %s on %s? Its approval goes with it: set again, the "
-        .. "recipient is asked again."):format(concat(names_list, ", "), domain))
+        .. "recipient is asked again."):format(concat(names_list, ", "), job.domain))
     if not ok then
         return nil, why, code
     end
-    ok, why, code = ctx:lease(domain)
+    ok, why, code = ctx:lease(job.domain)
     if not ok then
         return nil, why, code
     end
-    local rows, failures = {}, {}
-    for _, w in ipairs(list) do
-        local want = { username = w.username, forward_to = false }
-        local rec, msg, rcode = read_forward(ctx, sld, tld, domain, w.username)
-        local row
-        if rec == false then
-            row = { username = w.username, forward_to = w.forward_to, state = "unknown", outcome = "failed" }
-            failures[#failures + 1] = { msg = msg, code = rcode }
-        elseif w.forward_to and fwd.state(rec) ~= "none" and lower(rec.forward_to) ~= lower(w.forward_to) then
-            row = { username = w.username, forward_to = rec.forward_to, state = fwd.state(rec),
-                outcome = "failed" }
-            failures[#failures + 1] = { code = EXIT.usage, msg = ("%s forwards to %s, not %s: left as it is")
-                :format(shown(w.username), shown(rec.forward_to), shown(w.forward_to)) }
-        else
-            local action, outcome = fwd.decide(rec, want)
-            if action == "keep" then
-                row = { username = w.username, state = "none", outcome = outcome }
-            else
-                row, msg, rcode = send(ctx, sld, tld, domain, want, rec)
-                if msg then
-                    failures[#failures + 1] = { msg = msg, code = rcode }
-                end
-            end
-        end
-        rows[#rows + 1] = row
-    end
-    show_rows(ctx, domain, rows)
-    return finish(failures)
+    return each_mailbox(ctx, job, function(w)
+        return { username = w.username, forward_to = false }
+    end, elsewhere)
 end
 
 --- Declare the subcommands and their arguments.

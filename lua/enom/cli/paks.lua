@@ -11,6 +11,7 @@ local journal = require "enom.journal"
 local lease = require "enom.lease"
 local provision = require "enom.provision"
 local renew = require "enom.provision.renew"
+local paks = require "enom.provision.paks"
 local context = require "enom.cli.context"
 local output = require "enom.cli.output"
 
@@ -24,6 +25,32 @@ local concat = table.concat
 local shown = output.shown
 
 local PAK_COLUMNS = { "bundle_id", "purchased", "free", "quota", "expires", "auto_renew", "product_type" }
+
+-- The largest bundle id taken from the command line.
+local BUNDLE_ID_MAX = 9999999999
+
+local function whole(n, name, lo, hi)
+    n = tonumber(n)
+    if not n or n % 1 ~= 0 or n < lo or n > hi then
+        return nil, ("%s must be a whole number from %d to %d"):format(name, lo, hi), EXIT.usage
+    end
+    return n
+end
+
+-- The domain and the pak a command names: { sld, tld, domain, id }, or
+-- nil, message, status.
+local function named_pak(a)
+    local sld, tld, code = context.domain(a.domain)
+    if not sld then
+        return nil, tld, code
+    end
+    local id, why
+    id, why, code = whole(a.bundle_id, "the pak's bundle ID", 1, BUNDLE_ID_MAX)
+    if not id then
+        return nil, why, code
+    end
+    return { sld = sld, tld = tld, domain = sld .. "." .. tld, id = id }
+end
 
 --- paks list DOMAIN
 function _M.list(ctx, a)
@@ -51,11 +78,12 @@ function _M.buy(ctx, a)
     if not sld then
         return nil, tld, code
     end
-    local n = a.quantity
-    if not n or n < 1 or n > 10 or n % 1 ~= 0 then
-        return nil, "--quantity must be a whole number from 1 to 10", EXIT.usage
+    local n, why
+    n, why, code = whole(a.quantity, "--quantity", 1, paks.MAX_PER_ORDER)
+    if not n then
+        return nil, why, code
     end
-    local ok, why
+    local ok
     ok, why, code = ctx:confirm(("Buy %s for %s? This is charged to the account."):format(output.count(n, "POP pak"),
         a.domain))
     if not ok then
@@ -190,21 +218,12 @@ local function pak_of(ctx, sld, tld, domain, id)
     if not cur then
         return context.failed(err, "cannot read " .. domain)
     end
-    for _, p in ipairs(cur.paks or {}) do
-        if p.bundle_id == id then
-            return p
-        end
+    local p = renew.find_pak(cur, id)
+    if p then
+        return p
     end
     return nil, ("pak %d is not a pak of %s: nothing sent (see `enom paks list %s`, `enom paks expiring`)")
         :format(id, domain, domain), EXIT.usage
-end
-
-local function whole(n, name, lo, hi)
-    n = tonumber(n)
-    if not n or n % 1 ~= 0 or n < lo or n > hi then
-        return nil, ("%s must be a whole number from %d to %d"):format(name, lo, hi), EXIT.usage
-    end
-    return n
 end
 
 -- The event of a run that says what became of pak `id`: renewed wins,
@@ -223,16 +242,12 @@ end
 
 --- paks renew DOMAIN PAK [--years N]
 function _M.renew(ctx, a)
-    local sld, tld, code = context.domain(a.domain)
-    if not sld then
-        return nil, tld, code
-    end
-    local domain = sld .. "." .. tld
-    local id, years, why
-    id, why, code = whole(a.bundle_id, "the pak's bundle ID", 1, 9999999999)
-    if not id then
+    local named, why, code = named_pak(a)
+    if not named then
         return nil, why, code
     end
+    local sld, tld, domain, id = named.sld, named.tld, named.domain, named.id
+    local years
     years, why, code = whole(a.years, "--years", 1, 10)
     if not years then
         return nil, why, code
@@ -262,11 +277,9 @@ function _M.renew(ctx, a)
         return context.failed(err, "cannot renew pak " .. id)
     end
     local e = outcome_of(rep, id) or { outcome = "not_done", detail = rep.stopped or rep.error or "not reached" }
-    local now = e.outcome == "renewed" and ctx:read("get_pop3", { sld = sld, tld = tld })
-    local after
-    for _, p in ipairs(now and now.paks or {}) do
-        if p.bundle_id == id then after = p.expires end
-    end
+    local now = e.outcome == "renewed" and ctx:read("get_pop3", { sld = sld, tld = tld }) or nil
+    local after = renew.find_pak(now, id)
+    after = after and after.expires
     if ctx.out.json then
         ctx.out:doc({ domain = domain, bundle_id = id, years = years, outcome = e.outcome, detail = e.detail,
             expires_before = pak.expires, expires = after, order_id = e.order_id, events = rep.events, ok = rep.ok })
@@ -296,16 +309,11 @@ end
 
 --- paks autorenew DOMAIN PAK on|off
 function _M.autorenew(ctx, a)
-    local sld, tld, code = context.domain(a.domain)
-    if not sld then
-        return nil, tld, code
-    end
-    local domain = sld .. "." .. tld
-    local id, why
-    id, why, code = whole(a.bundle_id, "the pak's bundle ID", 1, 9999999999)
-    if not id then
+    local named, why, code = named_pak(a)
+    if not named then
         return nil, why, code
     end
+    local sld, tld, domain, id = named.sld, named.tld, named.domain, named.id
     if a.state ~= "on" and a.state ~= "off" then
         return nil, "auto-renew is on or off (got '" .. shown(a.state) .. "')", EXIT.usage
     end

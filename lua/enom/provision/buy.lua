@@ -16,6 +16,9 @@
 --
 -- An open purchase left by a run that stopped (killed, its lease lost)
 -- is settled the same way before the domain buys anything.
+--
+-- The order step (journal, doubt, settling, the balance refusal) is
+-- renewals' too: enom.provision.renew sends through `send`.
 local clock = require "enom.clock"
 local paks = require "enom.provision.paks"
 local orders = require "enom.provision.orders"
@@ -54,24 +57,107 @@ local function new_paks(cur, before)
     return out
 end
 
--- Wait for the outcome of a purchase of `e.qty` paks whose answer was
--- lost, until `deadline` (the core's clock). Returns "bought", n, others
--- (paks that appeared beyond the order: someone else's); "none" (no new
--- pak, and the order history shows no such order once the window is
--- over) or "unknown".
-local function settle(dom, e, deadline)
+-- ---- an order that costs money --------------------------------------------
+-- A purchase, or a renewal (enom.provision.renew): eNom gives neither an
+-- idempotency key, so both go by the rules below, defined once here.
+
+--- Wait for the outcome of an order whose answer was lost, until
+-- `deadline` (the core's clock), reading the domain again between pauses.
+-- @param dom the domain's job
+-- @param look called with each read of the domain (nil when it failed):
+--   a verdict (and what goes with it) ends the wait, nil goes on
+-- @param last called once the window is over or the run or the domain
+--   stops, with the last read and whether neither stopped: the verdict
+-- @return the verdict
+function _M.watch(dom, deadline, look, last)
     local sched, p = dom.sched, dom.policy
-    local before = set_of(e.before)
-    local bought
     while true do
         sched:reconciled()
         local cur = dom:read()
+        local verdict, x, y = look(cur)
+        if verdict then
+            return verdict, x, y
+        end
+        local now = clock.now()
+        if now >= deadline or sched.stopped or dom.halted then
+            return last(cur, not sched.stopped and not dom.halted)
+        end
+        sched:sleep(min(p.settle_interval, deadline - now))
+    end
+end
+
+--- When the settle window of an intent `e` that a stopped run left open
+-- in the journal ends (the core's clock).
+function _M.window_end(dom, e)
+    return clock.now() + max(0, (e.sent_at or e.opened or 0) + dom.policy.settle - os.time())
+end
+
+--- One attempt at an order that costs money. The intent is written to
+-- the journal (flushed) before the request leaves and struck off once
+-- the outcome is certain; the order counts as in doubt while it is in
+-- flight or being settled; an answer that was lost is settled, never
+-- sent again; eNom's refusal for the balance stops every purchase and
+-- renewal of the run.
+-- @param o { entry = the intent, method, args, guard (see the
+--   scheduler's request), what = "a purchase" (for the run's note),
+--   doubt = function(sign) counting the order in doubt (1) or not (-1),
+--   settle = function(dom, entry, deadline) giving a lost answer's
+--   verdict: "unknown" leaves the intent open }
+-- @return "journal", err: the intent could not be written, nothing sent;
+--   "done", res: eNom's answer came; "refused", err: surely not carried
+--   out (refused before it left, or by eNom); "settled", err, verdict,
+--   what goes with it: the answer was lost
+function _M.send(dom, o)
+    local entry = o.entry
+    local ok, jerr = dom:journal_open(entry, true)
+    if not ok then
+        return "journal", jerr
+    end
+    local sent_at = clock.now()
+    o.doubt(1)
+    local res, err = dom.sched:request(o.method, o.args, o.guard)
+    o.doubt(-1)
+    if res then
+        dom:journal_close(entry)
+        orders.known(dom.run, res.order_id)
+        return "done", res
+    end
+    if err.maybe_delivered == false or err.kind == "api" then
+        dom:journal_close(entry)
+        if err.kind == "api" and err.category == "balance" then
+            -- No other domain of the run will do better: every purchase
+            -- and renewal of the run stops here.
+            dom.run:stop_buying("eNom refused " .. o.what .. ": the account's balance does not cover it ("
+                .. reason(err) .. "); add funds, then run again")
+        end
+        return "refused", err
+    end
+    o.doubt(1)
+    local verdict, x, y = o.settle(dom, entry, sent_at + dom.policy.settle)
+    o.doubt(-1)
+    if verdict ~= "unknown" then
+        dom:journal_close(entry)
+    end
+    return "settled", err, verdict, x, y
+end
+
+-- ---- purchases ---------------------------------------------------------------
+
+-- Wait for the outcome of a purchase of `e.qty` paks whose answer was
+-- lost, until `deadline`. Returns "bought", n, others (paks that appeared
+-- beyond the order: someone else's); "none" (no new pak, and the order
+-- history shows no such order once the window is over) or "unknown".
+local function settle(dom, e, deadline)
+    local before = set_of(e.before)
+    local bought, state
+    return _M.watch(dom, deadline, function(cur)
         local appeared = cur and new_paks(cur, before) or {}
         if #appeared > 0 then
             local n = min(#appeared, e.qty)
             return "bought", n, #appeared - n
         end
-        local state, count = nil, nil
+        local count
+        state = nil
         if e.mark then
             state, count = orders.find(dom, e.mark)
         end
@@ -79,18 +165,15 @@ local function settle(dom, e, deadline)
             -- Paid for; the paks are on their way to GetPOP3.
             bought = min(count, e.qty)
         end
-        local now = clock.now()
-        if now >= deadline or sched.stopped or dom.halted then
-            if bought then
-                return "bought", bought, 0
-            end
-            if state == "none" and cur and not sched.stopped and not dom.halted then
-                return "none"
-            end
-            return "unknown"
+    end, function(cur, quiet)
+        if bought then
+            return "bought", bought, 0
         end
-        sched:sleep(min(p.settle_interval, deadline - now))
-    end
+        if state == "none" and cur and quiet then
+            return "none"
+        end
+        return "unknown"
+    end)
 end
 
 -- Say what settling found for the record.
@@ -120,33 +203,26 @@ local function order(dom, qty, mark)
         end
         return dom:hold()
     end
+    local o = { method = "purchase_pop_bundle", args = { sld = d.sld, tld = d.tld, quantity = qty,
+        timeout = p.purchase_timeout }, guard = guard, what = "a purchase", settle = settle,
+        doubt = function(sign) run:doubt(sign * qty) end }
     while true do
         attempt = attempt + 1
         if not dom:hold() then
             return "failed"
         end
-        local entry = { kind = "purchase", domain = d.domain, qty = qty, before = bundle_list(dom.cur.paks),
+        o.entry = { kind = "purchase", domain = d.domain, qty = qty, before = bundle_list(dom.cur.paks),
             mark = mark, sent_at = os.time() }
-        local ok, jerr = dom:journal_open(entry, true)
-        if not ok then
-            dom:event("paks", "failed", "not ordered: " .. reason(jerr), attempt)
+        local how, got, state, n, others = _M.send(dom, o)
+        if how == "journal" then
+            dom:event("paks", "failed", "not ordered: " .. reason(got), attempt)
             return "failed"
-        end
-        local sent_at = clock.now()
-        run:doubt(qty)
-        local res, err = sched:request("purchase_pop_bundle",
-            { sld = d.sld, tld = d.tld, quantity = qty, timeout = p.purchase_timeout }, guard)
-        run:doubt(-qty)
-        if withdrawn then
-            dom:journal_close(entry)
+        elseif withdrawn then
             dom:event("paks", "failed", ("%d pak(s) not ordered: %s"):format(qty, withdrawn), attempt)
             return "failed"
-        end
-        if res then
-            dom:journal_close(entry)
+        elseif how == "done" then
             run:bought(qty)
-            orders.known(run, res.order_id)
-            local ids = res.bundle_ids or {}
+            local ids = got.bundle_ids or {}
             if #ids == qty then
                 -- The answer names the new paks: no read needed.
                 for _, id in ipairs(ids) do
@@ -158,48 +234,31 @@ local function order(dom, qty, mark)
             dom:event("paks", "bought", ("%d"):format(qty), attempt)
             return "bought", qty
         end
+        local err = got
         local retry = sched.retry(err) and attempt < p.attempts
-        if err.kind == "api" and err.category == "balance" then
-            -- eNom: the balance does not cover it. No other domain of the
-            -- run will do better: every purchase of the run stops here.
-            run:stop_buying("eNom refused a purchase: the account's balance does not cover it ("
-                .. reason(err) .. "); add funds, then run again")
-        end
-        if err.maybe_delivered == false or err.kind == "api" then
+        if how == "refused" then
             -- Surely not bought: refused before sending, or eNom said no.
-            dom:journal_close(entry)
-            if err.kind == "stopped" or not retry then
-                if err.kind ~= "stopped" then
-                    dom:event("paks", "failed", reason(err), attempt, { tracking_key = err.tracking_key })
-                end
+            if err.kind == "stopped" then
                 return "failed"
             end
-            sched:back_off(attempt)
-        else
+        elseif state == "bought" then
+            run:bought(n)
+            dom:event("paks", "bought", bought_note(n, others), attempt)
+            return "bought", n
+        elseif state == "unknown" then
+            -- Counted as spent for the rest of the run, and open in the
+            -- journal until settled.
             run:doubt(qty)
-            local state, n, others = settle(dom, entry, sent_at + p.settle)
-            run:doubt(-qty)
-            if state == "bought" then
-                dom:journal_close(entry)
-                run:bought(n)
-                dom:event("paks", "bought", bought_note(n, others), attempt)
-                return "bought", n
-            elseif state == "unknown" then
-                -- Counted as spent for the rest of the run, and open in the
-                -- journal until settled.
-                run:doubt(qty)
-                dom:event("paks", "unknown", ("%d pak(s): %s; not confirmed within %g s, not bought again "
-                    .. "(open in the journal: `enom journal list`)"):format(qty, reason(err), p.settle), attempt,
-                    { tracking_key = err.tracking_key })
-                return "unknown"
-            end
-            dom:journal_close(entry)
-            if not retry then
-                dom:event("paks", "failed", reason(err), attempt, { tracking_key = err.tracking_key })
-                return "failed"
-            end
-            sched:back_off(attempt)
+            dom:event("paks", "unknown", ("%d pak(s): %s; not confirmed within %g s, not bought again "
+                .. "(open in the journal: `enom journal list`)"):format(qty, reason(err), p.settle), attempt,
+                { tracking_key = err.tracking_key })
+            return "unknown"
         end
+        if not retry then
+            dom:event("paks", "failed", reason(err), attempt, { tracking_key = err.tracking_key })
+            return "failed"
+        end
+        sched:back_off(attempt)
     end
 end
 
@@ -207,8 +266,7 @@ end
 -- stopped, before the domain buys anything.
 -- @return true when settled (bought or not), false while it stays in doubt
 function _M.recover(dom, e)
-    local left = max(0, (e.sent_at or e.opened or 0) + dom.policy.settle - os.time())
-    local state, n, others = settle(dom, e, clock.now() + left)
+    local state, n, others = settle(dom, e, _M.window_end(dom, e))
     if state == "bought" then
         dom:journal_close(e)
         dom:event("paks", "bought", bought_note(n, others, true), 0)

@@ -36,6 +36,17 @@ local reason = report.reason
 --- The states a forward can be in, as `state` names them.
 _M.STATES = { "none", "forwarding", "off", "pending", "expired", "inactive" }
 
+-- eNom's response number for a user name that is no mailbox of the
+-- domain (xxx286: a POP mailbox's user name; see enom.responses).
+local NOT_A_MAILBOX = 316286
+
+--- Is `err` eNom's answer that the user name is no mailbox of the domain
+-- (GetPOPForwarding, SetPOPForwarding)? A forward of an address without
+-- a mailbox belongs to the domain's set (eNom's Forwarding command).
+function _M.not_a_mailbox(err)
+    return type(err) == "table" and err.response_number == NOT_A_MAILBOX
+end
+
 -- eNom's status codes (0, 1) and the opt-in's (2, 3; see above).
 local BY_STATUS = { [0] = "forwarding", [1] = "off", [2] = "pending", [3] = "expired" }
 

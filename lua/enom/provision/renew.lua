@@ -8,8 +8,8 @@
 -- so a pak of another domain is never one of them; this module sends.
 --
 -- A renewal costs what a purchase does, and eNom gives it no idempotency
--- key either, so it follows the purchases' rules (enom.provision.buy):
--- the intent goes to the journal (flushed to the disk) before the request
+-- key either, so it goes through the purchases' order step
+-- (enom.provision.buy's `send`, `watch`, `window_end`): the intent goes to the journal (flushed to the disk) before the request
 -- leaves; the request is checked against the domain's lease when it is
 -- handed to the transport; an answer that was lost is settled, never
 -- repeated: the domain is read back and a pak whose expiry moved is
@@ -23,7 +23,7 @@
 -- Once renewed, a pak's expiry lies a year or more ahead: outside any
 -- window the policy accepts (within_days is below 365 x years), so the
 -- next run, or one that waited for this one's lease, leaves it alone.
-local clock = require "enom.clock"
+local buy = require "enom.provision.buy"
 local orders = require "enom.provision.orders"
 local report = require "enom.provision.report"
 
@@ -37,7 +37,7 @@ local tonumber = tonumber
 local match = string.match
 local upper = string.upper
 local sort = table.sort
-local floor, min, max = math.floor, math.min, math.max
+local floor = math.floor
 
 local reason = report.reason
 
@@ -165,7 +165,11 @@ end
 
 -- ---- renewing ---------------------------------------------------------------
 
-local function pak_of(cur, id)
+--- The pak `id` of a domain as a GetPOP3 read shows it.
+-- @param cur the read (its `paks`), or nil
+-- @param id the pak's bundle id
+-- @return the pak's record, or nil when the domain does not hold it
+function _M.find_pak(cur, id)
     for _, p in ipairs(cur and cur.paks or {}) do
         if p.bundle_id == id then
             return p
@@ -173,6 +177,7 @@ local function pak_of(cur, id)
     end
     return nil
 end
+local pak_of = _M.find_pak
 
 -- A pak's id for a message (one read back from the journal's JSON may
 -- be a float).
@@ -198,10 +203,7 @@ end
 -- "gone" (the pak is no longer the domain's) | "none" (the expiry has not
 -- moved and the order history shows no renewal) | "unknown".
 local function settle(dom, e, deadline)
-    local sched, p = dom.sched, dom.policy
-    while true do
-        sched:reconciled()
-        local cur = dom:read()
+    return buy.watch(dom, deadline, function(cur)
         if cur then
             local pak = pak_of(cur, e.bundle_id)
             if not pak then
@@ -211,16 +213,12 @@ local function settle(dom, e, deadline)
                 return "renewed", pak.expires
             end
         end
-        local now = clock.now()
-        if now >= deadline or sched.stopped or dom.halted then
-            if cur and e.mark and not sched.stopped and not dom.halted
-                and orders.find(dom, e.mark, "renewal") == "none" then
-                return "none"
-            end
-            return "unknown"
+    end, function(cur, quiet)
+        if cur and e.mark and quiet and orders.find(dom, e.mark, "renewal") == "none" then
+            return "none"
         end
-        sched:sleep(min(p.settle_interval, deadline - now))
-    end
+        return "unknown"
+    end)
 end
 
 -- Keep a renewal in doubt: counted against max_spend, the pak blocked.
@@ -235,6 +233,9 @@ end
 -- what surely did not reach eNom.
 local function one(dom, r, mark)
     local sched, run, d, p = dom.sched, dom.run, dom.d, dom.policy
+    local o = { method = "renew_pop_bundle", args = { sld = d.sld, tld = d.tld, pak_id = r.bundle_id,
+        years = r.years, timeout = p.purchase_timeout }, guard = dom.guard, what = "a renewal", settle = settle,
+        doubt = function(sign) run:renew_doubt(sign * r.years) end }
     local attempt = 0
     while true do
         attempt = attempt + 1
@@ -253,64 +254,41 @@ local function one(dom, r, mark)
             return dom:event("renew", "blocked", "not sent: the account's balance does not cover an order ("
                 .. run:funds() .. ")", attempt - 1, fields(r))
         end
-        local entry = { kind = "renew", domain = d.domain, bundle_id = r.bundle_id, years = r.years,
+        o.entry = { kind = "renew", domain = d.domain, bundle_id = r.bundle_id, years = r.years,
             expires_before = pak.expires, mark = mark, sent_at = os.time() }
-        local ok, jerr = dom:journal_open(entry, true)
-        if not ok then
-            return dom:event("renew", "failed", "not renewed: " .. reason(jerr), attempt, fields(r))
-        end
-        local sent_at = clock.now()
-        run:renew_doubt(r.years)
-        local res, err = sched:request("renew_pop_bundle", { sld = d.sld, tld = d.tld, pak_id = r.bundle_id,
-            years = r.years, timeout = p.purchase_timeout }, dom.guard)
-        run:renew_doubt(-r.years)
-        if res then
-            dom:journal_close(entry)
+        local how, got, state, expires = buy.send(dom, o)
+        if how == "journal" then
+            return dom:event("renew", "failed", "not renewed: " .. reason(got), attempt, fields(r))
+        elseif how == "done" then
             run:renewed(r.years)
-            orders.known(run, res.order_id)
             dom.renewed = true
             return dom:event("renew", "renewed", ("pak %s for %s"):format(pak_name(r.bundle_id),
-                years_text(r.years)), attempt, fields(r, { order_id = res.order_id }))
+                years_text(r.years)), attempt, fields(r, { order_id = got.order_id }))
         end
+        local err = got
         local retry = sched.retry(err) and attempt < p.attempts
-        if err.maybe_delivered == false or err.kind == "api" then
+        if how == "refused" then
             -- Surely not renewed: refused before sending, or eNom said no.
-            dom:journal_close(entry)
-            if err.kind == "api" and err.category == "balance" then
-                run:stop_buying("eNom refused a renewal: the account's balance does not cover it ("
-                    .. reason(err) .. "); add funds, then run again")
-            end
             if err.kind == "stopped" then
                 return dom:event("renew", "not_done", reason(err), attempt - 1, fields(r))
-            elseif not retry then
-                return dom:event("renew", "failed", reason(err), attempt, fields(r, { error = report.error_fields(err) }))
             end
-            sched:back_off(attempt)
-        else
-            run:renew_doubt(r.years)
-            local state, expires = settle(dom, entry, sent_at + p.settle)
-            run:renew_doubt(-r.years)
-            if state == "renewed" then
-                dom:journal_close(entry)
-                run:renewed(r.years)
-                return dom:event("renew", "renewed", ("pak %s for %s (the answer was lost: the expiry read back "
-                    .. "moved)"):format(pak_name(r.bundle_id), years_text(r.years)), attempt,
-                    fields(r, { new_expires = expires }))
-            elseif state == "gone" then
-                dom:journal_close(entry)
-                return dom:event("renew", "failed", ("pak %s is gone from %s: %s"):format(pak_name(r.bundle_id),
-                    d.domain, reason(err)), attempt, fields(r))
-            elseif state == "unknown" then
-                return in_doubt(dom, entry, ("pak %s: %s; not confirmed within %g s, not renewed again (open in "
-                    .. "the journal: `enom journal list`)"):format(pak_name(r.bundle_id), reason(err), p.settle),
-                    attempt)
-            end
-            dom:journal_close(entry)
-            if not retry then
-                return dom:event("renew", "failed", reason(err), attempt, fields(r, { error = report.error_fields(err) }))
-            end
-            sched:back_off(attempt)
+        elseif state == "renewed" then
+            run:renewed(r.years)
+            return dom:event("renew", "renewed", ("pak %s for %s (the answer was lost: the expiry read back "
+                .. "moved)"):format(pak_name(r.bundle_id), years_text(r.years)), attempt,
+                fields(r, { new_expires = expires }))
+        elseif state == "gone" then
+            return dom:event("renew", "failed", ("pak %s is gone from %s: %s"):format(pak_name(r.bundle_id),
+                d.domain, reason(err)), attempt, fields(r))
+        elseif state == "unknown" then
+            return in_doubt(dom, o.entry, ("pak %s: %s; not confirmed within %g s, not renewed again (open in "
+                .. "the journal: `enom journal list`)"):format(pak_name(r.bundle_id), reason(err), p.settle),
+                attempt)
         end
+        if not retry then
+            return dom:event("renew", "failed", reason(err), attempt, fields(r, { error = report.error_fields(err) }))
+        end
+        sched:back_off(attempt)
     end
 end
 
@@ -321,8 +299,7 @@ end
 function _M.recover(dom, e)
     e.bundle_id = tonumber(e.bundle_id) and floor(tonumber(e.bundle_id)) or e.bundle_id
     e.years = tonumber(e.years) and floor(tonumber(e.years)) or 1
-    local left = max(0, (e.sent_at or e.opened or 0) + dom.policy.settle - os.time())
-    local state, expires = settle(dom, e, clock.now() + left)
+    local state, expires = settle(dom, e, buy.window_end(dom, e))
     if state == "renewed" then
         dom:journal_close(e)
         -- Done once: asked again (the same command run again after a lost
