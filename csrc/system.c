@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -159,7 +160,10 @@ int enom_l_append_private(lua_State *L)
     return 1;
 }
 
+/* What core.read_private reads at most unless told: a config file. */
 #define ENOM_PRIVATE_READ_MAX (1024 * 1024)
+/* The most a caller may ask for (a journal of a domain with many mailboxes). */
+#define ENOM_PRIVATE_READ_LIMIT (1024 * 1024 * 1024)
 
 static int read_refused(lua_State *L, int fd, const char *path, const char *why, const char *reason, int mode)
 {
@@ -175,19 +179,24 @@ static int read_refused(lua_State *L, int fd, const char *path, const char *why,
     return 4;
 }
 
-/* core.read_private(path) -> text | nil, err, reason, mode: the whole of
- * a regular file owned by the effective user that neither group nor
- * others may read or write (a config file holding an account password).
- * The checks are made with fstat on the descriptor that is then read,
- * so what is checked is what is read. reason: "absent", "kind", "owner",
- * "mode", "size" or "io"; mode is the file's permission bits when known. */
+/* core.read_private(path [, max]) -> text | nil, err, reason, mode: the
+ * whole of a regular file owned by the effective user that neither group
+ * nor others may read or write (a config file holding an account
+ * password, a journal), of at most max bytes (1 MiB unless told; up to
+ * 1 GiB). The checks are made with fstat on the descriptor that is then
+ * read, so what is checked is what is read. reason: "absent", "kind",
+ * "owner", "mode", "size" or "io"; mode is the file's permission bits
+ * when known. */
 int enom_l_read_private(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    lua_Integer max = luaL_optinteger(L, 2, ENOM_PRIVATE_READ_MAX);
     struct stat st;
     char *buf;
     size_t got = 0, room;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    int fd;
+    luaL_argcheck(L, max >= 0 && max <= ENOM_PRIVATE_READ_LIMIT, 2, "must be from 0 to 1 GiB");
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)
@@ -207,8 +216,11 @@ int enom_l_read_private(lua_State *L)
     if (st.st_mode & 077)
         return read_refused(L, fd, path, "may be read or written by others than its owner", "mode",
                             (int)(st.st_mode & 07777));
-    if (st.st_size > ENOM_PRIVATE_READ_MAX)
-        return read_refused(L, fd, path, "is larger than 1 MiB", "size", -1);
+    if ((lua_Integer)st.st_size > max) {
+        char why[64];
+        snprintf(why, sizeof why, "is larger than %lld bytes", (long long)max);
+        return read_refused(L, fd, path, why, "size", -1);
+    }
     /* One byte more than the size: a file that grows is noticed. */
     room = (size_t)st.st_size + 1;
     buf = malloc(room);

@@ -144,9 +144,19 @@ end
 --- A store of files of mode 0600, one per key, in `dir` (made 0700 and
 -- refused when another user owns it): an append-only log of JSON lines
 -- per key, replayed to list what is open.
+--
+-- A log goes as soon as its last open intent is struck off under the
+-- lease (the ids open per key are known from the last read and kept as
+-- this process writes, and read again before the file goes): a run
+-- writes about three lines per mailbox, and a log kept until the run's
+-- end would grow with the domain.
 function _M.file_store(dir)
-    return setmetatable({ name = "file", want = dir }, FileStore)
+    return setmetatable({ name = "file", want = dir, open = {} }, FileStore)
 end
+
+-- The most of one key's log read back: far above what a domain's run
+-- leaves (its log goes when nothing is open), far below memory.
+local READ_MAX = 256 * 1024 * 1024
 
 local json
 
@@ -192,11 +202,26 @@ local function append(self, key, record, lease, sync)
 end
 
 function FileStore.put(self, key, entry, lease, sync)
-    return append(self, key, { op = "put", entry = entry }, lease, sync)
+    local ok, err = append(self, key, { op = "put", entry = entry }, lease, sync)
+    local open = self.open[key]
+    if ok and open and not open.ids[entry.id] then
+        open.ids[entry.id] = true
+        open.n = open.n + 1
+    end
+    return ok, err
 end
 
 function FileStore.del(self, key, id, lease)
-    return append(self, key, { op = "del", id = id }, lease, false)
+    local ok, err = append(self, key, { op = "del", id = id }, lease, false)
+    local open = self.open[key]
+    if ok and open and open.ids[id] then
+        open.ids[id] = nil
+        open.n = open.n - 1
+        if open.n == 0 and lease then
+            self:compact(key, lease)
+        end
+    end
+    return ok, err
 end
 
 function FileStore.list(self, key)
@@ -204,9 +229,10 @@ function FileStore.list(self, key)
     if not dir then
         return nil, err
     end
-    local text, rerr, reason = core.read_private(dir .. "/" .. file_name(key))
+    local text, rerr, reason = core.read_private(dir .. "/" .. file_name(key), READ_MAX)
     if not text then
         if reason == "absent" then
+            self.open[key] = { ids = {}, n = 0 }
             return {}
         end
         return nil, errors.new("io", "cannot read the journal: " .. tostring(rerr), { maybe_delivered = false })
@@ -236,13 +262,16 @@ function FileStore.list(self, key)
             open[rec.id] = nil
         end
     end
-    local out = {}
+    local out, ids = {}, { ids = {}, n = 0 }
     for _, id in ipairs(order) do
         if open[id] then
             out[#out + 1] = open[id]
             open[id] = nil
+            ids.ids[id] = true
+            ids.n = ids.n + 1
         end
     end
+    self.open[key] = ids
     return out
 end
 

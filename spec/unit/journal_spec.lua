@@ -78,4 +78,59 @@ describe("journal (file store)", function()
         assert.equal("lost", err.kind)
         assert.same({}, assert(j:entries(KEY)))
     end)
+
+    it("goes as soon as its last intent is struck off under the lease, so a long run's log stays short", function()
+        local j = journal.new(journal.file_store(dir))
+        local held = { token = 3, check = function() return true end }
+        assert.same({}, assert(j:entries(KEY, held)))  -- the run's first read
+        local size = 0
+        for i = 1, 3000 do  -- more than 1 MiB of lines if the log were kept
+            local id = assert(j:open(KEY, { kind = "create", domain = "example.com",
+                users = { { username = "user" .. i, password = "Pw-Kept-" .. i, generated = true } },
+                note = ("x"):rep(300) }, held))
+            local names = assert(core.list_dir(dir))
+            local f = io.open(dir .. "/" .. names[1], "rb")
+            size = math.max(size, f:seek("end"))
+            f:close()
+            assert(j:close(KEY, id, held))
+        end
+        assert.same({}, assert(core.list_dir(dir)))
+        assert.is_true(size < 4096, "log grew to " .. size .. " bytes")
+        -- An intent left open keeps the log, and what is open stays listed.
+        local a = assert(j:open(KEY, { kind = "purchase", domain = "example.com", qty = 1 }, held))
+        local b = assert(j:open(KEY, { kind = "purchase", domain = "example.com", qty = 2 }, held))
+        assert(j:close(KEY, b, held))
+        local list = assert(j:entries(KEY))
+        assert.equal(1, #list)
+        assert.equal(a, list[1].id)
+    end)
+
+    it("keeps a log another writer added to, even when this process closed all it knew of", function()
+        local mine = journal.new(journal.file_store(dir))
+        local other = journal.new(journal.file_store(dir))
+        local held = { token = 3, check = function() return true end }
+        assert.same({}, assert(mine:entries(KEY)))
+        local theirs = assert(other:open(KEY, { kind = "purchase", domain = "example.com", qty = 1 }, held))
+        local id = assert(mine:open(KEY, { kind = "purchase", domain = "example.com", qty = 1 }, held))
+        assert(mine:close(KEY, id, held))
+        local list = assert(mine:entries(KEY))
+        assert.equal(1, #list)
+        assert.equal(theirs, list[1].id)
+    end)
+
+    it("reads a log larger than a config file may be", function()
+        local j = journal.new(journal.file_store(dir))
+        assert(j:open(KEY, { kind = "purchase", domain = "example.com", qty = 1 }))
+        local path = dir .. "/" .. assert(core.list_dir(dir))[1]
+        local line = '{"op":"put","entry":{"id":"old","kind":"note","pad":"' .. ("y"):rep(1000) .. '"}}\n'
+        local del = '{"op":"del","id":"old"}\n'
+        assert(core.append_private(path, (line .. del):rep(1200)))
+        local list = assert(j:entries(KEY))
+        assert.equal(1, #list)
+        local text, err, reason = core.read_private(path)
+        assert.is_nil(text)
+        assert.equal("size", reason)
+        assert.truthy(err:find("larger than 1048576 bytes", 1, true), err)
+        assert.error_matches(function() core.read_private(path, -1) end, "must be from 0 to 1 GiB")
+    end)
 end)
