@@ -102,6 +102,8 @@ describe("the pak lifecycle in provisioning", function()
         assert.equal(before[7104], expiry("shop01.com", 7104))
         assert.near(1000 - 3 * 5.95, balance(), 1e-6)
         assert.truthy(rep:format():find("renewed: 3 pak(s)", 1, true), rep:format())
+        -- No price given nor read: no money figure, rather than a wrong one.
+        assert.is_nil(rep:summary().spend)
         -- The next run finds nothing in the window: nothing is renewed twice.
         local again = assert(provision.ensure(c, want, { renew = { within_days = 30 } }))
         assert.is_true(again.ok, again:format())
@@ -118,7 +120,7 @@ describe("the pak lifecycle in provisioning", function()
             H.faults { rules = { { kind = "close_after", command = "RenewPOPBundle", times = 1 } } }
             local c = H.client { response_type = format }
             local rep = assert(provision.ensure(c, { { domain = "resellerdocs.com", mailboxes = {} } }, {
-                renew = { within_days = 30 }, settle = 5, settle_interval = 0.2, backoff_base = 0.01,
+                renew = { within_days = 30 }, settle = 5, settle_interval = 0.2, backoff_base = 0.01, pak_price = 5.95,
             }))
             assert.is_true(rep.ok, rep:format())
             assert.equal(1, H.received("RenewPOPBundle"))
@@ -131,6 +133,8 @@ describe("the pak lifecycle in provisioning", function()
             assert.equal(1, rep.paks_renewed)
             assert.same({}, open_intents("resellerdocs.com"))
             assert.near(1000 - 5.95, balance(), 1e-6)
+            -- The renewal the run settled is money it spent (one pak-year).
+            assert.near(5.95, rep:summary().spend, 1e-6)
         end)
     end
 
@@ -201,6 +205,8 @@ describe("the pak lifecycle in provisioning", function()
             assert.equal(math.min(25, 10 * a) + math.min(5, 10 * b), rep.counts.created)
             assert.equal(30, rep.counts.created + rep.counts.blocked)
             assert.near(1000 - 2 * 5.95, balance(), 1e-6)
+            -- The money spent is counted at eNom's price, read by the run.
+            assert.near(2 * 5.95, rep:summary().spend, 1e-6)
         end)
 
         it("does not read it when nothing would be bought or renewed, nor when pak_price is given", function()

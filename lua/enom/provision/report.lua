@@ -257,11 +257,14 @@ function _M.finish(self, stats, spend, stopped, failure)
     end
     self.paks_bought = spend and spend.paks or 0
     self.paks_in_doubt = spend and spend.in_doubt or 0
-    -- Money spent, when the pak's price is known (policy pak_price).
-    self.spend = stats.pak_price and self.paks_bought * stats.pak_price or nil
+    self.paks_renewed = spend and spend.renewed or 0
+    -- Money spent on paks bought and pak-years renewed, when the price
+    -- per pak and year is known (policy pak_price, or eNom's
+    -- PE_GetPOPPrice when the run read it).
+    local years = self.paks_bought + (spend and spend.renewed_years or 0)
+    self.spend = stats.pak_price and years * stats.pak_price or nil
     self.leases = stats.leases
     self.rate_limit_wait = stats.rate_limit_wait
-    self.paks_renewed = spend and spend.renewed or 0
     self.renewals_in_doubt = spend and spend.renewals_in_doubt or 0
     self.stopped = stopped
     self.error = failure

@@ -409,7 +409,7 @@ function Run.execute(self, source)
         self.locker:close()
     end
     stats.leases = self.leases
-    stats.pak_price = self.policy.pak_price
+    stats.pak_price = self.policy.pak_price or self.budget.price
     self.report:finish(stats, self.spend, sched.stopped, self.failure)
     return self.report
 end
