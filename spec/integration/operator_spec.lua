@@ -284,6 +284,25 @@ describe("the enom command, as operators run it", function()
         assert.equal(1, purchases())
     end)
 
+    it("buys nothing by hand for a domain whose earlier order is in doubt, and says how to settle it", function()
+        local journal = require "enom.journal"
+        local j = journal.new(journal.file_store(assert(os.getenv("ENOM_JOURNAL_DIR"))))
+        local key = lease.key(H.UID, "shop27.com")
+        local id = assert(j:open(key, { kind = "purchase", domain = "shop27.com", qty = 2, before = {},
+            sent_at = os.time() }))
+        local was = purchases()
+        local code, _, err = enom { "paks", "buy", "shop27.com", "--yes" }
+        assert.equal(5, code, err)
+        assert.equal(was, purchases())
+        assert.truthy(err:find("earlier order of 2 paks for shop27.com is in doubt", 1, true), err)
+        assert.truthy(err:find("enom journal settle shop27.com", 1, true), err)
+        -- Once settled (here: struck off by hand), the purchase goes out.
+        assert(j:close(key, id))
+        code, _, err = enom { "paks", "buy", "shop27.com", "--yes" }
+        assert.equal(0, code, err)
+        assert.equal(was + 1, purchases())
+    end)
+
     it("printed no secret anywhere it was not asked to", function()
         R.assert_no_secret(assert, enom, { H.PW, "Mbx-Jx4-Secret1", "Mbx-Sp7-Secret2" })
     end)

@@ -94,6 +94,23 @@ function _M.buy(ctx, a)
     if not l then
         return nil, why, code
     end
+    local client = ctx:client()
+    local j = journal.new(ctx:locker():journal_store())
+    local key = lease.key(client.uid, sld .. "." .. tld)
+    -- An order of the domain left in doubt (a lost answer) may have gone
+    -- through: nothing more is bought for it until it is settled.
+    local open, oerr = j:entries(key)
+    if not open then
+        return context.failed(oerr, "not bought: cannot read the journal")
+    end
+    for _, e in ipairs(open) do
+        if e.kind == "purchase" or e.kind == "renew" then
+            return nil, ("not bought: an earlier %s for %s is in doubt (it may have gone through); "
+                .. "`enom journal settle %s` finds out, then buy again if it is still needed")
+                :format(e.kind == "purchase" and ("order of " .. output.count(math.floor(tonumber(e.qty) or 0), "pak")) or "pak renewal",
+                    a.domain, a.domain), EXIT.refused
+        end
+    end
     -- What the domain holds before, for the journal: if this command dies
     -- with the purchase in flight, the next run settles it, never buys again.
     local cur, rerr = ctx:read("get_pop3", { sld = sld, tld = tld })
@@ -102,9 +119,6 @@ function _M.buy(ctx, a)
     end
     local before = {}
     for i, p in ipairs(cur.paks or {}) do before[i] = p.bundle_id end
-    local client = ctx:client()
-    local j = journal.new(ctx:locker():journal_store())
-    local key = lease.key(client.uid, sld .. "." .. tld)
     local entry = { kind = "purchase", domain = sld .. "." .. tld, qty = n, before = before, sent_at = os.time() }
     local id, jerr = j:open(key, entry, l, true)
     if not id then
