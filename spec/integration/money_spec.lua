@@ -40,7 +40,7 @@ describe("money", function()
     end)
 
     describe("a purchase answered after the client's time-out", function()
-        for _, format in ipairs { "xml", "text" } do
+        for _, format in ipairs { "xml", "text", "html" } do
         it("is settled from the read-back and the order history, never bought twice (" .. format .. ")", function()
             H.reset()
             H.admin("POST", "/settings", { purchase_delay_ms = 1500 })
@@ -68,6 +68,29 @@ describe("money", function()
             assert.truthy(rep.reconciles >= 1, "the purchase was settled by reading back")
         end)
         end
+
+        it("never claims a pak a person bought in eNom's web interface while the answer was awaited", function()
+            H.reset()
+            H.admin("POST", "/settings", { purchase_delay_ms = 1500 })
+            -- 0.4 s into the run, with the run's order in flight, a person
+            -- buys one pak for the same domain by hand.
+            os.execute(("(sleep 0.4; curl -s -o /dev/null -X POST -H 'content-type: application/json' "
+                .. "-d '{\"domain\":\"shop05.com\",\"quantity\":1}' %s/purchase) &"):format(H.ADMIN))
+            local c = H.client { timeout = 0.8 }
+            local rep = assert(provision.ensure(c, { { domain = "shop05.com", mailboxes = people(23) } }, {
+                buy_paks = true, purchase_timeout = 0.8, settle = 6, settle_interval = 0.3, backoff_base = 0.01,
+                pak_price = 5.95,
+            }))
+            assert.is_true(rep.ok, rep:format())
+            assert.equal(1, H.received("PurchasePOPBundle"))
+            -- 3 ordered by the run, 1 by the person: the run counts its 3.
+            assert.equal(4, #H.domain("shop05.com").paks)
+            assert.equal(3, rep.paks_bought)
+            assert.near(3 * 5.95, rep:summary().spend, 1e-6)
+            local e = rep:events_with("paks", "bought")[1]
+            assert.truthy(e.detail:find("1 more pak(s) appeared, bought by someone else", 1, true), e.detail)
+            assert.equal(23, rep.counts.created)
+        end)
 
         for _, format in ipairs { "xml", "text" } do
         it("stops the domain as unknown when the window ends first, and counts it against max_spend ("

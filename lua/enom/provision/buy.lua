@@ -147,29 +147,39 @@ end
 -- lost, until `deadline`. Returns "bought", n, others (paks that appeared
 -- beyond the order: someone else's); "none" (no new pak, and the order
 -- history shows no such order once the window is over) or "unknown".
+--
+-- eNom adds an order's paks together, so fewer new paks than were
+-- ordered are not this order's: a person may have bought one in eNom's
+-- web interface meanwhile. Nor is an order in the history of fewer paks.
+-- Both leave the purchase in doubt until its whole quantity shows. (A
+-- person's order of as many paks or more for the same domain, inside the
+-- window, cannot be told from this one: eNom gives no order key.)
 local function settle(dom, e, deadline)
     local before = set_of(e.before)
-    local bought, state
+    local ordered, state = 0, nil
+    local function others(cur)
+        return cur and max(0, #new_paks(cur, before) - e.qty) or 0
+    end
     return _M.watch(dom, deadline, function(cur)
-        local appeared = cur and new_paks(cur, before) or {}
-        if #appeared > 0 then
-            local n = min(#appeared, e.qty)
-            return "bought", n, #appeared - n
+        local appeared = cur and #new_paks(cur, before) or 0
+        if appeared >= e.qty then
+            return "bought", e.qty, appeared - e.qty
         end
-        local count
         state = nil
         if e.mark then
+            local count
             state, count = orders.find(dom, e.mark)
-        end
-        if state == "complete" then
-            -- Paid for; the paks are on their way to GetPOP3.
-            bought = min(count, e.qty)
+            if state == "complete" then
+                -- Paid for; the paks are on their way to GetPOP3. An
+                -- order read once is known to the run, not read again.
+                ordered = ordered + count
+            end
         end
     end, function(cur, quiet)
-        if bought then
-            return "bought", bought, 0
+        if ordered >= e.qty then
+            return "bought", e.qty, others(cur)
         end
-        if state == "none" and cur and quiet then
+        if state == "none" and ordered == 0 and cur and quiet and #new_paks(cur, before) == 0 then
             return "none"
         end
         return "unknown"
