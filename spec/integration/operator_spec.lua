@@ -257,12 +257,16 @@ describe("the enom command, as operators run it", function()
         assert.falsy(err:find("\27", 1, true), err)
     end)
 
-    it("refuses a domain name longer than DNS allows, naming it, and plans the others", function()
+    it("refuses a domain name longer than DNS allows before anything is sent, naming its record", function()
         local file = WORK .. "/long.csv"
         write(file, "username,domain\nann," .. ("a"):rep(250) .. ".com\nbob,resellerdocs.com\n")
-        local code, _, err = enom { "plan", file }
-        assert.equal(2, code)
-        assert.truthy(err:find("record 1", 1, true) and err:find("longer than 253", 1, true), err)
+        local before = H.counters().totals.received
+        for _, args in ipairs { { "plan", file }, { "apply", file } } do
+            local code, _, err = enom(args)
+            assert.equal(2, code, err)
+            assert.truthy(err:find("record 1", 1, true) and err:find("longer than 253", 1, true), err)
+        end
+        assert.equal(before, H.counters().totals.received)
     end)
 
     it("takes the domain's lease for a purchase: it waits while another holds the domain", function()

@@ -86,6 +86,24 @@ describe("planner", function()
             assert.equal(0, d.buy)
         end)
 
+        it("marks a given password eNom's rule refuses invalid, naming the rule, and never plans it", function()
+            local d, given = planner.domain(intent {
+                { username = "ann", password = "short1" },          -- too short
+                { username = "bob", password = "bob-Bob-1234" },    -- holds the user name
+                { username = "cat", password = "Fine-Pass-1234" },
+            }, current({}, { 10 }), policy(), planner.budget(policy()),
+                { password_rule = "email_basic", uid = "resellid" })
+            assert.same({ "cat" }, names(d.create))
+            assert.same({ "ann", "bob" }, names(d.invalid))
+            for _, m in ipairs(d.invalid) do
+                assert.truthy(m.reason:find("password", 1, true), m.reason)
+                assert.is_nil(m.reason:find("short1", 1, true), "the reason shows no password")
+                assert.is_nil(m.reason:find("bob-Bob-1234", 1, true), "the reason shows no password")
+            end
+            assert.same({ cat = "Fine-Pass-1234" }, given)
+            assert.equal(0, d.buy)
+        end)
+
         it("deletes only with prune, and only what a saved plan names", function()
             local cur = current({ keep = false, old1 = false, old2 = false }, { 7 })
             local want = { { username = "keep" } }
