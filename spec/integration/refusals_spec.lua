@@ -122,6 +122,8 @@ describe("eNom's refusals in a provisioning run", function()
             policy { buy_paks = true }))
         local ev = events_of(rep, "paks")[1]
         assert.truthy(ev and ev.tracking_key, rep:format())
+        -- ... and the text report shows it, for eNom's support.
+        assert.truthy(rep:format():find("[eNom TrackingKey " .. ev.tracking_key .. "]", 1, true), rep:format())
         c:close()
     end)
 end)

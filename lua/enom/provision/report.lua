@@ -358,14 +358,19 @@ function _M.format(self, shown)
         end
         lines[#lines + 1] = shown(d) .. ": " .. concat(parts, ", ")
     end
+    -- eNom's TrackingKey, for its support, where an answer carried one.
+    local function tracked(r)
+        return r.tracking_key and (" [eNom TrackingKey " .. shown(r.tracking_key) .. "]") or ""
+    end
     for _, m in ipairs(self.mailboxes) do
         if m.reason and m.outcome ~= "already_present" then
-            lines[#lines + 1] = ("  %s@%s %s: %s"):format(shown(m.username), shown(m.domain), m.outcome, shown(m.reason))
+            lines[#lines + 1] = ("  %s@%s %s: %s%s"):format(shown(m.username), shown(m.domain), m.outcome,
+                shown(m.reason), tracked(m))
         end
     end
     for _, e in ipairs(self.events) do
-        lines[#lines + 1] = ("  %s: %s %s%s"):format(shown(e.domain), e.action, e.outcome,
-            e.detail and (" (" .. shown(e.detail) .. ")") or "")
+        lines[#lines + 1] = ("  %s: %s %s%s%s"):format(shown(e.domain), e.action, e.outcome,
+            e.detail and (" (" .. shown(e.detail) .. ")") or "", tracked(e))
     end
     local parts = {}
     for _, o in ipairs(_M.OUTCOMES) do
