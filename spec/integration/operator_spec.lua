@@ -307,6 +307,37 @@ describe("the enom command, as operators run it", function()
         assert.equal(was + 1, purchases())
     end)
 
+    it("enom journal settle finds an earlier order that went through; clear strikes off what is left", function()
+        local journal = require "enom.journal"
+        local j = journal.new(journal.file_store(assert(os.getenv("ENOM_JOURNAL_DIR"))))
+        -- A run was killed with its order of one pak in flight; eNom carried it out.
+        local key = lease.key(H.UID, "shop28.com")
+        assert(j:open(key, { kind = "purchase", domain = "shop28.com", qty = 1, before = {},
+            sent_at = os.time() - 5 }))
+        H.admin("POST", "/purchase", { domain = "shop28.com", quantity = 1 })
+        local was = purchases()
+        local code, out, err = enom { "journal", "settle", "shop28.com", "--wait", "2" }
+        assert.equal(0, code, err)
+        assert.truthy(out:find("earlier run", 1, true), out)
+        assert.same({}, assert(j:entries(key)))
+        assert.equal(was, purchases(), "settling buys nothing")
+        -- A mailbox being created when a run stopped: its intent keeps the password.
+        local key2 = lease.key(H.UID, "shop29.com")
+        assert(j:open(key2, { kind = "create", domain = "shop29.com",
+            users = { { username = "ann", password = "Kept-In-Journal-42", generated = true } } }))
+        code, out, err = enom { "journal", "list", "shop29.com" }
+        assert.equal(0, code, err)
+        assert.truthy(out:find("ann", 1, true), out)
+        code, _, err = enom { "journal", "clear", "shop29.com" }
+        assert.are_not.equal(0, code, "clearing asks first")
+        assert.equal(1, #assert(j:entries(key2)))
+        code, out, err = enom { "journal", "clear", "shop29.com", "--yes" }
+        assert.equal(0, code, err)
+        assert.truthy(out:find("cleared 1 intent of shop29.com", 1, true), out)
+        assert.same({}, assert(j:entries(key2)))
+        assert.is_nil((out .. err):find("Kept-In-Journal-42", 1, true), "no password shown")
+    end)
+
     it("printed no secret anywhere it was not asked to", function()
         R.assert_no_secret(assert, enom, { H.PW, "Mbx-Jx4-Secret1", "Mbx-Sp7-Secret2" })
     end)
