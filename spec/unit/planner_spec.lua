@@ -104,6 +104,22 @@ describe("planner", function()
             assert.equal(0, d.buy)
         end)
 
+        it("marks names eNom cannot hold invalid: bytes that are not UTF-8, control characters", function()
+            local d = planner.domain(intent {
+                { username = "ann", display_name = "J\xffrg" },
+                { username = "bob", display_name = "caf\xc3" },
+                { username = "cat", display_name = "Bell\7" },
+                { username = "dan", display_name = "Dan \xc3\xa9" },
+            }, current({}, { 10 }), policy(), planner.budget(policy()))
+            assert.same({ "dan" }, names(d.create))
+            assert.same({ "ann", "bob", "cat" }, names(d.invalid))
+            for _, m in ipairs(d.invalid) do
+                assert.truthy(m.reason:find("^display_name "), m.reason)
+            end
+            local _, err = planner.intents { { domain = "exa\xffmple.com" } }
+            assert.equal("invalid", err.kind)
+        end)
+
         it("deletes only with prune, and only what a saved plan names", function()
             local cur = current({ keep = false, old1 = false, old2 = false }, { 7 })
             local want = { { username = "keep" } }
