@@ -1,7 +1,10 @@
 --- What `enom plan FILE` and `enom apply FILE` read: a saved plan, or
 -- people or mailboxes (CSV with a header row, or a JSON array) turned
 -- into desired state for one domain (--domain) or per a `domain` column.
--- The file is read once.
+-- A file read whole is read once; a CSV or JSON-lines file that
+-- `enom apply` streams is read twice, never kept: a first pass (`scan`)
+-- checks every record and counts what the run will do before anything
+-- is sent, the second feeds the run.
 local json = require "enom.json"
 local input = require "enom.provision.input"
 local planner = require "enom.provision.planner"
