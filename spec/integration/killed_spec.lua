@@ -142,6 +142,8 @@ describe("a run stopped at the worst moment", function()
     local CASES = {
         { "TERM", "xml", "shop41.com" }, { "HUP", "xml", "shop42.com" }, { "KILL", "xml", "shop43.com" },
         { "KILL", "text", "shop44.com" }, { "KILL", "html", "shop45.com" },
+        { "TERM", "text", "shop50.com" }, { "TERM", "html", "shop51.com" },
+        { "HUP", "text", "shop52.com" }, { "HUP", "html", "shop53.com" },
     }
     for _, case in ipairs(CASES) do
         local sig, format, domain = case[1], case[2], case[3]
