@@ -269,24 +269,42 @@ describe("the enom command, as operators run it", function()
         assert.equal(before, H.counters().totals.received)
     end)
 
-    it("takes the domain's lease for a purchase: it waits while another holds the domain", function()
-        local holder = lease.new { backend = "host" }
-        local l = assert(holder:acquire(lease.key(H.UID, "shop26.com"), { ttl = 30 }))
-        local base = WORK .. "/buy"
-        os.remove(base .. ".rc")
-        local env = {}
-        for k, v in pairs(enom.env) do env[#env + 1] = k .. "=" .. q(v) end
-        os.execute(("sh -c %s > /dev/null 2>&1 &"):format(q(("cd %s && env %s lua5.4 %s paks buy shop26.com --yes "
-            .. "> %s.out 2> %s.err; echo $? > %s.rc"):format(q(R.ROOT), table.concat(env, " "), q(R.BIN), base, base,
-            base))))
-        require("socket").sleep(1.5)
-        assert.equal(0, purchases(), "bought while another held the domain")
-        assert.is_nil(read(base .. ".rc"))
-        l:release()
-        assert.truthy(R.wait_for(function() return read(base .. ".rc") ~= nil end, 20), read(base .. ".err"))
-        assert.equal("0\n", read(base .. ".rc"), read(base .. ".err"))
-        assert.equal(1, purchases())
-    end)
+    -- Every command that changes a domain holds its lease: while another
+    -- process holds the domain it waits, and sends nothing.
+    local LEASED = {
+        { "paks buy", { "paks", "buy", "shop26.com", "--yes" }, "PurchasePOPBundle" },
+        { "mailboxes add", { "mailboxes", "add", "resellerdocs.com", "newbie", "--passwords", "-" }, "SetUpPOP3User" },
+        { "mailboxes modify", { "mailboxes", "modify", "resellerdocs.com", "support", "--admin" }, "ModifyPOP3" },
+        { "mailboxes delete", { "mailboxes", "delete", "resellerdocs.com", "support", "--yes" }, "DeletePOP3" },
+        { "forwarding add", { "forwarding", "add", "resellerdocs.com", "james=james@example.org" },
+            "SetPOPForwarding" },
+    }
+    for _, case in ipairs(LEASED) do
+        local what, args, command = case[1], case[2], case[3]
+        it("enom " .. what .. " takes the domain's lease: it waits while another holds the domain", function()
+            H.reset()
+            local domain = args[3]
+            local holder = lease.new { backend = "host" }
+            local l = assert(holder:acquire(lease.key(H.UID, domain), { ttl = 30 }))
+            local base = WORK .. "/leased-" .. what:gsub(" ", "-")
+            os.remove(base .. ".rc")
+            local env = {}
+            for k, v in pairs(enom.env) do env[#env + 1] = k .. "=" .. q(v) end
+            local quoted = {}
+            for i, v in ipairs(args) do quoted[i] = q(v) end
+            os.execute(("sh -c %s > /dev/null 2>&1 &"):format(q(("cd %s && env %s lua5.4 %s %s "
+                .. "> %s.out 2> %s.err; echo $? > %s.rc"):format(q(R.ROOT), table.concat(env, " "), q(R.BIN),
+                table.concat(quoted, " "), base, base, base))))
+            require("socket").sleep(1.5)
+            local sent = H.counters().commands[command]
+            assert.is_nil(sent, what .. " sent " .. command .. " while another held the domain")
+            assert.is_nil(read(base .. ".rc"))
+            l:release()
+            assert.truthy(R.wait_for(function() return read(base .. ".rc") ~= nil end, 20), read(base .. ".err"))
+            assert.equal("0\n", read(base .. ".rc"), read(base .. ".err"))
+            assert.equal(1, H.counters().commands[command].received)
+        end)
+    end
 
     it("buys nothing by hand for a domain whose earlier order is in doubt, and says how to settle it", function()
         local journal = require "enom.journal"
