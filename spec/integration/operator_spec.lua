@@ -62,6 +62,19 @@ describe("the enom command, as operators run it", function()
             assert.truthy(out:find("blocked 30", 1, true), out)
         end)
 
+        it("spends no more than --max-spend of the applying run, at the account's price read from eNom", function()
+            local plan = saved_plan("spend", "shop24.com", 40)
+            assert.equal(4, json_of(read(plan)).totals.buy)
+            -- 12 at the sandbox's 5.95 a pak: two paks, 20 mailboxes.
+            local code, out, err = enom { "apply", plan, "--buy-paks", "--max-spend", "12",
+                "--passwords", WORK .. "/spend.pw" }
+            assert.equal(1, code, err .. out)
+            assert.equal(2, #H.domain("shop24.com").paks)
+            assert.equal(20, count(H.mailboxes("shop24.com")))
+            assert.truthy(out:find("blocked 20", 1, true), out)
+            assert.equal(1, H.received("PE_GetPOPPrice"))
+        end)
+
         it("never buys more than it says, whatever the file was edited to say", function()
             local plan = saved_plan("edited", "shop22.com", 5)
             local doc = json_of(read(plan))
