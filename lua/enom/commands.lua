@@ -341,7 +341,6 @@ _M.list = {
         },
         -- eNom's Text sample carries no OrderID, its XML an <orderid>
         result = { fields = { order_id = { "OrderID" } } },
-        spends = true,
     },
     SetPakRenew = {
         method = "set_pak_renew",
