@@ -61,11 +61,13 @@ PKGS_DEMO    := $(PKGS_BUILD) $(PKGS_CLI) $(PKGS_SANDBOX)
 PKGS_BROWSER := lua-luaossl chromium chromium-driver python3-selenium prometheus
 PKGS_TEST    := $(PKGS_DEMO) $(PKGS_LUAJIT) $(PKGS_DOC) $(PKGS_BROWSER) lua-busted lua-check luarocks lua-socket \
 	lua-sec valgrind redis-server lua-redis lua-nginx-redis tmux wrk passwd util-linux
+# The unit specs: no server, no browser (the panel's hashes need luaossl).
+PKGS_UNIT    := $(PKGS_BUILD) $(PKGS_CLI) lua-busted lua-luaossl
 PKGS_BENCH   := $(PKGS_TEST) lua-expat
 PKGS_FUZZ    := $(PKGS_BUILD) clang
 PKGS_ALL     := $(sort $(PKGS_BENCH) $(PKGS_FUZZ))
 
-.PHONY: all luajit asan deps deps-build deps-luajit deps-demo deps-test deps-doc deps-bench deps-fuzz \
+.PHONY: all luajit asan deps deps-build deps-luajit deps-demo deps-test deps-unit deps-doc deps-bench deps-fuzz \
 	test unit test-fast demo sandbox bench fuzz doc install install-luajit uninstall clean lint
 
 # $(call need,TARGET,PACKAGES): the Debian packages TARGET needs are
@@ -107,6 +109,8 @@ deps-demo:
 	$(call need,demo,$(PKGS_DEMO))
 deps-test:
 	$(call need,test,$(PKGS_TEST))
+deps-unit:
+	$(call need,unit,$(PKGS_UNIT))
 deps-doc:
 	$(call need,doc,$(PKGS_BUILD) $(PKGS_CLI) $(PKGS_DOC))
 deps-bench:
@@ -146,7 +150,7 @@ build/asan/enom/core.so: $(SRCS) $(HDRS) | deps-build
 test: deps-test all luajit asan
 	@bash spec/run
 
-unit: deps-test all
+unit: deps-unit all
 	@lua5.4 /usr/bin/busted --cpath='build/5.4/?.so' spec/unit
 
 test-fast: deps-test all luajit
