@@ -19,10 +19,21 @@ local function string_literal(s)
     end) .. '"'
 end
 
+--- The metatable of a list that may be empty: written as [] when it is
+-- (any other empty table is written as {}). The answers' lists carry it
+-- (enom.results), so `--json` gives `"paks":[]`, never `"paks":{}`.
+_M.array_mt = { __name = "enom.json.array" }
+local array_mt = _M.array_mt
+
+--- Mark `t` as a list (see array_mt); returns it.
+function _M.array(t)
+    return setmetatable(t or {}, array_mt)
+end
+
 local function is_array(t)
     local n = #t
     if n == 0 then
-        return false -- an empty table is written as {}
+        return getmetatable(t) == array_mt
     end
     for k in pairs(t) do
         if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then

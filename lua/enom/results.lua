@@ -27,6 +27,7 @@
 -- Records are built by functions generated from the column specs and
 -- load()ed once per spec: see `compile` for why and for the figures.
 local commands = require "enom.commands"
+local array = require("enom.json").array
 
 local _M = {}
 
@@ -379,7 +380,7 @@ function _M.shape(which, parsed, opts)
     local env = _M.envelope(parsed)
     local out = {
         command = parsed.command,
-        errors = parsed.errors or {},
+        errors = array(parsed.errors or {}),
         tracking_key = env.tracking_key,
         exec_time = env.exec_time,
         server = env.server,
@@ -401,10 +402,10 @@ function _M.shape(which, parsed, opts)
     end
     local secret = opts and opts.include_passwords
     for name, spec in pairs(shape.records or {}) do
-        out[name] = records(parsed, spec, secret)
+        out[name] = array(records(parsed, spec, secret))
     end
     for name, spec in pairs(shape.lists or {}) do
-        out[name] = list(parsed, spec)
+        out[name] = array(list(parsed, spec))
     end
     for name, f in pairs(shape.fields or {}) do
         if out[name] == nil and f.count_of and out[f.count_of] then

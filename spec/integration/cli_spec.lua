@@ -234,6 +234,14 @@ describe("enom command", function()
             local code, out = enom { "paks", "list", "emptydomain.com" }
             assert.equal(0, code)
             assert.truthy(out:find("has no paks"), out)
+            -- An empty list is a JSON list, as a full one is.
+            for _, args in ipairs { { "paks", "list", "emptydomain.com" }, { "mailboxes", "list", "emptydomain.com" },
+                { "journal", "list" } } do
+                args[#args + 1] = "--json"
+                code, out = enom(args)
+                assert.equal(0, code, out)
+                assert.truthy(out:find('":[]', 1, true) and not out:find('":{}', 1, true), out)
+            end
             code, out = enom { "paks", "buy", "emptydomain.com", "--quantity", "2", "--yes", "--json" }
             assert.equal(0, code, out)
             local doc = json_of(out)

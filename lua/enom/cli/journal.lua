@@ -6,6 +6,7 @@
 -- operator has settled by hand.
 local provision = require "enom.provision"
 local journal = require "enom.journal"
+local json = require "enom.json"
 local lease = require "enom.lease"
 local context = require "enom.cli.context"
 local output = require "enom.cli.output"
@@ -66,7 +67,7 @@ function _M.list(ctx, a)
         end
     end
     if ctx.out.json then
-        ctx.out:doc({ intents = rows })
+        ctx.out:doc({ intents = json.array(rows) })
     elseif #rows == 0 then
         ctx.out:text("no open intents")
     else

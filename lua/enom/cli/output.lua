@@ -55,7 +55,7 @@ function _M.shown(s)
 end
 local shown = _M.shown
 
---- A deep copy of `v` without secret-named keys.
+--- A deep copy of `v` without secret-named keys (a list stays a list).
 function _M.without_secrets(v, seen)
     if type(v) ~= "table" then
         return v
@@ -64,7 +64,7 @@ function _M.without_secrets(v, seen)
     if seen[v] then
         return seen[v]
     end
-    local out = {}
+    local out = getmetatable(v) == json.array_mt and json.array() or {}
     seen[v] = out
     for k, x in pairs(v) do
         if not secret_key(k) then

@@ -8,6 +8,7 @@
 -- the pak left in doubt before anything else. A pak is renewed or
 -- switched only when the domain named holds it: checked before asking.
 local journal = require "enom.journal"
+local json = require "enom.json"
 local lease = require "enom.lease"
 local provision = require "enom.provision"
 local renew = require "enom.provision.renew"
@@ -213,7 +214,7 @@ function _M.expiring(ctx, a)
         for i, p in ipairs(unreadable) do
             odd[i] = { domain = p.domain, bundle_id = p.bundle_id, expires = p.expires }
         end
-        ctx.out:doc({ within_days = days, paks = rows, unreadable = odd, count = res.count })
+        ctx.out:doc({ within_days = days, paks = json.array(rows), unreadable = json.array(odd), count = res.count })
     elseif #rows == 0 then
         ctx.out:text(("no pak expires within %d days"):format(days))
     else
