@@ -39,7 +39,8 @@ local function run(name, rate, key)
         os.remove(out)
         outs[i] = out
         local cmd = ("cd %s && env -u LD_PRELOAD LUA_PATH=%s LUA_CPATH=%s lua5.4 spec/support/rate_worker.lua "
-            .. "%d %s %s %s %s > %s.log 2>&1 & echo $!"):format(q(ROOT), q(LPATH), q(CPATH), EACH, q(out), q(start), rate and tostring(rate) or "", key or "", q(out))
+            .. "%d %s %s %s %s > %s.log 2>&1 & echo $!"):format(q(ROOT), q(LPATH), q(CPATH), EACH, q(out), q(start),
+                rate and tostring(rate) or "", key or "", q(out))
         local p = io.popen(cmd)
         pids[i] = p:read("l")
         p:close()
