@@ -28,7 +28,7 @@ _M.EXIT = EXIT
 _M.exit_code = context.exit_code
 
 --- The command groups, in the order `enom --help` lists them.
-_M.COMMANDS = { "mailboxes", "paks", "forwarding", "catchall", "account", "plan", "apply", "journal", "sandbox" }
+_M.COMMANDS = { "mailboxes", "paks", "forwarding", "catchall", "account", "plan", "apply", "queue", "journal", "sandbox" }
 
 _M.HELP = [[
 Manage eNom POP3 mailboxes: list, add, change and delete them, buy and

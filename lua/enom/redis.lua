@@ -132,7 +132,9 @@ function Plain.call(self, cfg, password, name, ...)
         self.conn = c
     end
     local ok, res = pcall(_plain_command(redis, name), conn, ...)
-    if not ok then
+    if ok then
+        return res
+    else
         res = _bare(res)
         local server = res:find("redis error", 1, true) ~= nil
         if not server then
@@ -142,7 +144,6 @@ function Plain.call(self, cfg, password, name, ...)
         end
         return nil, server and "server" or "transport", res
     end
-    return res
 end
 
 function Plain.close(self)
@@ -208,6 +209,10 @@ function Cosocket.call(_, cfg, password, name, ...)
     end
     local res
     res, err = red[name:lower()](red, ...)
+    if res == ngx.null then
+        red:set_keepalive(10000, 32)
+        return nil
+    end
     if res == nil or res == false then
         red:close()
         return nil, res == false and "server" or "transport",
@@ -268,6 +273,10 @@ function _M.new(opts, kind, who, level)
                 { reason = "auth", backend = "redis", maybe_delivered = false })
         end
         local res, reason, msg = conn:call(cfg, password, name, ...)
+        if res == nil and reason == nil then
+            -- Redis's nil (a read that found nothing): not a failure.
+            return false
+        end
         if res == nil then
             return nil, errors.new(kind, ("Redis at %s:%d: %s"):format(cfg.host, cfg.port, tostring(msg)),
                 { reason = reason, backend = "redis", maybe_delivered = false }, password and { password } or nil)
@@ -287,7 +296,7 @@ end
 --- Send one command (its name and arguments, strings or numbers).
 -- @param self the connection
 -- @param name the command's name, like "XADD"
--- @return Redis's answer (an error reply is a failure), or nil and an
+-- @return Redis's answer (false for its nil; an error reply is a failure), or nil and an
 --   error of the connection's kind: `reason` is "transport" (Redis does
 --   not answer), "server" (Redis refused) or "auth"
 function Conn.call(self, name, ...)
