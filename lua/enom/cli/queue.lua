@@ -395,10 +395,14 @@ function _M.add_to_parser(parser, example)
             enom jobs status --failed
             enom jobs clear --yes]]))
     local js = j:command("status", "Jobs enqueued, waiting, pending per worker, done and failed.")
+        :epilog(example([[
+            enom jobs status
+            enom jobs status --failed --queue nightly]]))
         :action(function(args) args.handler = _M.jobs end)
     js:flag("--failed", "List the domains whose job failed, with why.")
     queue_option(js)
     local jc = j:command("clear", "Remove the queue: its jobs (pending ones too), results and counts.")
+        :epilog(example("enom jobs clear --queue nightly --yes"))
         :action(function(args) args.handler = _M.jobs end)
     jc:flag("-y --yes", "Do not ask for confirmation.")
     queue_option(jc)
