@@ -269,7 +269,8 @@ end
 
 --- A batch of concurrent requests on this client; see `enom.batch`.
 -- @param self the client
--- @param opts { concurrency = 8, progress = function(done, total, i, res, err) }
+-- @param opts { concurrency = 8, progress = function(done, total, i, res, err), rate_limit = a limiter
+--   (default: the client's own, `rate_limit` of `new`; false for none) }
 function _M.batch(self, opts)
     return batch.new(self, opts)
 end
