@@ -1,5 +1,5 @@
 -- One process sending requests under the account's rate limit, for the
--- spec that runs several at once (spec/integration/ratelimit_spec):
+-- spec that runs several at once (spec/integration/rate_processes_spec):
 --   lua5.4 spec/support/rate_worker.lua COUNT OUT START_FILE [RATE KEY]
 -- waits for START_FILE (so that every process starts at once), sends
 -- COUNT GetBalance requests through a batch of 8 in flight, with a Redis
