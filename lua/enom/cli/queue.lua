@@ -127,16 +127,32 @@ function _M.enqueue(ctx, a)
     return true
 end
 
--- The result line of a job: the report's summary, the domain and who
--- ran it. A report holds no secrets.
+-- Why a run fell short, in a line: the first domain event that failed
+-- or is in doubt (a purchase left open in the journal), else the first
+-- mailbox's reason.
+local function why_short(rep)
+    for _, e in ipairs(rep.events or {}) do
+        if (e.outcome == "unknown" or e.outcome == "failed") and e.detail then
+            return e.action .. " " .. e.outcome .. ": " .. e.detail
+        end
+    end
+    for _, m in ipairs(rep.mailboxes or {}) do
+        if m.reason and m.outcome ~= "created" and m.outcome ~= "already_present" then
+            return m.username .. " " .. m.outcome .. ": " .. m.reason
+        end
+    end
+end
+
+-- The result line of a job: the report's summary, the domain, who ran
+-- it and, when it fell short, why. A report holds no secrets.
 local function result_of(job, consumer, rep, err)
     if not rep then
         return { domain = job.domain, ok = false, worker = consumer, error = tostring(err), at = os.time() }
     end
     local s = rep:summary()
     return { domain = job.domain, ok = s.ok, worker = consumer, counts = s.counts, paks_bought = s.paks_bought,
-        paks_in_doubt = s.paks_in_doubt, error = s.error, stopped = s.stopped, seconds = s.seconds,
-        claimed = job.claimed or nil, at = os.time() }
+        paks_in_doubt = s.paks_in_doubt, error = s.error or (not s.ok and why_short(rep) or nil),
+        stopped = s.stopped, seconds = s.seconds, claimed = job.claimed or nil, at = os.time() }
 end
 
 --- worker
