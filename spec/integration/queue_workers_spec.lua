@@ -7,6 +7,7 @@
 -- every created mailbox's password handed out, and `enom jobs status`
 -- right.
 local H = require "helper"
+local clock = require "enom.clock"
 
 local ROOT = os.getenv("PWD")
 local BIN = ROOT .. "/bin/enom"
@@ -129,11 +130,21 @@ describe("the job queue across worker processes", function()
         -- Worker 1 dies with a job in hand, once it has done a few.
         assert.is_true(H.wait_for(function() return #lines_of(read(bases[1] .. ".out")) >= 5 end, 120),
             tostring(read(bases[1] .. ".err")))
+        -- Frozen first, so that it is killed holding a job, not between two.
         local victim = read(bases[1] .. ".pid"):match("%d+")
+        local status, held
+        for _ = 1, 50 do
+            os.execute("kill -STOP " .. victim)
+            _, status = enom { "jobs", "status", "--json", "--queue", QUEUE }
+            held = H.json.decode(status:match("^[^\n]*")).consumers.w1 or 0
+            if held >= 1 then
+                break
+            end
+            os.execute("kill -CONT " .. victim)
+            clock.sleep(0.05)
+        end
         os.execute("kill -KILL " .. victim)
-        local _, status = enom { "jobs", "status", "--json", "--queue", QUEUE }
-        local at_kill = H.json.decode(status:match("^[^\n]*"))
-        assert.is_true((at_kill.consumers.w1 or 0) >= 1, "the killed worker held no job: " .. status)
+        assert.is_true(held >= 1, "the killed worker held no job: " .. status)
 
         for i = 2, WORKERS do
             assert.is_true(H.wait_for(function() return read(bases[i] .. ".rc") ~= nil end, 300),
