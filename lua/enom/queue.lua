@@ -284,9 +284,9 @@ function Queue.next(self, consumer)
     return type(entries) == "table" and entries[1] and job_of_entry(entries[1], false) or false
 end
 
--- KEYS[1] stream, KEYS[2] pending entry's holder check: none; ARGV[1]
--- group, ARGV[2] id, ARGV[3] consumer. Resets the idle time of the job
--- only while this consumer still holds it.
+-- KEYS[1] stream; ARGV[1] group, ARGV[2] id, ARGV[3] consumer. Resets
+-- the idle time of the job only while this consumer still holds it (a
+-- worker thought dead must not take back a job another took over).
 local TOUCH = [[
 local p = redis.call('xpending', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if p[1] and p[1][2] == ARGV[3] then
