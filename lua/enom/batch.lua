@@ -9,6 +9,13 @@
 -- The second driver of `enom.request`'s pipeline: prepare many, keep
 -- them in flight on the transport, finish each as it completes.
 --
+-- With a rate limit (enom.ratelimit: the client's `rate_limit`, or the
+-- batch's own), each request takes a token before it leaves; when none
+-- is due the request stays queued while the batch goes on polling the
+-- requests in flight, and leaves when its token is due: no worker is
+-- blocked, nothing spins. The time requests were held back adds up in
+-- `rate_limit_wait`.
+--
 -- @usage
 -- local b = client:batch{ concurrency = 8 }
 -- for _, d in ipairs(domains) do b:add_method("get_pop3", { sld = d.sld, tld = d.tld }) end
@@ -23,7 +30,9 @@ local type = type
 local ipairs = ipairs
 local remove = table.remove
 local floor = math.floor
-local now = require("enom.clock").now
+local min, max = math.min, math.max
+local clock = require "enom.clock"
+local now = clock.now
 local prepare = request.prepare
 local finish = request.finish
 
@@ -34,10 +43,12 @@ local DEFAULTS = {
 _M.DEFAULTS = DEFAULTS
 
 --- A new batch on `cl`. opts: concurrency (default 8), progress =
--- function(done, total, index, result, err) called after each completion.
+-- function(done, total, index, result, err) called after each completion,
+-- rate_limit (a limiter of enom.ratelimit; default the client's).
 -- @param cl the client whose transport and settings the requests use
 -- @param opts optional: { concurrency = 8 (requests in flight at once), progress = function(done,
---   total, index, result, err) called after each completion }
+--   total, index, result, err) called after each completion, rate_limit = a limiter (the
+--   client's `limiter` unless given; false for none) }
 function _M.new(cl, opts)
     opts = opts or {}
     if type(opts) ~= "table" then
@@ -50,10 +61,20 @@ function _M.new(cl, opts)
     if opts.progress ~= nil and type(opts.progress) ~= "function" then
         error("bad argument to 'batch' (progress must be a function)", 2)
     end
+    local limiter = opts.rate_limit
+    if limiter == nil then
+        limiter = cl.limiter
+    elseif limiter ~= false and not (type(limiter) == "table" and type(limiter.take) == "function") then
+        error("bad argument to 'batch' (rate_limit must be a limiter of enom.ratelimit, or false)", 2)
+    end
     return setmetatable({
         client = cl,
         concurrency = concurrency,
         progress = opts.progress,
+        limiter = limiter or nil,
+        due = nil,       -- when the rate limit lets the next request go, while it holds one back
+        held = nil,      -- since when it holds one back
+        rate_limit_wait = 0, -- seconds requests were held back by the rate limit, in all
         items = {},      -- index -> a request of enom.request, or { err = ... }
         queue = {},      -- indices not yet sent: a heap, highest priority first, then in order
         queued = 0,
@@ -161,17 +182,55 @@ local function complete(self, index, res, err, sends)
     self.ready[#self.ready + 1] = { index, res, err, sends or 0 }
 end
 
--- Start queued requests until the concurrency limit is reached.
+-- May the request at the head of the queue leave (a token of the rate
+-- limit taken)? True; false when it must wait (self.due says until
+-- when); or nil and the limiter's error.
+local function token(self)
+    local t = now()
+    if self.due and t < self.due then
+        return false
+    end
+    local wait, err = self.limiter:take()
+    if wait == nil then
+        return nil, err
+    end
+    if wait > 0 then
+        self.due = t + wait
+        self.held = self.held or t
+        return false
+    end
+    if self.held then
+        self.rate_limit_wait = self.rate_limit_wait + (t - self.held)
+    end
+    self.due, self.held = nil, nil
+    return true
+end
+
+-- Start queued requests until the concurrency limit is reached (or the
+-- rate limit holds the next one back).
 local function fill(self)
     local transport = self.client.transport
     if not transport then
         error("enom client is closed", 3)
     end
     while self.ninflight < self.concurrency and self.queued > 0 do
+        local head = self.items[self.queue[1]]
+        local lerr
+        if self.limiter and not head.err then
+            local go
+            go, lerr = token(self)
+            if go == false then
+                break
+            end
+        end
         local index = pop(self)
         local item = self.items[index]
         local ok, gerr = true, nil
-        if item.guard and not item.err then
+        if lerr then
+            -- The limit could not be asked: the request does not leave.
+            ok, gerr = nil, errors.new("rate_limit", lerr.message or tostring(lerr), {
+                reason = lerr.reason, backend = lerr.backend })
+        elseif item.guard and not item.err then
             ok, gerr = item.guard()
         end
         if item.err then
@@ -207,7 +266,9 @@ function _M.next(self, timeout)
     fill(self)
     local deadline = timeout and now() + timeout
     while #self.ready == 0 do
-        if self.ninflight == 0 then
+        -- Requests held back by the rate limit are sent when due.
+        local due = self.due and self.queued > 0 and self.due
+        if self.ninflight == 0 and not due then
             return nil
         end
         local wait = DEFAULTS.poll_interval
@@ -215,6 +276,15 @@ function _M.next(self, timeout)
             wait = deadline - now()
             if wait <= 0 then
                 return false
+            end
+        end
+        if due then
+            wait = min(wait, max(0, due - now()))
+            if self.ninflight == 0 then
+                -- Nothing to poll: only the limit to wait for.
+                clock.sleep(wait)
+                fill(self)
+                goto continue
             end
         end
         local got = self.client.transport:poll(wait)
@@ -228,6 +298,10 @@ function _M.next(self, timeout)
                 complete(self, index, res, err, sends_of(c))
             end
         end
+        if due and #self.ready == 0 then
+            fill(self)
+        end
+        ::continue::
     end
     local r = remove(self.ready, 1)
     self.done = self.done + 1

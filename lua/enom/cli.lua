@@ -28,7 +28,7 @@ _M.EXIT = EXIT
 _M.exit_code = context.exit_code
 
 --- The command groups, in the order `enom --help` lists them.
-_M.COMMANDS = { "mailboxes", "paks", "forwarding", "catchall", "account", "plan", "apply", "journal", "sandbox" }
+_M.COMMANDS = { "mailboxes", "paks", "forwarding", "catchall", "account", "plan", "apply", "queue", "journal", "sandbox" }
 
 _M.HELP = [[
 Manage eNom POP3 mailboxes: list, add, change and delete them, buy and
@@ -43,6 +43,7 @@ can read ($XDG_CONFIG_HOME/enom/config, or --config FILE):
    pw = your-api-password
    endpoint = test          # live (default), test, or an https URL
    ca = /path/to/ca.pem     # optional
+   rate_limit = 20/s        # optional: the account's requests per second
 
    [other]                  # --profile other
    uid = ...
@@ -89,6 +90,8 @@ function _M.parser()
     p:option("--ca", "CA certificate file for the endpoint."):argname("<file>")
     p:option("--metrics-file", "Write this run's metrics (Prometheus text) to this file when it ends, atomically, "
         .. "for node_exporter's textfile collector."):argname("<file>")
+    p:option("--rate-limit", "At most this many requests a second to eNom (20 or 20/s, 600/min), shared with every "
+        .. "enom on the same backend (rate_limit_backend in the config file: process, or redis)."):argname("<rate>")
     p:flag("--json", "Print JSON (one document, or JSON lines for apply) with the Lua API's fields.")
     for _, m in ipairs(modules()) do
         m.add_to_parser(p, example)

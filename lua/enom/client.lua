@@ -11,6 +11,7 @@ local errors = require "enom.errors"
 local commands = require "enom.commands"
 local request = require "enom.request"
 local batch = require "enom.batch"
+local ratelimit = require "enom.ratelimit"
 local password = require "enom.password"
 local DEFAULTS = require "enom.defaults"
 
@@ -37,7 +38,7 @@ local OPTION_TYPES = {
     method = "string", timeout = "number", connect_timeout = "number",
     max_response = "number", max_connections = "number", allow_http = "boolean",
     cainfo = "string", logger = "function", user_agent = "string",
-    transport = "table", password_rule = { string = true, table = true, boolean = true },
+    transport = "table", rate_limit = "table", password_rule = { string = true, table = true, boolean = true },
 }
 
 local RESPONSE_TYPES = { xml = "XML", text = "Text", html = "HTML" }
@@ -104,7 +105,11 @@ end
 -- @param opts { uid, pw, endpoint = "live"|"test"|URL, response_type =
 --   "xml"|"text"|"html", method = "POST"|"GET", timeout, connect_timeout,
 --   max_response, max_connections, allow_http (loopback only), cainfo,
---   logger = function(event), user_agent, transport, password_rule }
+--   logger = function(event), user_agent, transport, password_rule, rate_limit }
+--   `rate_limit`: the account's requests per second, for every call and
+--   batch of this client: `{ rate = 20, burst = 1, backend = "process"
+--   | "shdict" | "redis", redis = {...} }` or a limiter of
+--   `enom.ratelimit` shared with other clients (see doc/queue.md)
 --   `password_rule`: the rule mailbox passwords must pass before
 --   setup_pop3_users or modify_pop3 sends them, a name of
 --   `enom.password.rules` ("email_basic", "pop_m2w") or a rule table
@@ -172,6 +177,13 @@ function _M.new(opts)
             return invalid("password_rule: " .. why)
         end
     end
+    local limiter
+    if o.rate_limit then
+        limiter, why = ratelimit.of(o.rate_limit, o.uid)
+        if not limiter then
+            return invalid("rate_limit: " .. why)
+        end
+    end
     local transport_mod = o.transport or default_transport()
     -- The transport gets the complete set of its own settings (defaults
     -- included), never the credentials.
@@ -194,6 +206,10 @@ function _M.new(opts)
         transport_name = transport_mod.name,
         max_connections = o.max_connections,
         password_rule = rule,
+        -- The account's rate limit (enom.ratelimit), honoured by every
+        -- call and batch; closed with the client when made from options.
+        limiter = limiter,
+        own_limiter = limiter ~= nil and not ratelimit.is(o.rate_limit),
     }, mt)
     request.bind(self, o.pw)
     return self
@@ -213,6 +229,9 @@ function _M.close(self)
     if self.transport then
         self.transport:close()
         self.transport = nil
+    end
+    if self.own_limiter then
+        self.limiter:close()
     end
 end
 
@@ -250,7 +269,8 @@ end
 
 --- A batch of concurrent requests on this client; see `enom.batch`.
 -- @param self the client
--- @param opts { concurrency = 8, progress = function(done, total, i, res, err) }
+-- @param opts { concurrency = 8, progress = function(done, total, i, res, err), rate_limit = a limiter
+--   (default: the client's own, `rate_limit` of `new`; false for none) }
 function _M.batch(self, opts)
     return batch.new(self, opts)
 end

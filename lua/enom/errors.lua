@@ -48,6 +48,9 @@ _M.KINDS = {
     busy = "another holder kept the lease all through the wait",
     lost = "the lease expired or another holder took it",
     lease = "the lease backend failed; `reason` says how (transport, server, auth, dir, io)",
+    -- the account's rate limit and the job queue
+    rate_limit = "the rate limit's backend failed, so the request was not sent; `reason` says how",
+    queue = "the job queue's Redis failed; `reason` says how (transport, server, auth)",
     -- operators' metrics
     metrics = "the metrics store could not keep an update (a full lua_shared_dict)",
 }
@@ -94,7 +97,9 @@ function Error.__tostring(self)
 end
 
 -- Failures of the way there or back: the same request may go again.
-local PASSING_KINDS = { transport = true, timeout = true, incomplete = true, parse = true }
+-- A rate limit that could not be asked held its request back: the same
+-- request may go once it answers again.
+local PASSING_KINDS = { transport = true, timeout = true, incomplete = true, parse = true, rate_limit = true }
 
 --- May a request that failed with `err` be sent again, after a pause?
 -- The library's one retry rule. Yes for a broken or timed-out

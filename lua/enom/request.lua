@@ -333,8 +333,16 @@ end
 
 -- ---- the single driver ---------------------------------------------------
 
---- Send one request and wait for its outcome.
+--- Send one request and wait for its outcome (after the client's rate
+-- limit lets it go: see enom.ratelimit).
 function _M.send(client, req)
+    if client.limiter then
+        local waited, lerr = client.limiter:wait()
+        if not waited then
+            return nil, errors.new("rate_limit", lerr.message or tostring(lerr), { command = req.command,
+                reason = lerr.reason, backend = lerr.backend, maybe_delivered = false })
+        end
+    end
     local wire = _M.prepare(client, req)
     return _M.finish(client, req, client.transport:request(wire))
 end

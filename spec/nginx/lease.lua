@@ -237,6 +237,43 @@ function _M.checks()
         l, err = down:acquire("one.example.com")
         assert(l == nil and err.kind == "lease" and err.reason == "transport", "down: " .. tostring(err))
     end)
+    -- The account's rate limit inside nginx: asking never waits; a
+    -- refusal says how long until the next token.
+    local function limited(lim, n)
+        local went, waits = 0, 0
+        local t0 = require("enom.clock").now()
+        while went < n do
+            local w, err = lim:take()
+            assert(w, tostring(err))
+            if w == 0 then
+                went = went + 1
+            else
+                waits = waits + 1
+                ngx.sleep(w)
+            end
+        end
+        return require("enom.clock").now() - t0, waits
+    end
+    check("nginx: rate limit in a lua_shared_dict: 11 tokens at 50/s take at least 0.2 s, waiting with ngx.sleep", function()
+        local lim = require("enom.ratelimit").new { rate = 50, backend = "shdict", dict = "lease_test",
+            key = "nginx-rl-" .. ngx.worker.pid() }
+        local took, waits = limited(lim, 11)
+        assert(took >= 0.2 - 0.005, ("took %.3f s"):format(took))
+        assert(waits >= 10, "refused only " .. waits .. " times")
+    end)
+    check("nginx: rate limit on Redis through cosockets, on the server's clock; down is an error", function()
+        local host, port = redis_addr()
+        assert(host, "ENOM_TEST_REDIS is not set")
+        local ratelimit = require "enom.ratelimit"
+        local lim = ratelimit.new { rate = 50, backend = "redis", key = "nginx-rl-" .. ngx.worker.pid(),
+            redis = { host = host, port = port, prefix = "nginx:" } }
+        local took = limited(lim, 11)
+        assert(took >= 0.2 - 0.005, ("took %.3f s"):format(took))
+        local down = ratelimit.new { rate = 5, backend = "redis", redis = { host = "127.0.0.1", port = 1,
+            connect_timeout = 1 } }
+        local w, err = down:take()
+        assert(w == nil and err.kind == "rate_limit" and err.reason == "transport", "down: " .. tostring(err))
+    end)
 end
 
 return _M

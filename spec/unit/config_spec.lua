@@ -17,6 +17,19 @@ local function write(path, text, mode)
 end
 
 describe("config", function()
+    it("takes the account's rate limit, and reads rates as the command line writes them", function()
+        local p = assert(config.parse("rate_limit = 20/s\nrate_limit_backend = redis\n"))
+        assert.same({ rate_limit = "20/s", rate_limit_backend = "redis" }, p.default)
+        local context = require "enom.cli.context"
+        assert.equal(20, context.rate("20", "--rate-limit"))
+        assert.equal(20, context.rate("20/s", "--rate-limit"))
+        assert.equal(10, context.rate("600/min", "--rate-limit"))
+        local no, why = context.rate("5/h", "--rate-limit")
+        assert.is_nil(no)
+        assert.matches("^%-%-rate%-limit must be requests per second", why)
+        assert.is_nil(context.rate("0", "rate_limit"))
+    end)
+
     it("parses profiles, comments and quoted values", function()
         local p = assert(config.parse("uid = a\npw = 'x # y'  \n# c\n[shop]\nuid=b # note\n"))
         assert.same({ uid = "a", pw = "x # y" }, p.default)

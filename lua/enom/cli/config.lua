@@ -12,6 +12,8 @@
 --     response_type = xml      # xml (default), text or html: how eNom answers
 --     lock = redis             # leases and journal: default (this host) or redis
 --     redis = 10.0.0.5:6379    # for lock = redis (its password: ENOM_REDIS_PASSWORD)
+--     rate_limit = 20/s        # the account's requests per second, for every enom sharing the backend
+--     rate_limit_backend = redis  # process, or redis (the default with lock = redis)
 --
 --     [shop]
 --     uid = shopreseller
@@ -23,11 +25,12 @@ local _M = {}
 local ENV = {
     uid = "ENOM_UID", pw = "ENOM_PW", endpoint = "ENOM_ENDPOINT", ca = "ENOM_CA",
     timeout = "ENOM_TIMEOUT", lock = "ENOM_LOCK", redis = "ENOM_REDIS", response_type = "ENOM_RESPONSE_TYPE",
+    rate_limit = "ENOM_RATE_LIMIT", rate_limit_backend = "ENOM_RATE_LIMIT_BACKEND",
 }
 _M.ENV = ENV
 
 local KEYS = { uid = true, pw = true, endpoint = true, ca = true, timeout = true, lock = true, redis = true,
-    response_type = true }
+    response_type = true, rate_limit = true, rate_limit_backend = true }
 
 --- The default config file: $XDG_CONFIG_HOME/enom/config, else
 -- ~/.config/enom/config.
@@ -72,7 +75,8 @@ function _M.parse(text)
                     return nil, "line " .. n .. ": expected key = value or [profile]"
                 end
                 if not KEYS[k] then
-                    return nil, "line " .. n .. ": unknown key '" .. k .. "' (uid, pw, endpoint, ca, timeout, lock, redis, response_type)"
+                    return nil, "line " .. n .. ": unknown key '" .. k .. "' (uid, pw, endpoint, ca, timeout, lock, redis, "
+                        .. "response_type, rate_limit, rate_limit_backend)"
                 end
                 -- A trailing comment, unless the value is quoted.
                 local q = v:match('^"(.*)"$') or v:match("^'(.*)'$")

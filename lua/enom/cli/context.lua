@@ -123,6 +123,60 @@ function _M.domain(name)
     return sld, tld
 end
 
+--- A rate from the command line or the config file: "20", "20/s" or
+-- "1200/min" (requests per second or per minute).
+-- @return requests per second, or nil and a message naming `name`
+function _M.rate(word, name)
+    local n, per = tostring(word):match("^%s*(%d+%.?%d*)%s*/?%s*(%a*)%s*$")
+    n = tonumber(n)
+    local scale = ({ [""] = 1, s = 1, sec = 1, m = 60, min = 60 })[per or ""]
+    if not n or not scale or n <= 0 then
+        return nil, name .. " must be requests per second like 20 or 20/s, or per minute like 600/min (got '"
+            .. output.shown(word) .. "')"
+    end
+    return n / scale
+end
+
+--- The Redis of the settings (`redis`: host:port, its password in
+-- ENOM_REDIS_PASSWORD), as enom.redis options.
+-- @return the options, or nil and a message
+function _M.redis_options(settings)
+    local host, port = tostring(settings.redis or "127.0.0.1:6379"):match("^(.-):(%d+)$")
+    if not host then
+        return nil, "redis must be host:port"
+    end
+    local opts = { host = host, port = tonumber(port) }
+    if os.getenv("ENOM_REDIS_PASSWORD") then
+        opts.password_env = "ENOM_REDIS_PASSWORD"
+    end
+    return opts
+end
+
+-- The account's rate limit of the settings and --rate-limit: client
+-- options (enom.ratelimit), false for none, or nil and a message.
+local function rate_limit(settings, flag)
+    local word = flag or settings.rate_limit
+    if word == nil or word == "" then
+        return false
+    end
+    local rate, why = _M.rate(word, flag and "--rate-limit" or "rate_limit")
+    if not rate then
+        return nil, why
+    end
+    local backend = settings.rate_limit_backend or (settings.lock == "redis" and "redis" or "process")
+    if backend ~= "process" and backend ~= "redis" then
+        return nil, "rate_limit_backend must be process or redis (got '" .. output.shown(backend) .. "')"
+    end
+    local opts = { rate = rate, backend = backend }
+    if backend == "redis" then
+        opts.redis, why = _M.redis_options(settings)
+        if not opts.redis then
+            return nil, why
+        end
+    end
+    return opts
+end
+
 local Context = {}
 Context.__index = Context
 
@@ -172,7 +226,12 @@ function Context.client(self, extra)
             .. tostring(config.default_path()) .. " (mode 0600), or pass --config FILE", EXIT.auth
     end
     local url = enom.ENDPOINTS[s.endpoint] or s.endpoint
+    local limit, lerr = rate_limit(s, a.rate_limit)
+    if limit == nil then
+        return nil, lerr, EXIT.usage
+    end
     local opts = {
+        rate_limit = limit or nil,
         uid = s.uid, pw = s.pw, endpoint = s.endpoint, cainfo = s.ca, timeout = s.timeout,
         response_type = s.response_type,
         allow_http = url:lower():find("^http://") ~= nil or nil,
@@ -258,13 +317,12 @@ function Context.locker(self)
     end
     local opts = { backend = s.lock or "default" }
     if opts.backend == "redis" then
-        local host, port = tostring(s.redis or "127.0.0.1:6379"):match("^(.-):(%d+)$")
-        if not host then
-            return nil, "redis must be host:port", EXIT.usage
+        local r, why = _M.redis_options(s)
+        if not r then
+            return nil, why, EXIT.usage
         end
-        opts.host, opts.port = host, tonumber(port)
-        if os.getenv("ENOM_REDIS_PASSWORD") then
-            opts.password_env = "ENOM_REDIS_PASSWORD"
+        for k, v in pairs(r) do
+            opts[k] = v
         end
     end
     local ok, locker = pcall(lease.new, opts)

@@ -1,6 +1,7 @@
 --- Provisioning options: their defaults, and checks that name the
 -- option at fault. Used by enom.provision for `plan`, `apply` and `ensure`.
 local errors = require "enom.errors"
+local ratelimit = require "enom.ratelimit"
 
 local _M = {}
 
@@ -144,6 +145,15 @@ local CHECKS = {
         end
     end,
     password_file = of_type("string"), -- where passwords go when on_password fails
+    rate_limit = function(v)           -- the account's requests per second (enom.ratelimit): options or a limiter
+        if ratelimit.is(v) then
+            return nil
+        end
+        local _, why = ratelimit.of(v)
+        if why then
+            return why
+        end
+    end,
 }
 
 --- Merge `opts` over the defaults and check every option.
@@ -175,6 +185,7 @@ function _M.merge(opts)
     if p.renew then
         p.renew = { within_days = p.renew.within_days, years = p.renew.years or 1 }
     end
+
     if p.backoff_cap < p.backoff_base then
         return nil, errors.new("invalid", "policy option 'backoff_cap' must not be below backoff_base",
             { option = "backoff_cap", maybe_delivered = false })

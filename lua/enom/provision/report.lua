@@ -387,6 +387,9 @@ function _M.format(self, shown)
     lines[#lines + 1] = ("requests: %d (%s), retries %d, read-backs %d, paks bought %d, %.1f s")
         :format(self.sent or 0, concat(reqs, " "), self.retries or 0, self.reconciles or 0,
             self.paks_bought or 0, self.seconds or 0)
+    if self.rate_limit_wait then
+        lines[#lines + 1] = ("rate limit: requests held back %.1f s in all"):format(self.rate_limit_wait)
+    end
     for _, n in ipairs(self.notes or {}) do
         lines[#lines + 1] = "NOTE: " .. n
     end

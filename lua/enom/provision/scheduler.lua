@@ -6,6 +6,7 @@
 -- domains as tasks on it.
 local clock = require "enom.clock"
 local errors = require "enom.errors"
+local ratelimit = require "enom.ratelimit"
 
 local _M = {}
 local mt = { __index = _M }
@@ -62,7 +63,9 @@ function _M.new(client, policy)
         peak = 0,
         client = client,
         policy = policy,
-        batch = client:batch { concurrency = policy.concurrency },
+        -- The policy's rate limit, else the client's (enom.batch).
+        batch = client:batch { concurrency = policy.concurrency,
+            rate_limit = policy.rate_limit and assert(ratelimit.of(policy.rate_limit, client.uid)) },
         started = now,
         deadline = now + policy.budget,
         failures_in_row = 0,
@@ -317,8 +320,9 @@ end
 
 --- The statistics: requests (by command), sent, retries, reconciles,
 -- stopped (why, or nil), error (what a task raised), peak (most requests
--- waiting at once), notes (things the caller should know, such as a
--- capped concurrency).
+-- waiting at once), rate_limit_wait (seconds requests were held back by
+-- the account's rate limit; nil without one), notes (things the caller
+-- should know, such as a capped concurrency).
 function _M.stats(self)
     local c = self.counters
     local requests = {}
@@ -327,7 +331,8 @@ function _M.stats(self)
     end
     return { requests = requests, sent = c.sent, retries = c.retries, reconciles = c.reconciles,
         stopped = self.stopped, error = self.error, seconds = clock.now() - self.started,
-        peak = self.peak, notes = self.notes }
+        peak = self.peak, notes = self.notes,
+        rate_limit_wait = self.batch.limiter and self.batch.rate_limit_wait or nil }
 end
 
 return _M

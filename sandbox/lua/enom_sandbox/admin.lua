@@ -11,7 +11,8 @@
 --   POST   /admin/reset      -> back to the seed, or to the JSON body's state;
 --                               also clears faults, counters, request log
 --   GET    /admin/counters   -> per-command received/applied/faults + totals
---   DELETE /admin/counters   -> zero the counters only
+--   GET    /admin/arrivals   -> when requests arrived: total, first, last, per_second
+--   DELETE /admin/counters   -> zero the counters only (arrivals too)
 --   GET    /admin/faults     -> current fault configuration
 --   POST   /admin/faults     -> replace it ({} clears)
 --   DELETE /admin/faults     -> clear it
@@ -115,6 +116,8 @@ routes["POST /admin/reset"] = function()
 end
 
 routes["GET /admin/counters"] = function() return reply(200, counters.snapshot()) end
+
+routes["GET /admin/arrivals"] = function() return reply(200, counters.arrivals()) end
 
 routes["DELETE /admin/counters"] = function()
   counters.clear()
