@@ -5,7 +5,11 @@
 -- tree, in a `lua5.4` process of its own on a freshly seeded loopback
 -- sandbox over HTTPS, the two trees alternating, BENCH_RUNS runs each.
 -- The client process's CPU time (user + system) per phase, medians, and
--- the ratio ours / old.
+-- the ratio ours / old. Then, when valgrind is there (BENCH_CPU_CALLGRIND=0
+-- skips it), the same phases on 40 domains of 50 counted in instructions
+-- under callgrind (the whole process run three times per tree: without
+-- the runs, with the first, with both; the differences are the phases'),
+-- which is repeatable where CPU time on a shared machine is not.
 --
 --   lua5.4 bench/cpu.lua RUNS BASELINE_DIR
 local util = require "util"
@@ -39,16 +43,23 @@ local function seed()
     })
 end
 
-local function run_once(tree, r)
+-- One process of cpu_run.lua with a tree on a freshly seeded sandbox:
+-- its CPU line's values, and the instructions callgrind counted when
+-- `callgrind` (then the sandbox is checked for what the phases made).
+local function run_once(tree, r, ndomains, phases, callgrind)
     seed()
     local journal = ("%s/cpu-journal-%s-%d"):format(work, tree.name, r)
     assert(os.execute(("mkdir -m 700 -p '%s'"):format(journal)))
-    local cmd = ("LUA_PATH='%s;;' LUA_CPATH='%s;;' %s bench/cpu_run.lua %d %d '%s' 2>&1"):format(tree.path,
-        tree.cpath, LUA, DOMAINS, PER, journal)
+    local prefix = ""
+    if callgrind then
+        prefix = ("valgrind --tool=callgrind --callgrind-out-file='%s/cpu-cg.out' "):format(work)
+    end
+    local cmd = ("LUA_PATH='%s;;' LUA_CPATH='%s;;' %s%s bench/cpu_run.lua %d %d '%s' %s 2>&1"):format(tree.path,
+        tree.cpath, prefix, LUA, ndomains, PER, journal, phases)
     local p = assert(io.popen(cmd))
     local out = p:read("a")
     p:close()
-    os.execute(("rm -rf '%s'"):format(journal))
+    os.execute(("rm -rf '%s' '%s/cpu-cg.out'"):format(journal, work))
     local line = out:match("CPU [^\n]*")
     if not line then
         error(("figure 10, %s code: %s"):format(tree.name, out:sub(1, 400)))
@@ -57,9 +68,14 @@ local function run_once(tree, r)
     for k, x in line:gmatch("([%w_]+)=([%d.]+)") do
         v[k] = tonumber(x)
     end
+    if callgrind then
+        v.ir = tonumber(out:match("Collected : (%d+)"))
+        assert(v.ir, "figure 10: no instruction count from callgrind: " .. out:sub(-400))
+    end
     local have = admin.call("GET", "/count?prefix=cpu")
-    assert(have.mailboxes == want and have.paks == want // fixtures.PAK_SIZE,
-        ("%s code: the sandbox holds %d mailboxes, not %d"):format(tree.name, have.mailboxes, want))
+    local boxes = phases == "none" and 0 or ndomains * PER
+    assert(have.mailboxes == boxes and have.paks == boxes // fixtures.PAK_SIZE,
+        ("%s code: the sandbox holds %d mailboxes, not %d"):format(tree.name, have.mailboxes, boxes))
     return v
 end
 
@@ -70,7 +86,7 @@ for r = 1, RUNS do
     -- sandbox just reset or a machine just woken.
     local order = r % 2 == 1 and { TREES[1], TREES[2] } or { TREES[2], TREES[1] }
     for _, tree in ipairs(order) do
-        local v = run_once(tree, r)
+        local v = run_once(tree, r, DOMAINS, "both")
         got[tree.name].empty[r], got[tree.name].second[r] = v.empty, v.second
         sent[tree.name] = { empty = v.sent_empty, second = v.sent_second }
     end
@@ -94,5 +110,30 @@ for _, ph in ipairs(PHASES) do
             .. " requests ours %d, old %d; %d mailboxes verified at the sandbox after each run"):format(
             a.min, a.max, b.min, b.max, RUNS, sent.ours[ph.key], sent.old[ph.key], want),
     }
+end
+
+-- Instructions under callgrind: each phase is the difference of two
+-- whole-process counts.
+local CG_DOMAINS = tonumber(os.getenv("BENCH_CPU_CG_DOMAINS")) or 40
+if os.getenv("BENCH_CPU_CALLGRIND") ~= "0" and os.execute("command -v valgrind >/dev/null 2>&1") then
+    local cg_want = CG_DOMAINS * PER
+    local ir = {}
+    for _, tree in ipairs(TREES) do
+        local none = run_once(tree, 0, CG_DOMAINS, "none", true).ir
+        local empty = run_once(tree, 0, CG_DOMAINS, "empty", true).ir
+        local both = run_once(tree, 0, CG_DOMAINS, "both", true).ir
+        ir[tree.name] = { empty = (empty - none) / cg_want, second = (both - empty) / cg_want }
+    end
+    for _, ph in ipairs(PHASES) do
+        local a, b = ir.ours[ph.key], ir.old[ph.key]
+        local ratio = a / b
+        util.row {
+            figure = ("10. ... instructions per mailbox (callgrind, %d x %d), %s"):format(CG_DOMAINS, PER,
+                ph.key == "empty" and "from empty" or "second run"),
+            ours = ("%.0f"):format(a), baseline = ("%.0f (80e7327)"):format(b), ratio = ("%.2f"):format(ratio),
+            target = "<= 1/3", met = ratio <= 1 / 3 and "yes" or "NO",
+            spread = "instructions of the client process (Lua, libcurl, OpenSSL, libxml2), one run of each",
+        }
+    end
 end
 admin.seed()

@@ -4,13 +4,18 @@
 -- nothing to do, over HTTPS against the loopback sandbox. Prints the
 -- process's CPU time (user + system, os.clock) of each phase.
 --
---   lua5.4 bench/cpu_run.lua DOMAINS PER JOURNAL_DIR
+--   lua5.4 bench/cpu_run.lua DOMAINS PER JOURNAL_DIR [PHASES]
+--
+-- PHASES (for instruction counts under callgrind, which counts the whole
+-- process): "both" (the default), "empty" (the first phase only) or
+-- "none" (everything but the two runs).
 local enom = require "enom"
 local provision = require "enom.provision"
 local fixtures = require "fixtures"
 
-local ndomains, per, journal_dir = tonumber(arg[1]), tonumber(arg[2]), arg[3]
-assert(ndomains and per and journal_dir, "usage: cpu_run.lua DOMAINS PER JOURNAL_DIR")
+local ndomains, per, journal_dir, phases = tonumber(arg[1]), tonumber(arg[2]), arg[3], arg[4] or "both"
+assert(ndomains and per and journal_dir, "usage: cpu_run.lua DOMAINS PER JOURNAL_DIR [both|empty|none]")
+assert(phases == "both" or phases == "empty" or phases == "none", "PHASES: both, empty or none")
 local url = assert(os.getenv("ENOM_SANDBOX_HTTPS_URL"), "ENOM_SANDBOX_HTTPS_URL is not set")
 assert(url:match("^https://127%.0%.0%.1:%d+/"), "the benchmark talks to 127.0.0.1 only")
 local ca = assert(os.getenv("ENOM_SANDBOX_CA"), "ENOM_SANDBOX_CA is not set")
@@ -52,7 +57,12 @@ local function phase(name, check)
     return cpu, rep.sent
 end
 
-local cpu1, sent1 = phase("from empty", function(rep) return rep.counts.created == want and passwords == want end)
-local cpu2, sent2 = phase("second run", function(rep) return rep.counts.already_present == want end)
+local cpu1, sent1, cpu2, sent2 = 0, 0, 0, 0
+if phases ~= "none" then
+    cpu1, sent1 = phase("from empty", function(rep) return rep.counts.created == want and passwords == want end)
+end
+if phases == "both" then
+    cpu2, sent2 = phase("second run", function(rep) return rep.counts.already_present == want end)
+end
 client:close()
 print(("CPU empty=%.4f second=%.4f sent_empty=%d sent_second=%d"):format(cpu1, cpu2, sent1, sent2))
