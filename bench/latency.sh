@@ -31,6 +31,9 @@ dev=enomd0
 addr_c=10.213.0.1
 addr_s=10.213.0.2
 work=$(mktemp -d /tmp/enom-latency.XXXXXX)
+# The runs' journal of intents: the benchmark's own, not the user's.
+export ENOM_JOURNAL_DIR="$work/journal"
+mkdir -m 700 "$ENOM_JOURNAL_DIR"
 dl_pid=""
 cleanup() {
     if [ -n "$dl_pid" ]; then kill "$dl_pid" 2>/dev/null || true; wait "$dl_pid" 2>/dev/null || true; fi
