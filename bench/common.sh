@@ -33,6 +33,11 @@ case "$ENOM_SANDBOX_BASE" in
     *) echo "sandbox is not on 127.0.0.1: $ENOM_SANDBOX_BASE" >&2; exit 1 ;;
 esac
 
+# The journal of intents of every run lives here, not in the user's
+# folders (enom.journal.default_dirs): the runs are against a sandbox.
+export ENOM_JOURNAL_DIR="$work/journal"
+mkdir -m 700 "$ENOM_JOURNAL_DIR"
+
 lua5.4 -e 'require("admin").seed()'
 
 # GetPOP3 of the 1,000-mailbox domain, as the sandbox renders it.

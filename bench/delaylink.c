@@ -2,15 +2,21 @@
  * delaylink.c - a point-to-point link with a fixed one-way delay between
  * two network namespaces, for the latency benchmark (bench/latency.sh).
  *
- *   delaylink NS_A NS_B DEV DELAY_MS
+ *   delaylink NS_A NS_B DEV DELAY_MS [LOSS_PERCENT]
  *
  * Each namespace (a name under /run/netns, as `ip netns add` makes them)
  * holds a TUN device named DEV (`ip tuntap add DEV mode tun`), addressed
  * point-to-point by the caller. Every packet read from one side is written
  * to the other DELAY_MS later, in order: DELAY_MS each way, twice that a
- * round trip, no loss, no rate limit. sch_netem would do the same in the
- * kernel; this kernel has none. Prints "ready" once both ends are open;
- * SIGINT or SIGTERM stops it.
+ * round trip, no rate limit. sch_netem would do the same in the kernel;
+ * this kernel has none. Prints "ready" once both ends are open; SIGINT or
+ * SIGTERM stops it.
+ *
+ * Loss: with LOSS_PERCENT (0 to 100, decimals allowed), SIGUSR1 starts
+ * dropping that share of the packets read on either side, each on its own
+ * draw, and SIGUSR2 stops it; the link starts without loss, so that one
+ * link serves runs with and without. The draws come from a fixed seed:
+ * the same packets in the same order lose the same ones.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,10 +49,27 @@ typedef struct packet {
 typedef struct queue {
     packet *head, *tail;
     long bytes;
-    unsigned long forwarded, dropped;
+    unsigned long forwarded, dropped, lost;
 } queue;
 
 static volatile sig_atomic_t stop;
+static volatile sig_atomic_t lossy;
+static unsigned long loss_threshold; /* of 2^32: a draw below it is lost */
+static unsigned long long rng_state = 0x9e3779b97f4a7c15ULL;
+
+/* xorshift64*: a fixed sequence, so runs are repeatable. */
+static unsigned long draw32(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (unsigned long)((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static void on_loss(int sig)
+{
+    lossy = sig == SIGUSR1;
+}
 
 static void on_signal(int sig)
 {
@@ -109,6 +132,10 @@ static void take(int fd, queue *q, long long delay_ns)
         }
         if (n == 0)
             return;
+        if (lossy && draw32() < loss_threshold) {
+            q->lost++;
+            continue;
+        }
         if (q->bytes + n > MAX_QUEUED_BYTES || !(p = malloc(sizeof *p + (size_t)n))) {
             q->dropped++;
             continue;
@@ -153,8 +180,8 @@ int main(int argc, char **argv)
     long ms;
     struct sigaction sa;
 
-    if (argc != 5) {
-        fprintf(stderr, "usage: delaylink NS_A NS_B DEV DELAY_MS\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: delaylink NS_A NS_B DEV DELAY_MS [LOSS_PERCENT]\n");
         return 2;
     }
     ms = strtol(argv[4], &end, 10);
@@ -163,10 +190,21 @@ int main(int argc, char **argv)
         return 2;
     }
     delay_ns = ms * 1000000LL;
+    if (argc == 6) {
+        double pct = strtod(argv[5], &end);
+        if (*end || end == argv[5] || !(pct >= 0 && pct <= 100)) {
+            fprintf(stderr, "delaylink: LOSS_PERCENT must be 0..100\n");
+            return 2;
+        }
+        loss_threshold = (unsigned long)(pct / 100.0 * 4294967295.0);
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_loss;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
 
     home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (home < 0)
@@ -200,7 +238,7 @@ int main(int argc, char **argv)
         give(fd[1], &q[0], t);
         give(fd[0], &q[1], t);
     }
-    fprintf(stderr, "delaylink: forwarded %lu + %lu packets, dropped %lu + %lu\n",
-            q[0].forwarded, q[1].forwarded, q[0].dropped, q[1].dropped);
+    fprintf(stderr, "delaylink: forwarded %lu + %lu packets, dropped %lu + %lu, lost %lu + %lu\n",
+            q[0].forwarded, q[1].forwarded, q[0].dropped, q[1].dropped, q[0].lost, q[1].lost);
     return 0;
 }

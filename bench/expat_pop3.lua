@@ -94,6 +94,8 @@ function _M.parse(body)
         command = fields.command,
         errors = errors,
         tracking_key = fields.trackingkey,
+        exec_time = fields.exectime and tonumber((fields.exectime:gsub(",", ""))),
+        server = fields.server,
         email_count = int(fields.emailcount),
         pak_count = int(fields.count),
         mailboxes = mailboxes,

@@ -5,6 +5,8 @@
 # bench/delaylink (20 ms each way), starts the sandbox in one (HTTPS on an
 # address that exists only inside these namespaces) and runs the client
 # in the other. Everything is torn down at the end, also on failure.
+# The link loses BENCH_LAT_LOSS % (1) of its packets while latency.lua
+# asks it to (the lossy runs), none otherwise.
 #
 #   bash bench/latency.sh        (bench/run runs it; needs root)
 set -euo pipefail
@@ -29,6 +31,9 @@ dev=enomd0
 addr_c=10.213.0.1
 addr_s=10.213.0.2
 work=$(mktemp -d /tmp/enom-latency.XXXXXX)
+# The runs' journal of intents: the benchmark's own, not the user's.
+export ENOM_JOURNAL_DIR="$work/journal"
+mkdir -m 700 "$ENOM_JOURNAL_DIR"
 dl_pid=""
 cleanup() {
     if [ -n "$dl_pid" ]; then kill "$dl_pid" 2>/dev/null || true; wait "$dl_pid" 2>/dev/null || true; fi
@@ -51,7 +56,8 @@ ip -n "$ns_s" addr add "$addr_s" peer "$addr_c" dev "$dev"
 ip -n "$ns_c" link set "$dev" up
 ip -n "$ns_s" link set "$dev" up
 
-build/bench/delaylink "$ns_c" "$ns_s" "$dev" 20 > "$work/delaylink.out" 2>&1 &
+loss=${BENCH_LAT_LOSS:-1}
+build/bench/delaylink "$ns_c" "$ns_s" "$dev" 20 "$loss" > "$work/delaylink.out" 2>&1 &
 dl_pid=$!
 for _ in $(seq 50); do grep -q ready "$work/delaylink.out" && break; sleep 0.1; done
 grep -q ready "$work/delaylink.out" || { cat "$work/delaylink.out" >&2; exit 1; }
@@ -70,5 +76,5 @@ rtt=$(ip netns exec "$ns_c" curl -sS -o /dev/null --cacert "$ENOM_SANDBOX_CA" \
 echo "link: two network namespaces, TUN + bench/delaylink 20 ms each way; TCP connect measured" \
     "$(awk "BEGIN{printf \"%.1f\", $rtt*1000}") ms (40 ms wanted)"
 echo
-ENOM_SANDBOX_ADMIN="$ENOM_SANDBOX_ADMIN" lua5.4 bench/latency.lua "$ns_c" "$ns_s" "$url" "$ENOM_SANDBOX_CA" \
+ENOM_SANDBOX_ADMIN="$ENOM_SANDBOX_ADMIN" DELAYLINK_PID="$dl_pid" BENCH_LAT_LOSS="$loss" lua5.4 bench/latency.lua "$ns_c" "$ns_s" "$url" "$ENOM_SANDBOX_CA" \
     "$work/sandbox/logs/conn.log"

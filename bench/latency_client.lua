@@ -3,18 +3,20 @@
 -- the first N domains of a workload, with `concurrency` requests in
 -- flight, over HTTPS on the delayed link. Prints one line: wall time, requests by command, outcomes.
 --
---   lua5.4 bench/latency_client.lua URL CA WORKLOAD N CONCURRENCY [fresh]
+--   lua5.4 bench/latency_client.lua URL CA WORKLOAD N CONCURRENCY [fresh|plan]
 --
 -- `fresh`: every state-changing request on a new connection, as enom did
 -- before such requests were marked send-once (the saving's baseline).
+-- `plan`: provision.plan, then provision.apply of that plan (a run
+-- reviewed between the two), timed together.
 local enom = require "enom"
 local provision = require "enom.provision"
 local now = require("enom.clock").now
 local jobs = require "latency_jobs"
 
-local url, ca, wname, n, conc = arg[1], arg[2], arg[3], tonumber(arg[4]), tonumber(arg[5])
+local url, ca, wname, n, conc, mode = arg[1], arg[2], arg[3], tonumber(arg[4]), tonumber(arg[5]), arg[6]
 local transport
-if arg[6] == "fresh" then
+if mode == "fresh" then
     local curl = require "enom.transport.curl"
     local function fresh(req)
         if req.once then
@@ -40,11 +42,20 @@ local desired = jobs.desired(w, n)
 local t0 = now()
 local client = assert(enom.new { uid = jobs.UID, pw = jobs.PW, endpoint = url, cainfo = ca,
     max_connections = conc, transport = transport })
--- ensure: plan and apply on one read per domain, as a cron job or an
--- API call runs it (no review between plan and apply).
-local rep = assert(provision.ensure(client, desired, {
-    buy_paks = true, max_paks_per_run = 100000, concurrency = conc, on_password = function() end,
-}))
+local opts = { buy_paks = true, max_paks_per_run = 100000, concurrency = conc, on_password = function() end }
+for k, v in pairs(w.policy or {}) do
+    opts[k] = v
+end
+local rep
+if mode == "plan" then
+    local plan = assert(provision.plan(client, desired, { buy_paks = true, max_paks_per_run = 100000,
+        concurrency = conc, prune = opts.prune, update_admin = opts.update_admin }))
+    rep = assert(provision.apply(client, plan, { on_password = opts.on_password }))
+else
+    -- ensure: plan and apply on one read per domain, as a cron job or an
+    -- API call runs it (no review between plan and apply).
+    rep = assert(provision.ensure(client, desired, opts))
+end
 local wall = now() - t0
 client:close()
 assert(rep.ok, rep:format())

@@ -50,7 +50,7 @@ for _, d in ipairs(desired) do
         local users = {}
         for i = (p - 1) * jobs.PAK_SIZE + 1, math.min(p * jobs.PAK_SIZE, #d.mailboxes) do
             local m = d.mailboxes[i]
-            users[#users + 1] = { username = m.username, password = "Peer-Pw-" .. i .. "x!", display_name = m.display_name }
+            users[#users + 1] = { username = m.username, password = "Peer-Pw-" .. i .. "x.Q7", display_name = m.display_name }
         end
         call({ command = "SetUpPOP3User", SLD = sld, TLD = tld, BundleID = id },
             { name = "users", fields = FIELDS, records = users })

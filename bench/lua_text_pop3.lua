@@ -75,6 +75,8 @@ function _M.parse(body)
         command = fields.command,
         errors = columns.err or {},
         tracking_key = fields.trackingkey,
+        exec_time = fields.exectime and tonumber((fields.exectime:gsub(",", ""))),
+        server = fields.server,
         email_count = int(fields.emailcount),
         pak_count = int(fields.count),
         mailboxes = rows(columns, MAILBOX, "username"),

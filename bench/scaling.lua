@@ -36,7 +36,7 @@ local function seed(prefix, ndomains, paks)
             next_id = next_id + 1
         end
     end
-    admin.call("POST", "/reset", {
+    admin.reset({
         settings = { pop_pak_price = 5.95, pak_size = fixtures.PAK_SIZE, quota = 1024,
             next_bundle_id = next_id, next_order_id = 157230001 },
         accounts = { { uid = fixtures.UID, pw = fixtures.PW, balance = 10000000 } },

@@ -197,6 +197,27 @@ describe("sandbox", function()
         assert.equal(12.5, bal.balance)
     end)
 
+    it("counts the domains, paks and mailboxes under a name prefix", function()
+        local st = H.state()
+        local function count(prefix)
+            local n = { domains = 0, paks = 0, mailboxes = 0 }
+            for _, d in ipairs(st.domains) do
+                if d.name:sub(1, #prefix) == prefix then
+                    n.domains = n.domains + 1
+                    n.paks = n.paks + #d.paks
+                    n.mailboxes = n.mailboxes + #d.mailboxes
+                end
+            end
+            return n
+        end
+        local all = count("")
+        assert.is_true(all.mailboxes > 0 and all.paks > 0)
+        assert.same(all, H.admin("GET", "/count"))
+        assert.is_true(count("shop").domains > 0)
+        assert.same(count("shop"), H.admin("GET", "/count?prefix=SHOP"))
+        assert.same({ domains = 0, paks = 0, mailboxes = 0 }, H.admin("GET", "/count?prefix=nosuchprefix"))
+    end)
+
     it("keeps serving 200 concurrent connections without an error or lost state", function()
         local before = H.state()
         local p = io.popen(("ENOM_PW='%s' wrk -t2 -c200 -d3s -s sandbox/wrk_getpop3.lua '%s' 2>&1"):format(H.PW, H.URL))

@@ -18,6 +18,9 @@
 --   DELETE /admin/faults     -> clear it
 --   GET    /admin/requests   -> recent /interface.asp requests (names only)
 --   GET    /admin/summary    -> plain-text overview of accounts and domains
+--   GET    /admin/count?prefix=P -> {"domains","paks","mailboxes"} of the domains
+--                               whose name starts with P (totals without
+--                               rendering a state of a million mailboxes)
 --   POST   /admin/settings   -> change live settings: {"purchase_delay_ms": N}
 --   POST   /admin/purchase   -> a person buys paks in eNom's web interface:
 --                               {"domain": ..., "quantity": n}
@@ -103,6 +106,21 @@ routes["GET /admin/health"] = function() return reply(200, "ok\n") end
 routes["GET /admin/state"] = function() return reply(200, state.get()) end
 
 routes["GET /admin/summary"] = function() return reply(200, state.summary()) end
+
+routes["GET /admin/count"] = function()
+  local prefix = ngx.req.get_uri_args().prefix
+  if type(prefix) ~= "string" then prefix = "" end
+  prefix = prefix:lower()
+  local out = { domains = 0, paks = 0, mailboxes = 0 }
+  for _, d in ipairs(state.get().domains) do
+    if d.name:sub(1, #prefix) == prefix then
+      out.domains = out.domains + 1
+      out.paks = out.paks + #d.paks
+      out.mailboxes = out.mailboxes + #d.mailboxes
+    end
+  end
+  return reply(200, out)
+end
 
 routes["POST /admin/reset"] = function()
   local t, err = json_body()
