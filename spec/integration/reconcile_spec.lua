@@ -64,6 +64,14 @@ describe("reconciliation", function()
         assert.truthy(text:find("18 domain(s) hold no pak", 1, true), text)
     end)
 
+    it("runs 1,500 idle domains, each ending at once, without nesting one in another", function()
+        local want = {}
+        for i = 1, 1500 do want[i] = { domain = ("idle%04d.com"):format(i) } end
+        local rep = assert(provision.ensure(H.client(), want, { inventory = true, concurrency = 8 }))
+        assert.is_true(rep.ok, rep.error)
+        assert.equal(1, rep.sent, "one GetPOPExpirations, no domain read")
+    end)
+
     it("reads a domain with paks when the run prunes, and every domain when the list cannot be had", function()
         local c = H.client()
         local rep = assert(provision.ensure(c, {

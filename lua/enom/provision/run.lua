@@ -353,20 +353,37 @@ function Run.execute(self, source)
     -- An entry of the input that is wrong ends the input there; the
     -- domains under way finish, then the run fails with it.
     local bad_input
+    -- One loop starts domains: a domain that ends at once (nothing to
+    -- do, nothing read) asks for the next from inside its own task, and
+    -- is owed one here instead of nesting a task in a task (thousands of
+    -- idle domains would overflow the C stack).
+    local starting, owed = false, 0
     local function start_next()
-        if bad_input or (sched.stopped and self.streamed) then
+        owed = owed + 1
+        if starting then
             return
         end
-        local intent, err = pull()
-        if intent then
-            self.taken = self.taken + 1
-            if self.seen then
-                self.seen[lower(intent.domain)] = true
+        starting = true
+        while owed > 0 do
+            owed = owed - 1
+            if bad_input or (sched.stopped and self.streamed) then
+                break
             end
-            sched:spawn(domain_task, self, domain.new(self, intent, lease_key(self, intent)), start_next)
-        elseif err ~= nil then
-            bad_input = err
+            local intent, err = pull()
+            if intent then
+                self.taken = self.taken + 1
+                if self.seen then
+                    self.seen[lower(intent.domain)] = true
+                end
+                sched:spawn(domain_task, self, domain.new(self, intent, lease_key(self, intent)), start_next)
+            else
+                if err ~= nil then
+                    bad_input = err
+                end
+                break
+            end
         end
+        owed, starting = 0, false
     end
     local function start()
         for _ = 1, self.policy.concurrency * ACTIVE_PER_SLOT do
