@@ -89,6 +89,7 @@ end
 local function reconcile(dom, st, chunk, err)
     local sched, p = dom.sched, dom.policy
     sched:reconciled()
+    st.read_back = true
     local now, rerr = dom:read(true)
     if not now then
         for _, m in ipairs(chunk) do
@@ -307,7 +308,14 @@ function _M.all(dom)
                 fns[i] = function() one(dom, st, c, again) end
             end
             dom.sched:join(fns)
+            -- A read-back taken while other chunks were in flight may
+            -- show their paks' slots before they filled them: the next
+            -- wave plans from a read taken after all of them ended.
+            if st.read_back and not dom.halted and not dom.sched.stopped then
+                dom:read()
+            end
         end
+        st.read_back = false
     end
     local why = dom.halted or dom.sched.stopped
     local rest = dom.rest_outcome or (why and "not_done" or "blocked")
