@@ -34,11 +34,11 @@ coroutine.create = function(f) return create(function(...) debug.sethook(hook, "
 coroutine.wrap = function(f) return wrap(function(...) debug.sethook(hook, "c"); return f(...) end) end
 -- luacheck: pop
 local cli = require "enom.cli"
--- requires of every module, to tell up from down
+-- The requires of every enom module loaded so far, to tell up from down.
 local requires = {}
-for name in pairs(package.loaded) do
-    if name:match("^enom") then
-        local path = package.searchpath(name, package.path)
+local function read_requires()
+    for name in pairs(package.loaded) do
+        local path = name:match("^enom") and not requires[name] and package.searchpath(name, package.path)
         if path then
             local t = {}
             for r in io.open(path):read("a"):gmatch('require%s*%(?%s*"(enom[%w%._]*)"') do t[r] = true end
@@ -46,20 +46,12 @@ for name in pairs(package.loaded) do
         end
     end
 end
+read_requires()
 debug.sethook(hook, "c")
 local code = cli.main(arg)
 debug.sethook()
--- reload requires for modules loaded during the run
-for name in pairs(package.loaded) do
-    if name:match("^enom") and not requires[name] then
-        local path = package.searchpath(name, package.path)
-        if path then
-            local t = {}
-            for r in io.open(path):read("a"):gmatch('require%s*%(?%s*"(enom[%w%._]*)"') do t[r] = true end
-            requires[name] = t
-        end
-    end
-end
+-- and of those the run loaded
+read_requires()
 local function reaches(a, b, seen)
     seen = seen or {}
     if seen[a] then return false end

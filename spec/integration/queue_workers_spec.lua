@@ -7,6 +7,7 @@
 -- every created mailbox's password handed out, and `enom jobs status`
 -- right.
 local H = require "helper"
+local R = require "cli_runner"
 local clock = require "enom.clock"
 
 local ROOT = os.getenv("PWD")
@@ -16,17 +17,7 @@ local REDIS = assert(os.getenv("ENOM_TEST_REDIS"), "ENOM_TEST_REDIS is not set: 
 
 local DOMAINS, PER, WORKERS = 240, 6, 4
 
-local function q(s)
-    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read(path)
-    local f = io.open(path, "r")
-    if not f then return nil end
-    local s = f:read("a")
-    f:close()
-    return s
-end
+local q, read = R.q, R.read
 
 local function domain_name(i)
     return ("qjob%04d.com"):format(i)

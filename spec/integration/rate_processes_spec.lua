@@ -5,6 +5,7 @@
 -- above it, so the limit is what held them. A figure of the sandbox's
 -- clock, not a timed assertion of the client's.
 local H = require "helper"
+local R = require "cli_runner"
 local clock = require "enom.clock"
 
 local ROOT = os.getenv("PWD")
@@ -16,17 +17,7 @@ local LPATH = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. ROOT .. "/s
 
 local PROCESSES, EACH, RATE = 3, 40, 20
 
-local function q(s)
-    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read(path)
-    local f = io.open(path, "r")
-    if not f then return nil end
-    local s = f:read("a")
-    f:close()
-    return s
-end
+local q, read = R.q, R.read
 
 -- Start PROCESSES workers, let them go at once, wait for their results.
 local function run(name, rate, key)
